@@ -1,0 +1,301 @@
+"""The click command line: parse flags, call the planner and the build flow, print.
+
+``main()`` is the one place where UvbuildError becomes a red line and an exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from uvbuild import __version__, planner, render
+from uvbuild.build import Builder, BuildOptions
+from uvbuild.console import Terminal
+from uvbuild.engine import Engine
+from uvbuild.errors import ConfigError, Interrupted, UvbuildError
+from uvbuild.hashing import explain
+from uvbuild.uvcheck import check_lock
+
+
+class App:
+    """Per-invocation state shared by the subcommands (``ctx.obj``)."""
+
+    def __init__(self, terminal: Terminal, debug: bool) -> None:
+        self.terminal = terminal
+        self.debug = debug
+
+
+def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Flags that shape the plan; each overrides the same key of [tool.uvbuild]."""
+    options = [
+        click.argument(
+            "path", required=False, default=".", type=click.Path(file_okay=False, path_type=Path)
+        ),
+        click.option("--platform", help="Target platform: linux/amd64 or linux/arm64."),
+        click.option("--python", help="Target Python version, e.g. 3.11."),
+        click.option("--extra", "extras", multiple=True, help="Include an extra (repeatable)."),
+        click.option("--all-extras", is_flag=True, default=None, help="Include every extra."),
+        click.option("--group", "groups", multiple=True, help="Include a dependency group."),
+        click.option("--only-group", "only_groups", multiple=True, help="Only this group."),
+        click.option("--no-dev", is_flag=True, default=None, help="Leave out the dev group."),
+        click.option("--package", help="Sync this workspace member instead of the root."),
+        click.option("--all-packages", is_flag=True, default=None, help="Every member."),
+        click.option("--base-image", help="Image the base stage starts FROM."),
+        click.option("--uv-image", help="Image carrying /uv and /uvx."),
+        click.option("--base-repo", help="Repository of the base image tags."),
+        click.option("--venv", help="Virtual environment path in the image."),
+        click.option("--heavy", multiple=True, help="Extra heavy name pattern (repeatable)."),
+        click.option("--heavy-exclude", multiple=True, help="Never heavy (repeatable)."),
+        click.option("--heavy-threshold", help="Wheel size that makes a package heavy."),
+        click.option("--glibc", help="glibc of the base image for manylinux wheels (2.28)."),
+        click.option(
+            "--compile-bytecode/--no-compile-bytecode",
+            default=None,
+            help="Compile .pyc files at install time (default on).",
+        ),
+        click.option(
+            "--lock",
+            "lock_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Read this uv.lock instead of PATH/uv.lock.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+PLAN_FLAG_NAMES = (
+    "platform",
+    "python",
+    "extras",
+    "all_extras",
+    "groups",
+    "only_groups",
+    "no_dev",
+    "package",
+    "all_packages",
+    "base_image",
+    "uv_image",
+    "base_repo",
+    "venv",
+    "heavy",
+    "heavy_exclude",
+    "heavy_threshold",
+    "glibc",
+    "compile_bytecode",
+)
+
+
+def split_plan_flags(kwargs: dict[str, Any]) -> tuple[Path, Path | None, dict[str, Any]]:
+    path = kwargs.pop("path")
+    lock_path = kwargs.pop("lock_path")
+    flags = {name: kwargs.pop(name) for name in PLAN_FLAG_NAMES}
+    if flags["heavy"]:
+        flags["heavy"] = tuple(flags["heavy"])
+    return path, lock_path, flags
+
+
+def make_plan(path: Path, lock_path: Path | None, flags: dict[str, Any]):
+    if flags.get("heavy"):
+        # --heavy extends what the project's config lists, as the key name says.
+        project = planner.read_project(path.resolve())
+        configured = (project.tool_uvbuild or {}).get("heavy", [])
+        if isinstance(configured, list):
+            flags = {**flags, "heavy": (*configured, *flags["heavy"])}
+    return planner.make_plan(path, flags, lock_path=lock_path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="uvbuild")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the docker commands run.")
+@click.option("--color/--no-color", default=True, help="Colour on a terminal (NO_COLOR works).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: bool, color: bool) -> None:
+    """Docker images for uv projects: the heavy packages in a reusable, content-keyed base."""
+    ctx.obj = App(Terminal(quiet=quiet, verbose=verbose, color=color), debug)
+
+
+@cli.command()
+@plan_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schema in README).")
+@click.option(
+    "--explain-against",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Compare the base key with one computed from an older uv.lock.",
+)
+@click.pass_obj
+def plan(app: App, as_json: bool, explain_against: Path | None, **kwargs: Any) -> None:
+    """Show the heavy and light packages, the base key and its tag."""
+    path, lock_path, flags = split_plan_flags(kwargs)
+    the_plan = make_plan(path, lock_path, flags)
+    check = check_lock(the_plan.project_dir) if lock_path is None else None
+    if check is not None and check.status != "fresh":
+        app.terminal.warn(check.detail)
+    explanation = None
+    if explain_against is not None:
+        old = make_plan(path, explain_against, flags)
+        explanation = {
+            "old-key": old.key,
+            "new-key": the_plan.key,
+            "changes": explain(json.loads(old.key_document), json.loads(the_plan.key_document)),
+        }
+    if as_json:
+        document = the_plan.to_dict()
+        document["lock-check"] = check.status if check else "unchecked"
+        if explanation is not None:
+            document["explain"] = explanation
+        app.terminal.json(document)
+        return
+    app.terminal.plan_table(the_plan)
+    if explanation is not None:
+        if explanation["old-key"] == explanation["new-key"]:
+            app.terminal.out.print(f"key unchanged against {explain_against}")
+        else:
+            app.terminal.out.print(f"key moved against {explain_against}:")
+            for line in explanation["changes"]:
+                app.terminal.out.print(f"  {line}")
+
+
+def _pairs(values: Sequence[str], flag: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not key:
+            raise ConfigError(f"{flag} {value!r}: expected KEY=VALUE")
+        # `--build-arg NAME` (no value) takes NAME from the environment, as docker does.
+        pairs.append((key, rest if sep else os.environ.get(key, "")))
+    return tuple(pairs)
+
+
+@cli.command()
+@plan_options
+@click.option("--syntax", help="Add a `# syntax=REF` line (default: the built-in frontend).")
+@click.pass_obj
+def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
+    """Print the generated Dockerfile (to read it, or to eject it)."""
+    path, lock_path, flags = split_plan_flags(kwargs)
+    the_plan = make_plan(path, lock_path, flags)
+    app.terminal.result(render.dockerfile(the_plan, syntax=syntax))
+
+
+@cli.command()
+@plan_options
+@click.option("-t", "--tag", "tags", multiple=True, help="Name and tag of the image (repeatable).")
+@click.option(
+    "-f",
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False),
+    help="A Dockerfile that uses `FROM uvbuild-base` (default: ./Dockerfile if any).",
+)
+@click.option("--target", help="Stage of the Dockerfile to build.")
+@click.option("--build-arg", "build_args", multiple=True, help="KEY=VALUE (repeatable).")
+@click.option("--load/--no-load", default=None, help="Load into the engine (docker driver: on).")
+@click.option("--push", is_flag=True, help="Push the app image to its registry.")
+@click.option(
+    "--progress",
+    default="plain",
+    show_default=True,
+    type=click.Choice(["auto", "plain", "tty", "quiet", "rawjson"]),
+    help="BuildKit progress output.",
+)
+@click.option("--no-cache", is_flag=True, help="Do not use the build cache for the app stages.")
+@click.option("--rebuild-base", is_flag=True, help="Build the base again even when it exists.")
+@click.option("--secret", "secrets", multiple=True, help="Build secret, as docker takes it.")
+@click.option("--ssh", "ssh", multiple=True, help="SSH agent socket or keys, as docker takes it.")
+@click.option("--label", "labels", multiple=True, help="KEY=VALUE image label (repeatable).")
+@click.option("--builder", help="buildx builder to use.")
+@click.option("--network", help="Network for RUN steps (e.g. host).")
+@click.option("--add-host", "add_hosts", multiple=True, help="HOST:IP (repeatable).")
+@click.option("--cache-from", multiple=True, help="External cache source (repeatable).")
+@click.option("--cache-to", multiple=True, help="Cache export destination (repeatable).")
+@click.option("--syntax", help="Add a `# syntax=REF` line to the generated Dockerfile.")
+@click.option("--dry-run", is_flag=True, help="Print the docker commands; build nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (schema in README).")
+@click.pass_obj
+def build(app: App, as_json: bool, **kwargs: Any) -> None:
+    """Build the image: reuse or build the base, then the light layers on top."""
+    path, lock_path, flags = split_plan_flags(kwargs)
+    the_plan = make_plan(path, lock_path, flags)
+    terminal = app.terminal
+    if lock_path is None:
+        check = check_lock(the_plan.project_dir)
+        if check.status == "stale":
+            terminal.warn(check.detail)
+        else:
+            terminal.detail(f"uv.lock check: {check.status} {check.detail}".strip())
+    for note in the_plan.notes:
+        terminal.detail(note)
+    options = BuildOptions(
+        tags=tuple(kwargs["tags"]),
+        file=kwargs["file"],
+        target=kwargs["target"],
+        build_args=_pairs(kwargs["build_args"], "--build-arg"),
+        load=kwargs["load"],
+        push=kwargs["push"],
+        progress=kwargs["progress"],
+        no_cache=kwargs["no_cache"],
+        rebuild_base=kwargs["rebuild_base"],
+        secrets=tuple(kwargs["secrets"]),
+        ssh=tuple(kwargs["ssh"]),
+        labels=_pairs(kwargs["labels"], "--label"),
+        builder=kwargs["builder"],
+        network=kwargs["network"],
+        add_hosts=tuple(kwargs["add_hosts"]),
+        cache_from=tuple(kwargs["cache_from"]),
+        cache_to=tuple(kwargs["cache_to"]),
+        syntax=kwargs["syntax"],
+        dry_run=kwargs["dry_run"],
+    )
+    engine = Engine(builder=options.builder, log=terminal.detail)
+    result = Builder(the_plan, options, engine, terminal).run()
+    if as_json:
+        terminal.json(result.to_dict())
+    elif options.dry_run:
+        for command in result.commands:
+            terminal.result(command)
+    else:
+        terminal.build_summary(result)
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    raise Interrupted(f"stopped by {signal.Signals(signum).name}", signum)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the CLI and turn every known error into one line and its exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    previous = signal.signal(signal.SIGTERM, _on_signal)
+    terminal = Terminal()
+    try:
+        cli.main(args=args, prog_name="uvbuild", standalone_mode=False)
+    except UvbuildError as exc:
+        if debug:
+            raise
+        terminal.error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        terminal.error("interrupted")
+        sys.exit(130)
+    except click.exceptions.Abort:
+        terminal.error("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ConfigError.exit_code if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    sys.exit(0)

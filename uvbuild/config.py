@@ -1,0 +1,195 @@
+"""``[tool.uvbuild]`` and command-line flags -> one validated, frozen Config.
+
+Every error names the dotted key (``tool.uvbuild.heavy-threshold``) or the flag
+(``--heavy-threshold``) that carries the bad value, so users know where to look.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from uvbuild.errors import ConfigError
+
+DEFAULT_PYTHON = "3.11"
+DEFAULT_UV_VERSION = "0.13.9"
+DEFAULT_UV_IMAGE = f"ghcr.io/astral-sh/uv:{DEFAULT_UV_VERSION}"
+DEFAULT_VENV = "/opt/venv"
+DEFAULT_THRESHOLD = 50 * 1000 * 1000
+DEFAULT_GLIBC = "2.28"
+PLATFORMS = ("linux/amd64", "linux/arm64")
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Settings after defaults, ``[tool.uvbuild]`` and flags are merged (flags win)."""
+
+    base_image: str | None = None  # None: python:<python>-slim
+    python: str = DEFAULT_PYTHON
+    platform: str | None = None  # None: the engine host's architecture, chosen by the planner
+    venv: str = DEFAULT_VENV
+    uv_image: str = DEFAULT_UV_IMAGE
+    base_repo: str | None = None  # None: <project-name>-uvbuild-base
+    heavy: tuple[str, ...] = ()
+    heavy_only: tuple[str, ...] | None = None
+    heavy_exclude: tuple[str, ...] = ()
+    heavy_threshold: int = DEFAULT_THRESHOLD
+    extras: tuple[str, ...] = ()
+    all_extras: bool = False
+    groups: tuple[str, ...] = ()
+    only_groups: tuple[str, ...] = ()
+    no_dev: bool = False
+    package: str | None = None
+    all_packages: bool = False
+    compile_bytecode: bool = True
+    dockerfile: str | None = None  # None: ./Dockerfile when it exists, else generated
+    glibc: str = DEFAULT_GLIBC
+
+    @property
+    def resolved_base_image(self) -> str:
+        return self.base_image or f"python:{self.python}-slim"
+
+
+# key in [tool.uvbuild] -> (field name, kind)
+_KEYS: dict[str, tuple[str, str]] = {
+    "base-image": ("base_image", "str"),
+    "python": ("python", "python"),
+    "platform": ("platform", "platform"),
+    "venv": ("venv", "abspath"),
+    "uv-image": ("uv_image", "str"),
+    "base-repo": ("base_repo", "repo"),
+    "heavy": ("heavy", "names"),
+    "heavy-only": ("heavy_only", "names"),
+    "heavy-exclude": ("heavy_exclude", "names"),
+    "heavy-threshold": ("heavy_threshold", "size"),
+    "extras": ("extras", "names"),
+    "all-extras": ("all_extras", "bool"),
+    "groups": ("groups", "names"),
+    "only-groups": ("only_groups", "names"),
+    "no-dev": ("no_dev", "bool"),
+    "package": ("package", "str"),
+    "all-packages": ("all_packages", "bool"),
+    "compile-bytecode": ("compile_bytecode", "bool"),
+    "dockerfile": ("dockerfile", "str"),
+    "glibc": ("glibc", "glibc"),
+}
+CONFIG_KEYS = tuple(_KEYS)
+FIELD_TO_KEY = {field: key for key, (field, _) in _KEYS.items()}
+
+
+def parse_size(value: Any, where: str) -> int:
+    """``50000000``, ``"50MB"``, ``"1.5GB"``, ``"512MiB"`` -> bytes."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a size such as 50MB, got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(f"{where}: a size cannot be negative ({value})")
+        return value
+    match = _SIZE.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ConfigError(f"{where}: expected a size such as 50MB or 2GB, got {value!r}")
+    number, unit = match.group(1), (match.group(2) or "").lower()
+    scale = _UNITS[unit[:1]]
+    if "i" in unit:
+        scale = {1: 1, 10**3: 2**10, 10**6: 2**20, 10**9: 2**30, 10**12: 2**40}[scale]
+    return int(float(number) * scale)
+
+
+def normalize_platform(value: str, where: str) -> str:
+    text = value.strip().lower()
+    parts = text.split("/")
+    aliases = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+    if len(parts) in (2, 3) and parts[0] == "linux" and parts[1] in aliases:
+        arch = aliases[parts[1]]
+        if len(parts) == 2 or (arch == "arm64" and parts[2] == "v8"):
+            return f"linux/{arch}"
+    raise ConfigError(f"{where}: unsupported platform {value!r}; use one of {', '.join(PLATFORMS)}")
+
+
+def _convert(kind: str, value: Any, where: str) -> Any:
+    if kind == "str":
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
+        return value.strip()
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if kind == "names":
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected an array of strings, got {value!r}")
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                raise ConfigError(f"{where}: expected an array of strings, found {item!r}")
+        return tuple(item.strip() for item in value)
+    if kind == "size":
+        return parse_size(value, where)
+    if kind == "platform":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a platform such as linux/amd64, got {value!r}")
+        return normalize_platform(value, where)
+    if kind == "python":
+        text = str(value).strip() if isinstance(value, (str, int, float)) else ""
+        if isinstance(value, bool) or not re.fullmatch(r"3\.\d{1,2}(\.\d{1,3})?", text):
+            raise ConfigError(f"{where}: expected a Python version such as 3.11, got {value!r}")
+        return text
+    if kind == "abspath":
+        if not isinstance(value, str) or not value.startswith("/") or value.rstrip("/") == "":
+            raise ConfigError(
+                f"{where}: expected an absolute path such as /opt/venv, got {value!r}"
+            )
+        return value.rstrip("/")
+    if kind == "repo":
+        if not isinstance(value, str) or not re.fullmatch(
+            r"[a-z0-9]+(?:[._:/-][a-z0-9]+)*", value.strip()
+        ):
+            raise ConfigError(
+                f"{where}: expected an image repository such as registry:5000/team/base "
+                f"(lowercase, no tag), got {value!r}"
+            )
+        return value.strip()
+    if kind == "glibc":
+        if not isinstance(value, str) or not re.fullmatch(r"2\.\d{1,2}", value.strip()):
+            raise ConfigError(f"{where}: expected a glibc version such as 2.28, got {value!r}")
+        return value.strip()
+    raise AssertionError(kind)
+
+
+def load_config(
+    table: Mapping[str, Any] | None,
+    flags: Mapping[str, Any] | None = None,
+    *,
+    prefix: str = "tool.uvbuild",
+) -> Config:
+    """Merge the pyproject table and flag values (keyed by field name; None = not given)."""
+    values: dict[str, Any] = {}
+    if table is not None and not isinstance(table, Mapping):
+        raise ConfigError(f"{prefix}: expected a table, got {type(table).__name__}")
+    for key, value in (table or {}).items():
+        if key not in _KEYS:
+            raise ConfigError(
+                f"{prefix}.{key}: unknown setting; known settings: {', '.join(CONFIG_KEYS)}"
+            )
+        name, kind = _KEYS[key]
+        values[name] = _convert(kind, value, f"{prefix}.{key}")
+    for name, value in (flags or {}).items():
+        if value is None or value == ():
+            continue
+        key = FIELD_TO_KEY[name]
+        values[name] = _convert(_KEYS[key][1], value, f"--{key}")
+    return Config(**values)
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """Config as the ``[tool.uvbuild]`` keys, for ``plan --json``."""
+    out: dict[str, Any] = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        out[FIELD_TO_KEY[f.name]] = list(value) if isinstance(value, tuple) else value
+    out["base-image"] = config.resolved_base_image
+    return out

@@ -1,0 +1,124 @@
+"""Content keys: canonical bytes of the heavy lock subset and every input that decides
+the base image's bytes -> sha256 -> tag.
+
+The serialisation is sorted JSON without whitespace, salted with RECIPE_VERSION, so a
+key moves only when an input does. Upload times, other platforms' wheels, light
+packages and the order of the lock never reach it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from uvbuild.model import HeavyChoice
+
+# Bump whenever the generated uvbuild-base stage changes what it installs or how.
+RECIPE_VERSION = "uvbuild-base/1"
+TAG_LENGTH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInputs:
+    """Everything besides the heavy packages that decides the base image's bytes."""
+
+    platform: str
+    python: str
+    base_image: str
+    uv_image: str
+    venv: str
+    compile_bytecode: bool
+    link_mode: str = "copy"
+
+
+def package_entry(choice: HeavyChoice) -> dict[str, Any]:
+    selected = choice.selected
+    package = selected.package
+    wheel = selected.wheel
+    return {
+        "name": package.name,
+        "version": package.version,
+        "source": package.source.describe(),
+        "wheel": wheel.filename if wheel else None,
+        "hash": wheel.hash if wheel else None,
+    }
+
+
+def key_document(heavy: Sequence[HeavyChoice], inputs: KeyInputs) -> dict[str, Any]:
+    """The exact document that is hashed; ``plan`` shows it as "the inputs of the key"."""
+    packages = sorted(
+        (package_entry(c) for c in heavy), key=lambda e: (e["name"], e["version"] or "")
+    )
+    return {
+        "recipe": RECIPE_VERSION,
+        "platform": inputs.platform,
+        "python": inputs.python,
+        "base-image": inputs.base_image,
+        "uv-image": inputs.uv_image,
+        "venv": inputs.venv,
+        "compile-bytecode": inputs.compile_bytecode,
+        "link-mode": inputs.link_mode,
+        "packages": packages,
+    }
+
+
+def canonical_bytes(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def base_key(document: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(document)).hexdigest()
+
+
+def default_base_repo(project_name: str) -> str:
+    """``<project-name>-uvbuild-base``, made a valid lowercase image repository name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", project_name.lower()).strip("-") or "project"
+    return f"{slug}-uvbuild-base"
+
+
+def base_tag(repo: str, key: str) -> str:
+    return f"{repo}:{key[:TAG_LENGTH]}"
+
+
+def explain(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Human lines naming what moved between two key documents (empty: same key)."""
+    lines: list[str] = []
+    for field in sorted(set(old) | set(new)):
+        if field == "packages":
+            continue
+        if old.get(field) != new.get(field):
+            lines.append(f"{field}: {old.get(field)!r} -> {new.get(field)!r}")
+    before = {(p["name"], p["source"]): p for p in old.get("packages", [])}
+    after = {(p["name"], p["source"]): p for p in new.get("packages", [])}
+    names_before = {name for name, _ in before}
+    names_after = {name for name, _ in after}
+    for ident in sorted(set(before) | set(after)):
+        name, source = ident
+        a, b = before.get(ident), after.get(ident)
+        if a == b:
+            continue
+        if a is None:
+            if name in names_before:
+                continue  # reported as a change below, from the other source
+            lines.append(f"added {name} {b['version']} ({source})")
+        elif b is None:
+            if name in names_after:
+                old_entry = a
+                new_entry = next(p for (n, _), p in after.items() if n == name)
+                lines.append(
+                    f"changed {name}: {old_entry['version']} from {old_entry['source']}"
+                    f" -> {new_entry['version']} from {new_entry['source']}"
+                )
+            else:
+                lines.append(f"removed {name} {a['version']} ({source})")
+        elif a["version"] != b["version"]:
+            lines.append(f"changed {name}: {a['version']} -> {b['version']}")
+        else:
+            lines.append(
+                f"changed {name} {a['version']}: selected wheel {b['wheel']} ({b['hash']})"
+            )
+    return lines

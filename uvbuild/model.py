@@ -1,0 +1,291 @@
+"""Frozen dataclasses shared by the pure core: the lock, the target, the selection and the plan.
+
+Everything here is immutable and uses tuples, so a plan can be hashed, compared and
+serialised without surprises.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SOURCE_KINDS = ("registry", "git", "url", "path", "directory", "editable", "virtual")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a locked package comes from.
+
+    ``kind`` is one of SOURCE_KINDS. ``location`` is the registry index URL, the git URL
+    (without the ``#commit`` fragment), the archive URL, or the path relative to the
+    lock. ``commit`` is the full git commit for git sources; ``subdirectory`` the
+    ``subdirectory`` query of git and url sources.
+    """
+
+    kind: str
+    location: str
+    commit: str | None = None
+    subdirectory: str | None = None
+    tag: str | None = None
+    branch: str | None = None
+    rev: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind in ("path", "directory", "editable", "virtual")
+
+    def describe(self) -> str:
+        if self.kind == "git":
+            text = f"git+{self.location}@{self.commit or self.rev or '?'}"
+            return f"{text}#{self.subdirectory}" if self.subdirectory else text
+        if self.kind == "registry":
+            return self.location
+        return f"{self.kind}:{self.location}"
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """A wheel or sdist entry: ``filename`` is always set (derived from url or path)."""
+
+    filename: str
+    url: str | None = None
+    path: str | None = None
+    hash: str | None = None
+    size: int | None = None
+    upload_time: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """An edge in the lock. ``version``/``source`` are only set when the name is ambiguous."""
+
+    name: str
+    marker: str | None = None
+    extras: tuple[str, ...] = ()
+    version: str | None = None
+    source: Source | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockedPackage:
+    """One ``[[package]]`` entry; ``name`` is normalised (PEP 503)."""
+
+    name: str
+    version: str | None
+    source: Source
+    sdist: Artifact | None = None
+    wheels: tuple[Artifact, ...] = ()
+    dependencies: tuple[Dependency, ...] = ()
+    optional_dependencies: tuple[tuple[str, tuple[Dependency, ...]], ...] = ()
+    dev_dependencies: tuple[tuple[str, tuple[Dependency, ...]], ...] = ()
+    resolution_markers: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        """Unique within a lock: name, version and source together."""
+        return f"{self.name}=={self.version or '?'}@{self.source.describe()}"
+
+    def extra(self, name: str) -> tuple[Dependency, ...]:
+        return dict(self.optional_dependencies).get(name, ())
+
+    def group(self, name: str) -> tuple[Dependency, ...]:
+        return dict(self.dev_dependencies).get(name, ())
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """A requirement as the ``[manifest]`` records it (overrides, constraints, groups)."""
+
+    name: str
+    specifier: str | None = None
+    marker: str | None = None
+    extras: tuple[str, ...] = ()
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictItem:
+    """One member of a ``conflicts`` set: a package's extra or dependency group."""
+
+    package: str
+    extra: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    members: tuple[str, ...] = ()
+    requirements: tuple[Requirement, ...] = ()
+    overrides: tuple[Requirement, ...] = ()
+    constraints: tuple[Requirement, ...] = ()
+    build_constraints: tuple[Requirement, ...] = ()
+    dependency_groups: tuple[tuple[str, tuple[Requirement, ...]], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    version: int
+    revision: int
+    requires_python: str | None
+    packages: tuple[LockedPackage, ...]
+    resolution_markers: tuple[str, ...] = ()
+    supported_markers: tuple[str, ...] = ()
+    conflicts: tuple[tuple[ConflictItem, ...], ...] = ()
+    manifest: Manifest = field(default_factory=Manifest)
+    options: tuple[tuple[str, str], ...] = ()
+
+    def by_name(self, name: str) -> tuple[LockedPackage, ...]:
+        return tuple(p for p in self.packages if p.name == name)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What the image runs on: ``platform`` as docker spells it, Python as ``X.Y[.Z]``."""
+
+    platform: str = "linux/amd64"
+    python: str = "3.11"
+    glibc: tuple[int, int] = (2, 28)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What ``uv sync`` is asked to install, as the sync flags say it."""
+
+    package: str | None = None
+    all_packages: bool = False
+    extras: tuple[str, ...] = ()
+    all_extras: bool = False
+    groups: tuple[str, ...] = ()
+    only_groups: tuple[str, ...] = ()
+    no_dev: bool = False
+    default_groups: tuple[str, ...] = ("dev",)
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedPackage:
+    """A package ``uv sync --frozen`` would install on the target, and how."""
+
+    package: LockedPackage
+    wheel: Artifact | None
+    from_sdist: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.package.name
+
+    @property
+    def version(self) -> str | None:
+        return self.package.version
+
+    @property
+    def size(self) -> int | None:
+        return self.wheel.size if self.wheel else None
+
+
+@dataclass(frozen=True, slots=True)
+class HeavyChoice:
+    """Why a package is heavy: the pattern it matched, or its size crossing the threshold."""
+
+    selected: SelectedPackage
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    heavy: tuple[HeavyChoice, ...]
+    light: tuple[SelectedPackage, ...]
+
+
+PLAN_SCHEMA = "uvbuild.plan/1"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildPlan:
+    """Everything decided before Docker is touched; ``plan``, ``dockerfile`` and ``build``
+    all start from this one object."""
+
+    project_dir: str
+    project_name: str | None
+    lock_path: str
+    config: Any
+    target: Target
+    request: Request
+    selected: tuple[SelectedPackage, ...]
+    grouping: Grouping
+    key: str
+    tag: str
+    key_document: str  # canonical JSON of what the key hashes
+    members: tuple[str, ...] = ()  # workspace member directories, relative, without "."
+    notes: tuple[str, ...] = ()
+
+    @property
+    def heavy(self) -> tuple[SelectedPackage, ...]:
+        return tuple(choice.selected for choice in self.grouping.heavy)
+
+    @property
+    def light(self) -> tuple[SelectedPackage, ...]:
+        return self.grouping.light
+
+    @property
+    def base_repo(self) -> str:
+        return self.tag.rsplit(":", 1)[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable, versioned document ``plan --json`` prints (schema in README)."""
+
+        def entry(selected: SelectedPackage) -> dict[str, Any]:
+            wheel = selected.wheel
+            return {
+                "name": selected.name,
+                "version": selected.version,
+                "source": selected.package.source.describe(),
+                "source-kind": selected.package.source.kind,
+                "wheel": wheel.filename if wheel else None,
+                "hash": wheel.hash if wheel else None,
+                "size": selected.size,
+                "from-sdist": selected.from_sdist,
+            }
+
+        def totals(items: tuple[SelectedPackage, ...]) -> dict[str, int]:
+            return {
+                "count": len(items),
+                "bytes": sum(s.size or 0 for s in items),
+                "unknown-size": sum(1 for s in items if s.size is None),
+            }
+
+        heavy = [{**entry(c.selected), "reason": c.reason} for c in self.grouping.heavy]
+        return {
+            "schema": PLAN_SCHEMA,
+            "project": {
+                "name": self.project_name,
+                "dir": self.project_dir,
+                "lock": self.lock_path,
+                "members": list(self.members),
+            },
+            "target": {
+                "platform": self.target.platform,
+                "python": self.target.python,
+                "glibc": "{}.{}".format(*self.target.glibc),
+            },
+            "request": {
+                "package": self.request.package,
+                "all-packages": self.request.all_packages,
+                "extras": list(self.request.extras),
+                "all-extras": self.request.all_extras,
+                "groups": list(self.request.groups),
+                "only-groups": list(self.request.only_groups),
+                "no-dev": self.request.no_dev,
+                "default-groups": list(self.request.default_groups),
+            },
+            "base": {
+                "key": self.key,
+                "tag": self.tag,
+                "repo": self.base_repo,
+                "inputs": json.loads(self.key_document),
+            },
+            "heavy": heavy,
+            "light": [entry(s) for s in self.light],
+            "totals": {"heavy": totals(self.heavy), "light": totals(self.light)},
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,220 @@
+"""Reads pyproject.toml and uv.lock and composes the pure steps into a BuildPlan.
+
+This is the only module of the core that opens files; TOML errors become ConfigError or
+LockError naming the path.
+"""
+
+from __future__ import annotations
+
+import json
+import platform as host
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from uvbuild import grouping, hashing, lock, selection
+from uvbuild.config import Config, load_config, normalize_platform
+from uvbuild.errors import ConfigError, LockError
+from uvbuild.model import BuildPlan, Lock, Request, Target
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """What uvbuild reads from pyproject.toml."""
+
+    dir: Path
+    name: str | None
+    tool_uvbuild: Mapping[str, Any] | None
+    default_groups: tuple[str, ...] | None  # None: every group ("all")
+    python_version_file: str | None
+
+
+def host_platform() -> str:
+    machine = host.machine().lower()
+    return "linux/arm64" if machine in ("arm64", "aarch64") else "linux/amd64"
+
+
+def _read_toml(path: Path, error: type[ConfigError] | type[LockError]) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read it ({exc})") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML ({exc}); fix the file") from exc
+
+
+def read_project(project_dir: Path) -> Project:
+    path = project_dir / "pyproject.toml"
+    if not project_dir.is_dir():
+        raise ConfigError(f"{project_dir}: no such directory; pass the project directory")
+    try:
+        data = _read_toml(path, ConfigError)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: not found; run uvbuild in a uv project directory or pass its path"
+        ) from None
+    project = data.get("project")
+    name = project.get("name") if isinstance(project, Mapping) else None
+    if project is not None and not isinstance(name, str):
+        raise ConfigError(f"{path}: project.name must be a string")
+    tool = data.get("tool", {})
+    if not isinstance(tool, Mapping):
+        raise ConfigError(f"{path}: tool must be a table")
+    table = tool.get("uvbuild")
+    uv = tool.get("uv", {})
+    default_groups: tuple[str, ...] | None = ("dev",)
+    if isinstance(uv, Mapping) and "default-groups" in uv:
+        value = uv["default-groups"]
+        if value == "all":
+            default_groups = None
+        elif isinstance(value, list) and all(isinstance(g, str) for g in value):
+            default_groups = tuple(value)
+        else:
+            raise ConfigError(f"{path}: tool.uv.default-groups must be an array of names or 'all'")
+    pinned = project_dir / ".python-version"
+    python_file = None
+    if pinned.is_file():
+        first = pinned.read_text(encoding="utf-8").strip().splitlines()
+        python_file = first[0].strip() if first else None
+    return Project(project_dir, name, table, default_groups, python_file)
+
+
+def read_lock(lock_path: Path) -> Lock:
+    try:
+        data = _read_toml(lock_path, LockError)
+    except FileNotFoundError:
+        raise LockError(f"{lock_path}: not found; run `uv lock` in the project first") from None
+    if not data:
+        raise LockError(f"{lock_path}: the file is empty; run `uv lock` to write it again")
+    return lock.parse_lock(data, str(lock_path))
+
+
+def _python_from_file(text: str | None) -> str | None:
+    """``.python-version`` may say 3.11, 3.11.9 or cpython-3.11...; keep X.Y when it can."""
+    if not text:
+        return None
+    version = text.removeprefix("cpython-").removeprefix("cpython@").split("-")[0]
+    parts = version.split(".")
+    if len(parts) >= 2 and parts[0] == "3" and parts[1].isdigit():
+        return f"3.{parts[1]}"
+    return None
+
+
+def resolve_config(project: Project, flags: Mapping[str, Any] | None) -> Config:
+    config = load_config(project.tool_uvbuild, flags)
+    explicit = (project.tool_uvbuild or {}).get("python") or (flags or {}).get("python")
+    from_file = _python_from_file(project.python_version_file)
+    if not explicit and from_file:
+        config = replace(config, python=from_file)
+    if config.platform is None:
+        config = replace(config, platform=host_platform())
+    return config
+
+
+def make_request(config: Config, project: Project, lock_data: Lock) -> Request:
+    if project.default_groups is None:
+        defaults = tuple(
+            sorted({g for p in lock_data.packages for g, _ in p.dev_dependencies})
+            | {g for g, _ in lock_data.manifest.dependency_groups}
+        )
+    else:
+        defaults = project.default_groups
+    return Request(
+        package=config.package,
+        all_packages=config.all_packages,
+        extras=config.extras,
+        all_extras=config.all_extras,
+        groups=config.groups,
+        only_groups=config.only_groups,
+        no_dev=config.no_dev,
+        default_groups=defaults,
+    )
+
+
+def workspace_members(lock_data: Lock, project_dir: Path) -> tuple[str, ...]:
+    """Member directories relative to the project, for copying their pyproject.toml."""
+    members = set(lock_data.manifest.members)
+    dirs = set()
+    for package in lock_data.packages:
+        if package.name in members and package.source.is_local:
+            location = package.source.location.rstrip("/")
+            if location not in ("", "."):
+                dirs.add(location)
+    return tuple(sorted(dirs))
+
+
+def make_plan(
+    project_dir: str | Path,
+    flags: Mapping[str, Any] | None = None,
+    *,
+    lock_path: str | Path | None = None,
+) -> BuildPlan:
+    root = Path(project_dir).resolve()
+    project = read_project(root)
+    config = resolve_config(project, flags)
+    lock_file = Path(lock_path).resolve() if lock_path else root / "uv.lock"
+    lock_data = read_lock(lock_file)
+    return plan_from(project, config, lock_data, str(lock_file))
+
+
+def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str) -> BuildPlan:
+    glibc = tuple(int(part) for part in config.glibc.split("."))
+    target = Target(
+        platform=normalize_platform(config.platform or host_platform(), "--platform"),
+        python=config.python,
+        glibc=(glibc[0], glibc[1]),
+    )
+    request = make_request(config, project, lock_data)
+    selected = selection.select(lock_data, request, target, project=project.name)
+    patterns = grouping.heavy_patterns(config.heavy, config.heavy_only)
+    split, notes = grouping.split(
+        selected,
+        patterns=patterns,
+        exclude=config.heavy_exclude,
+        threshold=config.heavy_threshold,
+    )
+    inputs = hashing.KeyInputs(
+        platform=target.platform,
+        python=target.python,
+        base_image=config.resolved_base_image,
+        uv_image=config.uv_image,
+        venv=config.venv,
+        compile_bytecode=config.compile_bytecode,
+    )
+    document = hashing.key_document(split.heavy, inputs)
+    key = hashing.base_key(document)
+    repo = config.base_repo or hashing.default_base_repo(project.name or project.dir.name)
+    unknown = [c.selected.name for c in split.heavy if c.selected.size is None]
+    if unknown:
+        notes = (
+            *notes,
+            f"size unknown for {len(unknown)} heavy package(s) (the lock records none): "
+            + ", ".join(unknown[:5])
+            + (" ..." if len(unknown) > 5 else ""),
+        )
+    return BuildPlan(
+        project_dir=str(project.dir),
+        project_name=project.name,
+        lock_path=lock_path,
+        config=config,
+        target=target,
+        request=request,
+        selected=selected,
+        grouping=split,
+        key=key,
+        tag=hashing.base_tag(repo, key),
+        key_document=json.dumps(document, sort_keys=True, separators=(",", ":")),
+        members=workspace_members(lock_data, project.dir),
+        notes=notes,
+    )
