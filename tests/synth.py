@@ -248,8 +248,10 @@ class IndexServer:
         *,
         username: str | None = None,
         password: str | None = None,
+        port: int = 0,
     ) -> None:
         self.files: dict[str, IndexFile] = {}
+        self._port = port
         self._lock = threading.Lock()
         self.username = username
         self.password = password
@@ -322,7 +324,7 @@ class IndexServer:
         if self._httpd is not None:
             return self
         handler = type("_BoundHandler", (_IndexHandler,), {"index": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,

@@ -65,6 +65,8 @@ def _base_eligible(selected: SelectedPackage) -> str | None:
     package = selected.package
     if package.source.kind != "registry":
         return f"comes from a {package.source.kind} source"
+    if selected.unavailable is not None:
+        return "has no wheel for the target"
     if selected.wheel is None:
         return "has no wheel for the target and would build from its sdist"
     return None

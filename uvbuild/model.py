@@ -169,6 +169,9 @@ class SelectedPackage:
     package: LockedPackage
     wheel: Artifact | None
     from_sdist: bool = False
+    # Why uv could not install it on the target (no compatible wheel and nothing to
+    # build); plan reports it, the build's own `uv sync` then fails the same way.
+    unavailable: str | None = None
 
     @property
     def name(self) -> str:

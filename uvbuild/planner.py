@@ -14,8 +14,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from uvbuild import grouping, hashing, lock, selection
-from uvbuild.config import Config, load_config, normalize_platform
+from uvbuild.config import DEFAULT_PYTHON, Config, load_config, normalize_platform
 from uvbuild.errors import ConfigError, LockError
 from uvbuild.model import BuildPlan, Lock, Request, Target
 
@@ -111,12 +113,29 @@ def _python_from_file(text: str | None) -> str | None:
     return None
 
 
-def resolve_config(project: Project, flags: Mapping[str, Any] | None) -> Config:
+def default_python(requires_python: str | None) -> str:
+    """3.11 when the lock allows it, else the oldest 3.x minor it allows."""
+    if not requires_python:
+        return DEFAULT_PYTHON
+    try:
+        allowed = SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return DEFAULT_PYTHON
+    candidates = [DEFAULT_PYTHON, *(f"3.{minor}" for minor in range(8, 20))]
+    for candidate in candidates:
+        if allowed.contains(f"{candidate}.99") or allowed.contains(f"{candidate}.0"):
+            return candidate
+    return DEFAULT_PYTHON
+
+
+def resolve_config(
+    project: Project, flags: Mapping[str, Any] | None, requires_python: str | None = None
+) -> Config:
     config = load_config(project.tool_uvbuild, flags)
     explicit = (project.tool_uvbuild or {}).get("python") or (flags or {}).get("python")
-    from_file = _python_from_file(project.python_version_file)
-    if not explicit and from_file:
-        config = replace(config, python=from_file)
+    if not explicit:
+        pinned = _python_from_file(project.python_version_file)
+        config = replace(config, python=pinned or default_python(requires_python))
     if config.platform is None:
         config = replace(config, platform=host_platform())
     return config
@@ -162,9 +181,9 @@ def make_plan(
 ) -> BuildPlan:
     root = Path(project_dir).resolve()
     project = read_project(root)
-    config = resolve_config(project, flags)
     lock_file = Path(lock_path).resolve() if lock_path else root / "uv.lock"
     lock_data = read_lock(lock_file)
+    config = resolve_config(project, flags, lock_data.requires_python)
     return plan_from(project, config, lock_data, str(lock_file))
 
 
@@ -195,6 +214,7 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
     document = hashing.key_document(split.heavy, inputs)
     key = hashing.base_key(document)
     repo = config.base_repo or hashing.default_base_repo(project.name or project.dir.name)
+    notes = (*notes, *(s.unavailable for s in selected if s.unavailable))
     unknown = [c.selected.name for c in split.heavy if c.selected.size is None]
     if unknown:
         notes = (

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import lru_cache
 
 from packaging.markers import InvalidMarker, Marker
@@ -410,11 +411,12 @@ def _validate(
             if item.extra and any(item.package == root.name for root in roots):
                 have_extras.add(item.extra)
     who = f"{roots[0].name!r}" if len(roots) == 1 else "no selected workspace member"
+    they = "it has:" if len(roots) == 1 else "they have:"
     for extra in request.extras:
         if canonicalize_name(extra) not in have_extras:
             verb = "has no extra" if len(roots) == 1 else "has extra"
             raise ConfigError(
-                f"--extra {extra}: {who} {verb} {extra!r} (it has: {_describe(have_extras)})"
+                f"--extra {extra}: {who} {verb} {extra!r} ({they} {_describe(have_extras)})"
             )
     have_groups = {name for root in roots for name, _ in root.dev_dependencies}
     have_groups.update(root_groups)
@@ -423,7 +425,7 @@ def _validate(
             if canonicalize_name(group) not in have_groups:
                 verb = "has no dependency group" if len(roots) == 1 else "has dependency group"
                 raise ConfigError(
-                    f"{flag} {group}: {who} {verb} {group!r} (it has: {_describe(have_groups)})"
+                    f"{flag} {group}: {who} {verb} {group!r} ({they} {_describe(have_groups)})"
                 )
 
 
@@ -486,10 +488,25 @@ def _installable(package: LockedPackage, target: Target) -> SelectedPackage | No
         return SelectedPackage(package=package, wheel=wheel, from_sdist=False)
     if package.sdist is not None or kind in _BUILT_KINDS:
         return SelectedPackage(package=package, wheel=None, from_sdist=True)
-    raise LockError(
-        f"uv.lock: {package.name} {package.version} has no wheel for {target.platform} "
-        f"CPython {target.python} (glibc {target.glibc[0]}.{target.glibc[1]}) and no sdist; "
-        "pick another --platform/--python, or re-lock with `uv lock`"
+    return SelectedPackage(
+        package=package, wheel=None, from_sdist=False, unavailable=_why_unavailable(package, target)
+    )
+
+
+def _why_unavailable(package: LockedPackage, target: Target) -> str:
+    where = (
+        f"{target.platform} CPython {target.python} with glibc {target.glibc[0]}.{target.glibc[1]}"
+    )
+    for minor in range(target.glibc[1] + 1, 60):
+        if best_wheel(package, replace(target, glibc=(target.glibc[0], minor))) is not None:
+            return (
+                f"{package.name} {package.version} has no wheel for {where}; its wheels need "
+                f"glibc {target.glibc[0]}.{minor}: set tool.uvbuild.glibc (or --glibc) when "
+                "the base image has it"
+            )
+    return (
+        f"{package.name} {package.version} has no wheel for {where} and no sdist: "
+        "uv sync cannot install it there; pick another --platform or --python"
     )
 
 

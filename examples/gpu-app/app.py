@@ -1,0 +1,12 @@
+"""The service: prints what it runs on."""
+
+import importlib.metadata as metadata
+
+import fake_nvidia_cuda_cu12
+import fake_torch
+import lightpkg_a
+
+if __name__ == "__main__":
+    for module in (fake_torch, fake_nvidia_cuda_cu12, lightpkg_a):
+        print(f"{module.__name__} {module.__version__}")
+    print(f"{len(list(metadata.distributions()))} distributions installed")

@@ -1,0 +1,252 @@
+"""The base key moves exactly when an input that decides the base image's bytes moves."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from uvbuild import hashing, planner
+from uvbuild.config import Config
+from uvbuild.model import Artifact, Lock, LockedPackage
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = Path(os.environ.get("UVBUILD_CORPUS", REPO.parent / "shared" / "corpus"))
+TORCH_PROJECTS = ["OpenPipe__ART", "Zyphra__Zonos", "nari-labs__dia", "karpathy__nanochat"]
+
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
+
+
+def load(name: str) -> tuple[planner.Project, Config, Lock]:
+    project = planner.read_project(CORPUS / name)
+    lock_data = planner.read_lock(CORPUS / name / "uv.lock")
+    flags = {"platform": "linux/amd64"}
+    if name == "karpathy__nanochat":
+        flags["extras"] = ("gpu",)
+    config = planner.resolve_config(project, flags, lock_data.requires_python)
+    return project, config, lock_data
+
+
+def plan_for(project: planner.Project, config: Config, lock_data: Lock):
+    return planner.plan_from(project, config, lock_data, "uv.lock")
+
+
+def key_of(project: planner.Project, config: Config, lock_data: Lock) -> str:
+    return plan_for(project, config, lock_data).key
+
+
+def with_packages(lock_data: Lock, packages: list[LockedPackage]) -> Lock:
+    return replace(lock_data, packages=tuple(packages))
+
+
+def bump_version(version: str) -> str:
+    return version + ".post999"
+
+
+def replace_entry(lock_data: Lock, old: LockedPackage, new: LockedPackage) -> Lock:
+    """Swap one entry, and the edges that name it by version or source, as a re-lock would."""
+
+    def edge(dep):
+        if dep.name != old.name:
+            return dep
+        if dep.version == old.version and dep.version is not None:
+            dep = replace(dep, version=new.version)
+        if dep.source == old.source:
+            dep = replace(dep, source=new.source)
+        return dep
+
+    def edges(deps):
+        return tuple(edge(d) for d in deps)
+
+    packages = []
+    for p in lock_data.packages:
+        p = new if p is old else p
+        packages.append(
+            replace(
+                p,
+                dependencies=edges(p.dependencies),
+                optional_dependencies=tuple((k, edges(v)) for k, v in p.optional_dependencies),
+                dev_dependencies=tuple((k, edges(v)) for k, v in p.dev_dependencies),
+            )
+        )
+    return with_packages(lock_data, packages)
+
+
+@pytest.fixture(scope="module", params=TORCH_PROJECTS)
+def torch_project(request):
+    if not CORPUS.is_dir():
+        pytest.skip(f"no corpus at {CORPUS}")
+    return load(request.param)
+
+
+@needs_corpus
+def test_light_package_changes_keep_the_key(torch_project):
+    project, config, lock_data = torch_project
+    before = plan_for(project, config, lock_data)
+    heavy = {s.package.id for s in before.heavy}
+    light_ids = {s.package.id for s in before.light if s.package.source.kind == "registry"}
+    assert light_ids, "a torch project has light registry packages"
+    changed = [
+        replace(p, version=bump_version(p.version or "0")) if p.id in light_ids else p
+        for p in lock_data.packages
+    ]
+    after = plan_for(project, config, with_packages(lock_data, changed))
+    assert {s.package.id for s in after.heavy} == heavy
+    assert after.key == before.key
+
+
+@needs_corpus
+def test_heavy_version_change_moves_the_key(torch_project):
+    project, config, lock_data = torch_project
+    before = plan_for(project, config, lock_data)
+    torch = next(s.package for s in before.heavy if s.name == "torch")
+    bumped = replace(torch, version=bump_version(torch.version or "0"))
+    after = plan_for(project, config, replace_entry(lock_data, torch, bumped))
+    assert after.key != before.key
+    lines = hashing.explain(json.loads(before.key_document), json.loads(after.key_document))
+    assert any(line.startswith("changed torch") for line in lines)
+
+
+@needs_corpus
+def test_reordering_entries_keeps_the_key(torch_project):
+    project, config, lock_data = torch_project
+    reordered = with_packages(lock_data, list(reversed(lock_data.packages)))
+    assert key_of(project, config, reordered) == key_of(project, config, lock_data)
+
+
+@needs_corpus
+def test_upload_times_do_not_reach_the_key(torch_project):
+    project, config, lock_data = torch_project
+
+    def retime(artifact: Artifact | None) -> Artifact | None:
+        return None if artifact is None else replace(artifact, upload_time="1999-01-01T00:00:00Z")
+
+    changed = [
+        replace(p, sdist=retime(p.sdist), wheels=tuple(retime(w) for w in p.wheels))
+        for p in lock_data.packages
+    ]
+    assert key_of(project, config, with_packages(lock_data, changed)) == key_of(
+        project, config, lock_data
+    )
+
+
+@needs_corpus
+def test_other_platform_wheels_do_not_reach_the_key(torch_project):
+    project, config, lock_data = torch_project
+    before = plan_for(project, config, lock_data)
+    selected = {s.package.id: s.wheel for s in before.selected}
+    # keep only the selected wheel of every selected package ...
+    trimmed = [
+        replace(p, wheels=(selected[p.id],)) if selected.get(p.id) is not None else p
+        for p in lock_data.packages
+    ]
+    assert key_of(project, config, with_packages(lock_data, trimmed)) == before.key
+    # ... or add wheels for other Pythons and platforms
+    extra = Artifact(filename="torch-99-cp313-cp313-win_amd64.whl", hash="sha256:" + "0" * 64)
+    padded = [replace(p, wheels=(*p.wheels, extra)) for p in lock_data.packages]
+    assert key_of(project, config, with_packages(lock_data, padded)) == before.key
+
+
+@needs_corpus
+def test_selected_wheel_hash_moves_the_key(torch_project):
+    project, config, lock_data = torch_project
+    before = plan_for(project, config, lock_data)
+    target = before.heavy[0]
+    changed = [
+        replace(
+            p,
+            wheels=tuple(
+                replace(w, hash="sha256:" + "f" * 64) if w == target.wheel else w for w in p.wheels
+            ),
+        )
+        if p.id == target.package.id
+        else p
+        for p in lock_data.packages
+    ]
+    assert key_of(project, config, with_packages(lock_data, changed)) != before.key
+
+
+@needs_corpus
+def test_heavy_source_moves_the_key(torch_project):
+    project, config, lock_data = torch_project
+    before = plan_for(project, config, lock_data)
+    torch = next(s.package for s in before.heavy if s.name == "torch")
+    moved = replace(torch, source=replace(torch.source, location="https://mirror.example/simple"))
+    after = plan_for(project, config, replace_entry(lock_data, torch, moved))
+    assert after.key != before.key
+
+
+@needs_corpus
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"base_image": "nvidia/cuda:12.4.1-runtime-ubuntu22.04"},
+        {"python": "3.12"},
+        {"platform": "linux/arm64"},
+        {"uv_image": "ghcr.io/astral-sh/uv:0.9.0"},
+        {"venv": "/venv"},
+        {"compile_bytecode": False},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_every_setting_that_changes_bytes_moves_the_key(change):
+    project, config, lock_data = load("Zyphra__Zonos")
+    before = key_of(project, config, lock_data)
+    assert key_of(project, replace(config, **change), lock_data) != before
+
+
+@needs_corpus
+def test_recipe_version_moves_the_key(monkeypatch):
+    project, config, lock_data = load("Zyphra__Zonos")
+    before = key_of(project, config, lock_data)
+    monkeypatch.setattr(hashing, "RECIPE_VERSION", "uvbuild-base/999")
+    assert key_of(project, config, lock_data) != before
+
+
+@needs_corpus
+def test_settings_that_do_not_change_bytes_keep_the_key():
+    project, config, lock_data = load("Zyphra__Zonos")
+    before = key_of(project, config, lock_data)
+    assert key_of(project, replace(config, base_repo="registry:5000/x/y"), lock_data) == before
+    assert key_of(project, replace(config, no_dev=True), lock_data) == before
+
+
+@needs_corpus
+def test_key_is_deterministic_across_runs():
+    first = key_of(*load("OpenPipe__ART"))
+    second = key_of(*load("OpenPipe__ART"))
+    assert first == second
+    assert len(first) == 64
+
+
+def test_canonical_bytes_are_sorted_and_compact():
+    assert hashing.canonical_bytes({"b": 1, "a": [2, {"d": 3, "c": 4}]}) == (
+        b'{"a":[2,{"c":4,"d":3}],"b":1}'
+    )
+
+
+def test_tag_and_default_repo():
+    assert hashing.base_tag("app-uvbuild-base", "ab" * 32) == "app-uvbuild-base:" + "ab" * 8
+    assert hashing.default_base_repo("My_Project.X") == "my-project-x-uvbuild-base"
+    assert hashing.default_base_repo("---") == "project-uvbuild-base"
+
+
+def test_explain_names_added_removed_and_changed_packages():
+    def doc(*packages, platform="linux/amd64"):
+        return {"platform": platform, "packages": list(packages)}
+
+    torch1 = {"name": "torch", "version": "1", "source": "idx", "wheel": "w", "hash": "h1"}
+    torch2 = {**torch1, "version": "2"}
+    cuda = {"name": "nvidia-x", "version": "12", "source": "idx", "wheel": "n", "hash": "n1"}
+    assert hashing.explain(doc(torch1), doc(torch1)) == []
+    assert hashing.explain(doc(torch1), doc(torch2)) == ["changed torch: 1 -> 2"]
+    assert hashing.explain(doc(torch1), doc(torch1, cuda)) == ["added nvidia-x 12 (idx)"]
+    assert hashing.explain(doc(torch1, cuda), doc(torch1)) == ["removed nvidia-x 12 (idx)"]
+    moved = {**torch1, "source": "other"}
+    assert hashing.explain(doc(torch1), doc(moved)) == ["changed torch: 1 from idx -> 1 from other"]
+    assert hashing.explain(doc(torch1), doc(torch1, platform="linux/arm64")) == [
+        "platform: 'linux/amd64' -> 'linux/arm64'"
+    ]
