@@ -6,7 +6,9 @@ steps can be followed in tests with a fake engine.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -113,6 +115,12 @@ class BuildResult:
         }
 
 
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/uvbuild`` (``~/.cache/uvbuild``)."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "uvbuild"
+
+
 def choose_dockerfile(plan: BuildPlan, options: BuildOptions) -> Path | None:
     """The user's Dockerfile to build, or None for the generated one."""
     project = Path(plan.project_dir)
@@ -190,6 +198,17 @@ class Builder:
         result = BuildResult(plan.tag, plan.key, "", dry_run=options.dry_run)
         result.dockerfile = str(self.user_dockerfile) if self.user_dockerfile else GENERATED
         load = self._check_engine()
+        if options.dry_run:
+            # The printed commands must still work after uvbuild exits, so their inputs
+            # go to a directory that stays.
+            work = user_cache_dir() / "dry-run" / plan.key[:16]
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            self.report.info(f"the commands read the generated files in {work}")
+            generated = self._write_inputs(work)
+            self._base(work, generated, result)
+            self._app(work, generated, load, result)
+            return result
         with tempfile.TemporaryDirectory(prefix="uvbuild-") as scratch:
             work = Path(scratch)
             generated = self._write_inputs(work)

@@ -134,7 +134,12 @@ def _convert(kind: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a platform such as linux/amd64, got {value!r}")
         return normalize_platform(value, where)
     if kind == "python":
-        text = str(value).strip() if isinstance(value, (str, int, float)) else ""
+        if isinstance(value, float):
+            # TOML reads `python = 3.10` as the float 3.1: refuse rather than guess.
+            raise ConfigError(
+                f'{where}: write the version as a string, e.g. "3.11" (got the number {value!r})'
+            )
+        text = value.strip() if isinstance(value, str) else ""
         if isinstance(value, bool) or not re.fullmatch(r"3\.\d{1,2}(\.\d{1,3})?", text):
             raise ConfigError(f"{where}: expected a Python version such as 3.11, got {value!r}")
         return text
@@ -145,8 +150,11 @@ def _convert(kind: str, value: Any, where: str) -> Any:
             )
         return value.rstrip("/")
     if kind == "repo":
-        if not isinstance(value, str) or not re.fullmatch(
-            r"[a-z0-9]+(?:[._:/-][a-z0-9]+)*", value.strip()
+        # a port may follow the registry host, but a tag may not follow the name
+        if (
+            not isinstance(value, str)
+            or not re.fullmatch(r"[a-z0-9]+(?:[._:/-][a-z0-9]+)*", value.strip())
+            or ":" in value.strip().rsplit("/", 1)[-1]
         ):
             raise ConfigError(
                 f"{where}: expected an image repository such as registry:5000/team/base "

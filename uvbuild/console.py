@@ -80,7 +80,13 @@ class Terminal:
     def plan_table(self, plan: BuildPlan) -> None:
         table = Table(title=f"uvbuild plan for {plan.project_name or plan.project_dir}")
         for column in ("layer", "package", "version", "source", "wheel size", "why"):
-            table.add_column(column, justify="right" if column == "wheel size" else "left")
+            # Names, versions and sizes never wrap or shrink to "nvidia-cubl…": on a narrow
+            # terminal or a pipe (80 columns) the source and reason columns give way.
+            table.add_column(
+                column,
+                justify="right" if column == "wheel size" else "left",
+                no_wrap=column in ("package", "version", "wheel size"),
+            )
         for choice in plan.grouping.heavy:
             s = choice.selected
             table.add_row(

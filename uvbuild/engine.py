@@ -18,7 +18,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException, NoSuchImage
 from python_on_whales.utils import run, stream_stdout_and_stderr
 
-from uvbuild.errors import BuildFailed, EngineUnavailable
+from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable
 
 LineSink = Callable[[str], None]
 
@@ -182,7 +182,11 @@ class Engine:
         return BuilderInfo(builder.name, builder.driver, version)
 
     def image_exists(self, ref: str) -> bool:
-        return self.client.image.exists(ref)
+        try:
+            return self.client.image.exists(ref)
+        except DockerException as exc:
+            # exists() only absorbs NoSuchImage; a malformed ref must not end in a traceback
+            raise _ref_error(ref, exc) from exc
 
     def image_id(self, ref: str) -> str:
         return self.client.image.inspect(ref).id
@@ -237,7 +241,10 @@ class Engine:
         return steps
 
     def tag(self, source: str, target: str) -> None:
-        self.client.image.tag(source, target)
+        try:
+            self.client.image.tag(source, target)
+        except DockerException as exc:
+            raise _ref_error(target, exc) from exc
 
     def remove_image(self, ref: str) -> None:
         with contextlib.suppress(DockerException):
@@ -261,6 +268,15 @@ class Engine:
             raise BuildFailed(f"{step} failed: {failing_step(tail) or _tail(exc)}") from exc
         except FileNotFoundError as exc:
             raise EngineUnavailable(f"cannot run {self.docker_cmd[0]}: {exc}") from exc
+
+
+def _ref_error(ref: str, exc: DockerException) -> ConfigError | EngineUnavailable:
+    if "invalid reference format" in (exc.stderr or ""):
+        return ConfigError(
+            f"{ref!r} is not a valid image reference; check tool.uvbuild.base-repo "
+            "(--base-repo): a repository such as registry:5000/team/base, without a tag"
+        )
+    return EngineUnavailable(f"docker could not handle image {ref} ({_tail(exc)})")
 
 
 def _makes_layer(created_by: str) -> bool:

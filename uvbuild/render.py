@@ -45,7 +45,9 @@ DEFAULT_IGNORES = (
 )
 
 _USES_BASE = re.compile(
-    rf"^\s*FROM\s+(?:--\S+\s+)*{BASE_STAGE}(?:\s|$)|--from={BASE_STAGE}(?:\s|$)",
+    rf"^\s*FROM\s+(?:--\S+\s+)*{BASE_STAGE}(?:\s|$)"
+    rf"|^\s*(?:COPY|ADD)\s+(?:--\S+\s+)*?--from={BASE_STAGE}(?:\s|$)"
+    rf"|^\s*RUN\s+(?:--\S+\s+)*?--mount=\S*\bfrom={BASE_STAGE}(?:[\s,]|$)",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -211,5 +213,11 @@ def dockerignore(user_ignore: str | None) -> str:
 
 
 def uses_base(dockerfile_text: str) -> bool:
-    """Whether a user Dockerfile refers to the base (``FROM uvbuild-base``, ``--from=``)."""
-    return _USES_BASE.search(dockerfile_text) is not None
+    """Whether a user Dockerfile refers to the base (``FROM uvbuild-base``, ``--from=``).
+
+    Comment lines do not count: a commented-out ``# COPY --from=uvbuild-base`` uses nothing.
+    """
+    code = "\n".join(
+        line for line in dockerfile_text.splitlines() if not line.lstrip().startswith("#")
+    )
+    return _USES_BASE.search(code) is not None

@@ -165,7 +165,7 @@ class ImageCleanup:
     """Collects image refs made by one test; ``docker image rm -f`` on teardown."""
 
     def __init__(self, test_name: str) -> None:
-        slug = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")[:40]
+        slug = re.sub(r"[^a-z0-9]+", "-", test_name.lower())[:40].strip("-")
         self.prefix = f"uvbuild-test/synth-{slug}"
         self.refs: list[str] = []
 

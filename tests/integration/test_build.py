@@ -16,7 +16,7 @@ import sys
 import tarfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,10 +87,15 @@ def uvbuild(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str
     )
 
 
-def plan_tag(project: Path, *args: str) -> str:
+def plan_base(project: Path, *args: str) -> dict[str, Any]:
+    """``plan --json``'s base section: the key and tag a build would use."""
     proc = uvbuild("plan", "--json", *args, str(project))
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)["base"]["tag"]
+    return json.loads(proc.stdout)["base"]
+
+
+def plan_tag(project: Path, *args: str) -> str:
+    return plan_base(project, *args)["tag"]
 
 
 @dataclass
@@ -140,17 +145,10 @@ IMPORT_ALL = (
 )
 
 
-def imported_versions(image: str, project: Path) -> dict[str, str]:
-    """Import every locked package's module (and synthapp) in ``image``; their versions."""
-    modules = sorted(synth.module_name(name) for name in synth.expected_distributions(project))
+def imported_versions(image: str, names: Iterable[str]) -> dict[str, str]:
+    """Import the module of each distribution in ``image``; their ``__version__``s."""
+    modules = sorted(synth.module_name(name) for name in names)
     return json.loads(python_in(image, IMPORT_ALL % (modules,)).strip().splitlines()[-1])
-
-
-def expected_versions(project: Path) -> dict[str, str]:
-    return {
-        synth.module_name(name): version
-        for name, version in synth.expected_distributions(project).items()
-    }
 
 
 LIGHT_SIZE = (
@@ -193,6 +191,11 @@ def copy_project(source: synth.SyntheticProject, dest: Path) -> synth.SyntheticP
     return synth.SyntheticProject(dest, source.index_url, list(source.dependencies))
 
 
+def unique_repo(label: str) -> str:
+    """A fresh repository name (docker accepts `--` in names, uvbuild's check does not)."""
+    return f"uvbuild-test/synth-build-{label}-{uuid.uuid4().hex[:8]}"
+
+
 def tool_uvbuild(base_images: dict[str, str], base_repo: str) -> dict[str, Any]:
     return {
         "heavy": synth.HEAVY_PATTERNS,
@@ -209,6 +212,7 @@ def tool_uvbuild(base_images: dict[str, str], base_repo: str) -> dict[str, Any]:
 class LightBump:
     project: synth.SyntheticProject
     base_tag: str
+    base_key: str
     cold: Build
     cold_tag: str
     expected_before: dict[str, str]
@@ -224,8 +228,7 @@ def light_bump(
     base_images: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LightBump]:
-    run = uuid.uuid4().hex[:8]
-    repo = f"uvbuild-test/synth-build-{run}"
+    repo = unique_repo("shared")
     workdir = tmp_path_factory.mktemp("light-bump")
     project = synth.make_project(
         workdir / "app",
@@ -235,7 +238,8 @@ def light_bump(
     )
     refs: list[str] = []
     try:
-        base_tag = plan_tag(project.path)
+        planned = plan_base(project.path)
+        base_tag = planned["tag"]
         refs.append(base_tag)
         assert not image_exists(base_tag)
         cold_tag = f"{repo}:cold"
@@ -254,6 +258,7 @@ def light_bump(
         yield LightBump(
             project,
             base_tag,
+            planned["key"],
             cold,
             cold_tag,
             expected_before,
@@ -272,12 +277,10 @@ def test_cold_build_installs_what_the_plain_recipe_installs(
     cold = light_bump.cold
     record_property("cold_build_seconds", round(cold.seconds, 1))
     record_property("base_build_seconds", cold.summary["base"]["seconds"])
-    assert cold.summary["base"] == {
-        "tag": light_bump.base_tag,
-        "key": cold.summary["base"]["key"],
-        "action": "built",
-        "seconds": cold.summary["base"]["seconds"],
-    }
+    assert cold.summary["base"]["action"] == "built"
+    assert cold.summary["base"]["tag"] == light_bump.base_tag
+    assert cold.summary["base"]["key"] == light_bump.base_key
+    assert cold.summary["base"]["seconds"] > 0
     assert image_exists(light_bump.base_tag)
     assert cold.summary["image"]["tags"] == [light_bump.cold_tag]
     assert (
@@ -286,7 +289,7 @@ def test_cold_build_installs_what_the_plain_recipe_installs(
     )
 
     # Every package imports, at the locked version (heavy, light and the project).
-    versions = imported_versions(light_bump.cold_tag, light_bump.project.path)
+    versions = imported_versions(light_bump.cold_tag, light_bump.expected_before)
     assert versions == {
         synth.module_name(name): version for name, version in light_bump.expected_before.items()
     }
@@ -308,7 +311,7 @@ def test_light_bump_reuses_the_base_and_adds_only_light_bytes(
     bumped = light_bump.bumped
     assert bumped.summary["base"]["action"] == "reused"
     assert bumped.summary["base"]["tag"] == light_bump.base_tag
-    assert bumped.summary["base"]["key"] == light_bump.cold.summary["base"]["key"]
+    assert bumped.summary["base"]["key"] == light_bump.base_key
     assert "==> building base" not in bumped.proc.stderr
     assert bumped.summary["base"]["seconds"] == 0
 
@@ -385,7 +388,9 @@ RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-editable
 """
 
 
-def test_user_dockerfile_from_uvbuild_base(light_bump: LightBump, tmp_path: Path, image_cleanup):
+def test_user_dockerfile_from_uvbuild_base(
+    light_bump: LightBump, tmp_path: Path, image_cleanup
+) -> None:
     project = copy_project(light_bump.project, tmp_path / "app")
     dockerfile = project.path / "Dockerfile"
     dockerfile.write_text(USER_DOCKERFILE)
@@ -398,7 +403,10 @@ def test_user_dockerfile_from_uvbuild_base(light_bump: LightBump, tmp_path: Path
     assert result.summary["image"]["dockerfile"] == str(dockerfile)
     assert result.summary["warnings"] == []
     assert diff_ids(tag)[: len(diff_ids(light_bump.base_tag))] == diff_ids(light_bump.base_tag)
-    assert imported_versions(tag, project.path) == expected_versions(project.path)
+    expected = synth.expected_distributions(project.path)
+    assert imported_versions(tag, expected) == {
+        synth.module_name(name): version for name, version in expected.items()
+    }
     out = python_in(tag, "import fake_torch, synthapp; synthapp.main()")
     assert out.split() == ["synthapp", "0.1.0", "fake_torch", synth.TORCH_VERSIONS[0]]
 
@@ -443,7 +451,7 @@ def test_heavy_bump_builds_a_new_base(
     record_property("heavy_bump_base_seconds", result.summary["base"]["seconds"])
     assert result.summary["base"]["action"] == "built"
     assert result.summary["base"]["tag"] == new_tag
-    assert result.summary["base"]["key"] != light_bump.cold.summary["base"]["key"]
+    assert result.summary["base"]["key"] != light_bump.base_key
     assert image_exists(new_tag)
     assert image_exists(light_bump.base_tag)  # the old base is left alone
     assert result.summary["warnings"] == []
@@ -480,7 +488,7 @@ def test_failing_run_in_user_dockerfile_exits_5_naming_the_step(
 def test_heavy_package_that_cannot_be_installed_leaves_no_base_tag(
     synth_project, base_images: dict[str, str], image_cleanup
 ) -> None:
-    repo = f"{image_cleanup.prefix}-base-{uuid.uuid4().hex[:8]}"
+    repo = unique_repo("base")
     project = synth_project(tool_uvbuild=tool_uvbuild(base_images, repo))
     project.bump(synth.BROKEN, "1.0.0")  # its wheel 404s; fake-nvidia-* makes it heavy
     base_tag = image_cleanup.add(plan_tag(project.path))
@@ -496,8 +504,8 @@ def test_heavy_package_that_cannot_be_installed_leaves_no_base_tag(
     assert APP_LOG_START not in proc.stderr
     assert not image_exists(base_tag)
     assert not image_exists(tag)
-    # A second attempt still finds no base and tries again rather than reusing anything
-    again = failed_build(project.path, tag, "--dry-run")
+    # The next run finds no base and plans to build it again.
+    again = uvbuild("build", "--dry-run", "-t", tag, str(project.path))
     assert again.returncode == 0, again.stderr
     assert "--target uvbuild-base" in again.stdout
 
@@ -505,11 +513,9 @@ def test_heavy_package_that_cannot_be_installed_leaves_no_base_tag(
 # -- dry run and eject ---------------------------------------------------------------------
 
 
-def test_dry_run_prints_commands_and_builds_nothing(
-    light_bump: LightBump, image_cleanup, tmp_path: Path
-) -> None:
+def test_dry_run_prints_commands_and_builds_nothing(light_bump: LightBump, image_cleanup) -> None:
     project = light_bump.project.path
-    repo = f"{image_cleanup.prefix}-base-{uuid.uuid4().hex[:8]}"
+    repo = unique_repo("base")
     base_tag = image_cleanup.add(plan_tag(project, "--base-repo", repo))
     tag = image_cleanup.tag("dry")
 
@@ -566,3 +572,18 @@ def test_ejected_dockerfile_builds_the_same_image(
     assert synth.installed_distributions(tag) == synth.installed_distributions(
         light_bump.bumped_tag
     )
+
+
+def test_base_repo_with_a_tag_is_a_config_error(light_bump: LightBump, image_cleanup) -> None:
+    repo = unique_repo("tagged") + ":latest"
+    tag = image_cleanup.tag("tagged")
+
+    proc = failed_build(light_bump.project.path, tag, "--base-repo", repo)
+
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("error:")
+    assert "base-repo" in lines[-1]
+    assert "Traceback" not in proc.stderr
+    assert APP_LOG_START not in proc.stderr
+    assert not image_exists(tag)

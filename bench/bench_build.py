@@ -1,0 +1,491 @@
+"""Benchmark uvbuild against the plain uv Dockerfile on the synthetic heavy project.
+
+One run, one engine. The synthetic ``synthapp`` (tests/synth.py) installs fake-torch and
+fake-nvidia-cuda-cu12 with incompressible payloads (``--heavy-mb`` in total, default
+1200 MiB) plus a dozen small "light" packages, all served by a loopback PEP 691 index.
+
+Recipes:
+
+* plain: ``synth.plain_dockerfile`` -- uv's documented single-stage Dockerfile
+  (``uv sync --frozen --no-install-project`` with a cache mount, then ``COPY . .`` and a
+  second sync), built with ``docker buildx build --network host --load``.
+* uvbuild: ``python -m uvbuild build <project> --network host -t <tag> --json`` with
+  ``[tool.uvbuild]`` heavy = synth.HEAVY_PATTERNS, the same python and uv images, and a
+  base repository unique to this run.
+
+Scenarios, per recipe: cold build (build cache pruned and every image of the benchmark
+removed first; the uv cache mount lives in the build cache, so it is emptied too), rebuild
+after one light bump (lightpkg-a 1.0.0 -> 1.1.0, re-locked against the same index, so the
+base key is stable), and a no-op rebuild. Seconds are the wall time of the build command.
+New bytes are the uncompressed sizes, read from ``docker save``, of the layers whose diff id
+is not in the previous image of the same recipe (for the cold build: not in the python
+image).
+
+A cold build needs an empty cache, which also wipes the other recipe's cache, so the
+recipes run one after the other within a repetition (cold, bump, no-op) and alternate which
+goes first between repetitions (``--repeat``); medians over repetitions are reported.
+
+It prunes ALL build cache of the default builder (``docker buildx prune -af``) before each
+cold build and at the end, and removes every image it tagged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests import synth  # noqa: E402
+
+PYTHON_IMAGE = "uvbuild-test/python:3.11-bookworm"
+UV_IMAGE = "uvbuild-test/uv:0.13.9"
+BUMP_PACKAGE = "lightpkg-a"
+BUMP_VERSION = synth.LIGHT_VERSIONS[1]
+RECIPES = ("plain", "uvbuild")
+SCENARIOS = ("cold", "bump", "noop")
+GOALS = {"bump-speedup": 5.0, "new-bytes-ratio": 20.0, "cold-slowdown-pct": 15.0}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def docker(*args: str, timeout: float = 600, check: bool = True) -> str:
+    proc = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+    return proc.stdout
+
+
+def diff_ids(image: str) -> list[str]:
+    return json.loads(docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", image))
+
+
+def layer_sizes(image: str, wanted: set[str]) -> dict[str, int]:
+    """Exact uncompressed tar size of each ``wanted`` layer of ``image``, from a streamed
+    ``docker save`` (layer blobs are named by their diff id in the saved layout)."""
+    if not wanted:
+        return {}
+    sizes: dict[str, int] = {}
+    with subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+            for member in archive:
+                if not member.isfile():
+                    continue
+                name = member.name
+                if name.startswith("blobs/sha256/"):
+                    digest = "sha256:" + name.rsplit("/", 1)[1]
+                    if digest in wanted:
+                        sizes[digest] = member.size
+        if proc.wait() != 0:
+            raise RuntimeError(f"docker save {image} failed ({proc.returncode})")
+    missing = wanted - sizes.keys()
+    if missing:
+        raise RuntimeError(f"docker save {image}: no blob for layer(s) {sorted(missing)}")
+    return sizes
+
+
+def new_bytes(image: str, previous: str) -> tuple[int, int]:
+    """(bytes, count) of the layers of ``image`` whose diff id ``previous`` lacks."""
+    old = set(diff_ids(previous))
+    new = {d for d in diff_ids(image) if d not in old}
+    return sum(layer_sizes(image, new).values()), len(new)
+
+
+HEAVY_SIZE = """\
+import importlib.metadata as m, json, os, re
+pats = [re.compile(p.replace("*", ".*")) for p in {patterns!r}]
+total = 0
+for d in m.distributions():
+    name = re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower()
+    if any(p.fullmatch(name) for p in pats):
+        for f in d.files or []:
+            path = d.locate_file(f)
+            if os.path.isfile(path):
+                total += os.path.getsize(path)
+print(json.dumps(total))
+"""
+
+
+def heavy_installed_bytes(image: str) -> int:
+    script = HEAVY_SIZE.format(patterns=synth.HEAVY_PATTERNS)
+    out = docker("run", "--rm", "--network", "none", image, "/opt/venv/bin/python", "-c", script)
+    return int(out.strip().splitlines()[-1])
+
+
+@dataclass
+class Measurement:
+    recipe: str
+    scenario: str
+    repetition: int
+    seconds: float
+    new_bytes: int
+    new_layers: int
+    image: str
+    base_action: str | None = None
+    uvbuild: dict[str, Any] | None = None  # uvbuild's own JSON summary, layers trimmed
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    work: Path
+    index: synth.IndexServer
+    template: Path
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    measurements: list[Measurement] = field(default_factory=list)
+    heavy_bytes: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def repos(self) -> dict[str, str]:
+        return {
+            "plain": f"uvbuild-bench/plain-{self.run_id}",
+            "uvbuild": f"uvbuild-bench/app-{self.run_id}",
+            "base": f"uvbuild-bench/base-{self.run_id}",
+        }
+
+    # -- engine state ------------------------------------------------------------------
+    def remove_images(self) -> None:
+        refs = []
+        for repo in self.repos.values():
+            out = docker("image", "ls", repo, "--format", "{{.Repository}}:{{.Tag}}")
+            refs += [line for line in out.splitlines() if line and not line.endswith(":<none>")]
+        if refs:
+            docker("image", "rm", "-f", *refs, timeout=600)
+
+    def reset(self) -> None:
+        self.remove_images()
+        docker("buildx", "prune", "-af", timeout=1200)
+
+    # -- builds --------------------------------------------------------------------------
+    def build_plain(self, project: Path, tag: str) -> tuple[float, None, None]:
+        images = {"python_image": self.args.python_image, "uv_image": self.args.uv_image}
+        result = synth.plain_build(project, tag, images, timeout=3600)
+        return result.seconds, None, None
+
+    def build_uvbuild(self, project: Path, tag: str) -> tuple[float, str, dict[str, Any]]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvbuild",
+            "build",
+            str(project),
+            "--network",
+            "host",
+            "-t",
+            tag,
+            "--json",
+        ]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        start = time.monotonic()
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=3600, check=False
+        )
+        seconds = time.monotonic() - start
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.splitlines()[-40:])
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{tail}")
+        summary = json.loads(proc.stdout)
+        for warning in summary.get("warnings", []):
+            self.problems.append(f"uvbuild warning ({tag}): {warning}")
+        image = summary.get("image", {})
+        trimmed = {
+            "base": summary.get("base"),
+            "image": {k: v for k, v in image.items() if k != "layers"},
+            "warnings": summary.get("warnings"),
+        }
+        return seconds, summary["base"]["action"], trimmed
+
+    def build(self, recipe: str, project: Path, tag: str) -> tuple[float, str | None, Any]:
+        if recipe == "plain":
+            return self.build_plain(project, tag)
+        return self.build_uvbuild(project, tag)
+
+    # -- one recipe: cold, bump, no-op ------------------------------------------------
+    def fresh_project(self, recipe: str, repetition: int) -> Path:
+        dest = self.work / f"{recipe}-{repetition}"
+        shutil.copytree(self.template, dest)
+        return dest
+
+    def run_recipe(self, recipe: str, repetition: int) -> None:
+        project = self.fresh_project(recipe, repetition)
+        repo = self.repos[recipe]
+        log(f"rep {repetition} {recipe}: removing bench images, pruning build cache")
+        self.reset()
+        previous = self.args.python_image
+        for scenario in SCENARIOS:
+            if scenario == "bump":
+                synth.bump(project, BUMP_PACKAGE, BUMP_VERSION)
+            tag = f"{repo}:{scenario}-{repetition}"
+            log(f"rep {repetition} {recipe}: {scenario} build -> {tag}")
+            seconds, action, summary = self.build(recipe, project, tag)
+            added, count = new_bytes(tag, previous)
+            log(
+                f"rep {repetition} {recipe}: {scenario} {seconds:.1f} s, "
+                f"{added / 1e6:.1f} MB new in {count} layer(s)"
+                + (f", base {action}" if action else "")
+            )
+            measurement = Measurement(
+                recipe, scenario, repetition, seconds, added, count, tag, action, summary
+            )
+            self.measurements.append(measurement)
+            if scenario == "cold" and recipe == "plain" and self.heavy_bytes is None:
+                self.heavy_bytes = heavy_installed_bytes(tag)
+            if scenario == "bump":
+                self.check_installed(project, tag)
+            previous = tag
+
+    def check_installed(self, project: Path, image: str) -> None:
+        expected = synth.expected_distributions(project)
+        got = synth.installed_distributions(image)
+        if got != expected:
+            diff = sorted(set(got.items()) ^ set(expected.items()))
+            self.problems.append(f"{image}: installed distributions differ from uv.lock: {diff}")
+
+    def run(self) -> None:
+        for repetition in range(self.args.repeat):
+            order = RECIPES if repetition % 2 == 0 else tuple(reversed(RECIPES))
+            for recipe in order:
+                self.run_recipe(recipe, repetition)
+
+    # -- results -----------------------------------------------------------------------
+    def median(self, recipe: str, scenario: str, attr: str) -> float:
+        values = [
+            getattr(m, attr)
+            for m in self.measurements
+            if m.recipe == recipe and m.scenario == scenario
+        ]
+        return statistics.median(values)
+
+    def results(self) -> dict[str, Any]:
+        table = {
+            scenario: {
+                recipe: {
+                    "seconds": self.median(recipe, scenario, "seconds"),
+                    "new-bytes": self.median(recipe, scenario, "new_bytes"),
+                }
+                for recipe in RECIPES
+            }
+            for scenario in SCENARIOS
+        }
+
+        def ratio(a: float, b: float) -> float | None:
+            return a / b if b else None
+
+        bump = table["bump"]
+        cold = table["cold"]
+        ratios = {
+            "bump-speedup": ratio(bump["plain"]["seconds"], bump["uvbuild"]["seconds"]),
+            "new-bytes-ratio": ratio(bump["plain"]["new-bytes"], bump["uvbuild"]["new-bytes"]),
+            "cold-slowdown-pct": (cold["uvbuild"]["seconds"] / cold["plain"]["seconds"] - 1) * 100,
+            "noop-seconds": {r: table["noop"][r]["seconds"] for r in RECIPES},
+        }
+        goals = {
+            "bump-speedup": ratios["bump-speedup"] is not None
+            and ratios["bump-speedup"] >= GOALS["bump-speedup"],
+            # zero new bytes for uvbuild (ratio None) meets the goal when plain adds some
+            "new-bytes-ratio": (
+                ratios["new-bytes-ratio"] >= GOALS["new-bytes-ratio"]
+                if ratios["new-bytes-ratio"] is not None
+                else bump["plain"]["new-bytes"] > 0
+            ),
+            "cold-slowdown-pct": ratios["cold-slowdown-pct"] <= GOALS["cold-slowdown-pct"],
+        }
+        return {"table": table, "ratios": ratios, "goals": goals}
+
+
+def mb(value: float) -> str:
+    return f"{value / 1e6:,.1f} MB"
+
+
+def print_report(bench: Bench, results: dict[str, Any], total: float, out: Any) -> None:
+    args = bench.args
+    table, ratios, goals = results["table"], results["ratios"], results["goals"]
+    w = out.write
+    w(
+        f"\nsynthetic project: heavy set {args.heavy_mb:g} MiB (fake-torch + "
+        f"fake-nvidia-cuda-cu12), {len(synth.LIGHT_PACKAGES)} light packages; "
+        f"repetitions: {args.repeat} (medians)\n"
+    )
+    if bench.heavy_bytes is not None:
+        w(f"heavy packages installed in the image: {mb(bench.heavy_bytes)}\n")
+    w("\n")
+    head = (
+        f"{'scenario':<22} {'plain s':>9} {'uvbuild s':>10} {'plain new':>13} {'uvbuild new':>13}"
+    )
+    w(head + "\n" + "-" * len(head) + "\n")
+    labels = {
+        "cold": "cold (pruned cache)",
+        "bump": f"bump {BUMP_PACKAGE}",
+        "noop": "no-op rebuild",
+    }
+    for scenario in SCENARIOS:
+        row = table[scenario]
+        w(
+            f"{labels[scenario]:<22} {row['plain']['seconds']:>9.1f} "
+            f"{row['uvbuild']['seconds']:>10.1f} {mb(row['plain']['new-bytes']):>13} "
+            f"{mb(row['uvbuild']['new-bytes']):>13}\n"
+        )
+    w(
+        "\nnew bytes: uncompressed layers whose diff id the recipe's previous image lacks "
+        "(cold: vs the python image)\n\n"
+    )
+
+    def show(value: float | None, fmt: str) -> str:
+        return "inf (uvbuild added 0 bytes)" if value is None else format(value, fmt)
+
+    def verdict(key: str) -> str:
+        return "PASS" if goals[key] else "FAIL"
+
+    w(
+        f"light-bump speedup (plain/uvbuild):   {show(ratios['bump-speedup'], '.1f')}x   "
+        f"goal >= {GOALS['bump-speedup']:g}x   {verdict('bump-speedup')}\n"
+    )
+    w(
+        f"new-bytes ratio (plain/uvbuild):      {show(ratios['new-bytes-ratio'], ',.0f')}x   "
+        f"goal >= {GOALS['new-bytes-ratio']:g}x   {verdict('new-bytes-ratio')}\n"
+    )
+    w(
+        f"cold slowdown (uvbuild/plain - 1):    {ratios['cold-slowdown-pct']:+.1f}%   "
+        f"goal <= {GOALS['cold-slowdown-pct']:g}%   {verdict('cold-slowdown-pct')}\n"
+    )
+    noop = ratios["noop-seconds"]
+    w(
+        f"no-op rebuild:                        plain {noop['plain']:.1f} s, "
+        f"uvbuild {noop['uvbuild']:.1f} s\n"
+    )
+    actions = {m.scenario: m.base_action for m in bench.measurements if m.recipe == "uvbuild"}
+    w(f"uvbuild base action:                  {actions}\n")
+    if bench.problems:
+        w("\nproblems:\n" + "".join(f"  - {p}\n" for p in bench.problems))
+    w(f"\ntotal benchmark time: {total:.0f} s\n")
+
+
+def engine_versions() -> dict[str, str]:
+    server = docker("version", "--format", "{{.Server.Version}}", check=False).strip()
+    buildx = docker("buildx", "version", check=False).strip()
+    return {"server": server, "buildx": buildx}
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=(
+            "Compare uvbuild with the plain uv Dockerfile on a synthetic project with >= 1 GB "
+            "of heavy packages: cold build, rebuild after one light bump, no-op rebuild "
+            "(seconds and bytes of new layers). Prunes ALL build cache of the default "
+            "builder before each cold build and at the end."
+        )
+    )
+    parser.add_argument(
+        "--heavy-mb",
+        type=float,
+        default=1200,
+        help="MiB of heavy packages installed (fake-torch + fake-nvidia-cuda-cu12, half "
+        "each; the index holds two versions of each, so twice that on disk) (%(default)s)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="repetitions; medians are reported (1)"
+    )
+    parser.add_argument("--python-image", default=PYTHON_IMAGE, help="(%(default)s)")
+    parser.add_argument("--uv-image", default=UV_IMAGE, help="(%(default)s)")
+    parser.add_argument(
+        "--workdir", type=Path, help="parent of the temporary directory (default: $TMPDIR)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the results as JSON on stdout (report on stderr)"
+    )
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    if args.heavy_mb * (1 << 20) < 1e9:
+        log(f"note: --heavy-mb {args.heavy_mb:g} installs less than 1 GB of heavy packages")
+    for image in (args.python_image, args.uv_image):
+        docker("image", "inspect", "--format", "{{.Id}}", image)
+
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="uvbuild-bench-build-", dir=args.workdir))
+    bench: Bench | None = None
+    status = 0
+    try:
+        with sigterm_as_interrupt(), synth.IndexServer() as index:
+            log(f"writing synthetic wheels ({2 * args.heavy_mb:g} MiB heavy) to {tmp}")
+            wheels = synth.populate_index(tmp / "wheels", heavy_mb=args.heavy_mb)
+            synth.add_to_index(index, wheels)
+            config = {
+                "heavy": synth.HEAVY_PATTERNS,
+                "base-image": args.python_image,
+                "uv-image": args.uv_image,
+            }
+            bench = Bench(args, tmp, index, tmp / "template")
+            config["base-repo"] = bench.repos["base"]
+            synth.make_project(bench.template, index.url, tool_uvbuild=config, lock_now=True)
+            bench.run()
+        total = time.monotonic() - started
+        results = bench.results()
+        report_out = sys.stderr if args.json else sys.stdout
+        print_report(bench, results, total, report_out)
+        if args.json:
+            document = {
+                "schema": "uvbuild.bench-build/1",
+                "engine": engine_versions(),
+                "heavy-mb": args.heavy_mb,
+                "heavy-installed-bytes": bench.heavy_bytes,
+                "repeat": args.repeat,
+                **results,
+                "goal-thresholds": GOALS,
+                "measurements": [asdict(m) for m in bench.measurements],
+                "problems": bench.problems,
+                "total-seconds": total,
+            }
+            json.dump(document, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        status = 0 if all(results["goals"].values()) and not bench.problems else 1
+    except KeyboardInterrupt:
+        log("interrupted; cleaning up")
+        status = 130
+    finally:
+        if bench is not None:
+            with contextlib.suppress(Exception):
+                bench.remove_images()
+        log("pruning build cache, removing temporary files")
+        docker("buildx", "prune", "-af", timeout=1200, check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,386 @@
+"""uvbuild.build: the order of the build steps, followed with a fake engine (no Docker)."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from uvbuild import planner, render
+from uvbuild.build import GENERATED, Builder, BuildOptions, wasted_base
+from uvbuild.engine import BuilderInfo, BuildRequest, Layer, build_args
+from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FLAGS = {"platform": "linux/amd64", "python": "3.11"}
+BASE_ID = "sha256:" + "b" * 64
+APP_ID = "sha256:" + "a" * 64
+
+
+class FakeEngine:
+    """Records every call; ``build`` writes the iidfile and can be told to fail."""
+
+    def __init__(
+        self,
+        *,
+        exists: bool = False,
+        driver: str = "docker",
+        fail: str | None = None,
+        unavailable: bool = False,
+        output: Sequence[str] = (),
+    ) -> None:
+        self.exists = exists
+        self.driver = driver
+        self.fail = fail  # "base" or "app"
+        self.unavailable = unavailable
+        self.output = list(output)
+        self.calls: list[tuple] = []
+        self.builds: list[BuildRequest] = []
+
+    def check(self) -> BuilderInfo:
+        self.calls.append(("check",))
+        if self.unavailable:
+            raise EngineUnavailable("no Docker engine answers at DOCKER_HOST=unix:///x.sock")
+        return BuilderInfo("default", self.driver, "v0")
+
+    def image_exists(self, ref: str) -> bool:
+        self.calls.append(("image_exists", ref))
+        return self.exists
+
+    def build(self, request: BuildRequest, on_line, step: str) -> None:
+        stage = "base" if request.target == render.BASE_STAGE else "app"
+        self.calls.append(("build", stage))
+        self.builds.append(request)
+        lines = self.output if stage == "app" else ["#1 building the base"]
+        for line in lines:
+            on_line(line)
+        if self.fail == stage:
+            raise BuildFailed(f"{step} failed: ERROR: failed to solve")
+        if request.iidfile:
+            Path(request.iidfile).write_text(BASE_ID if stage == "base" else APP_ID)
+
+    def tag(self, source: str, target: str) -> None:
+        self.calls.append(("tag", source, target))
+
+    def image_layers(self, ref: str) -> list[Layer]:
+        self.calls.append(("image_layers", ref))
+        base = [Layer("sha256:l1", "FROM python", 100)]
+        if ref == APP_ID:
+            return [*base, Layer("sha256:l2", "RUN uv sync", 7)]
+        return base
+
+    def command_line(self, args: Sequence[str]) -> str:
+        return shlex.join(["docker", *args])
+
+    # helpers for the assertions
+    def named(self, name: str) -> list[tuple]:
+        return [call for call in self.calls if call[0] == name]
+
+    def stage(self, stage: str) -> BuildRequest:
+        (request,) = [
+            r for r in self.builds if (r.target == render.BASE_STAGE) == (stage == "base")
+        ]
+        return request
+
+
+class FakeReport:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+
+    def _add(kind):
+        def add(self, message: str) -> None:
+            self.messages.append((kind, message))
+
+        return add
+
+    step = _add("step")
+    info = _add("info")
+    warn = _add("warn")
+    detail = _add("detail")
+    stream = _add("stream")
+
+    def of(self, kind: str) -> list[str]:
+        return [m for k, m in self.messages if k == kind]
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return planner.make_plan(FIXTURES / "two_indexes", FLAGS)
+
+
+def run(plan, engine: FakeEngine, **options):
+    report = FakeReport()
+    result = Builder(plan, BuildOptions(**options), engine, report).run()
+    return result, report
+
+
+def _context(request: BuildRequest) -> dict[str, str]:
+    return dict(request.build_contexts)
+
+
+# -- base reuse and build ---------------------------------------------------------------------
+
+
+def test_existing_base_is_reused(plan):
+    engine = FakeEngine(exists=True)
+    result, report = run(plan, engine, tags=("app:dev",))
+    assert [c[0] for c in engine.calls if c[0] in ("build", "tag")] == ["build"]
+    assert engine.named("build") == [("build", "app")]
+    assert engine.named("image_exists") == [("image_exists", plan.tag)]
+    app = engine.stage("app")
+    assert _context(app)[render.BASE_STAGE] == f"docker-image://{plan.tag}"
+    assert app.tags == ("app:dev",)
+    assert result.base_action == "reused"
+    assert any("reusing base" in m for m in report.of("step"))
+
+
+def test_app_build_passes_the_base_as_a_named_context(plan):
+    engine = FakeEngine(exists=True)
+    run(plan, engine)
+    args = build_args(engine.stage("app"))
+    assert f"uvbuild-base=docker-image://{plan.tag}" in args
+    assert args[args.index(f"uvbuild-base=docker-image://{plan.tag}") - 1] == "--build-context"
+    assert args[-1] == plan.project_dir
+
+
+def test_missing_base_is_built_then_tagged(plan):
+    engine = FakeEngine(exists=False)
+    result, _ = run(plan, engine)
+    order = [c for c in engine.calls if c[0] in ("build", "tag")]
+    assert order == [("build", "base"), ("tag", BASE_ID, plan.tag), ("build", "app")]
+    base = engine.stage("base")
+    assert base.target == "uvbuild-base"
+    assert base.iidfile and base.iidfile.endswith("base.iid")
+    assert base.load is True
+    assert base.no_cache is False
+    assert base.platforms == ("linux/amd64",)
+    assert render.HEAVY_CONTEXT in _context(base)
+    assert result.base_action == "built"
+    assert result.image_id == APP_ID
+
+
+def test_base_build_gets_the_heavy_requirement_files(plan):
+    seen = {}
+
+    class Inspecting(FakeEngine):
+        def build(self, request, on_line, step):
+            if request.target == render.BASE_STAGE:
+                heavy = Path(_context(request)[render.HEAVY_CONTEXT])
+                seen.update({p.name: p.read_text() for p in heavy.iterdir()})
+                seen["Dockerfile"] = Path(request.file).read_text()
+            super().build(request, on_line, step)
+
+    run(plan, Inspecting())
+    assert seen["heavy-1.txt"] == "torch==2.7.1+cu128\n"
+    assert seen["heavy-2.txt"].startswith("nvidia-cublas-cu12==12.8.4.1 --hash=sha256:")
+    assert seen["Dockerfile"] == render.dockerfile(plan)
+
+
+def test_failed_base_build_is_not_tagged(plan):
+    engine = FakeEngine(exists=False, fail="base")
+    with pytest.raises(BuildFailed):
+        run(plan, engine)
+    assert engine.named("tag") == []
+    assert engine.named("build") == [("build", "base")]
+
+
+def test_failed_app_build_propagates(plan):
+    engine = FakeEngine(exists=True, fail="app")
+    with pytest.raises(BuildFailed, match="the app build failed"):
+        run(plan, engine)
+
+
+def test_rebuild_base_builds_an_existing_base_without_cache(plan):
+    engine = FakeEngine(exists=True)
+    result, report = run(plan, engine, rebuild_base=True)
+    assert engine.named("build") == [("build", "base"), ("build", "app")]
+    assert engine.stage("base").no_cache is True
+    assert engine.stage("app").no_cache is False
+    assert engine.named("tag") == [("tag", BASE_ID, plan.tag)]
+    assert result.base_action == "rebuilt"
+    assert any("--rebuild-base" in m for m in report.of("step"))
+
+
+def test_no_cache_applies_to_the_app_only(plan):
+    engine = FakeEngine(exists=False)
+    run(plan, engine, no_cache=True)
+    assert engine.stage("base").no_cache is False
+    assert engine.stage("app").no_cache is True
+
+
+def test_docker_container_driver_is_refused(plan):
+    engine = FakeEngine(driver="docker-container")
+    with pytest.raises(EngineUnavailable, match="docker-container driver"):
+        run(plan, engine)
+    assert engine.builds == []
+
+
+def test_engine_unavailable_propagates(plan):
+    engine = FakeEngine(unavailable=True)
+    with pytest.raises(EngineUnavailable):
+        run(plan, engine)
+    assert engine.builds == []
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({}, True),
+        ({"push": True}, False),
+        ({"load": False}, False),
+        ({"push": True, "load": True}, True),
+    ],
+)
+def test_load_follows_push_unless_given(plan, options, expected):
+    engine = FakeEngine(exists=True)
+    run(plan, engine, **options)
+    assert engine.stage("app").load is expected
+
+
+def test_layer_report_marks_layers_shared_with_the_base(plan):
+    engine = FakeEngine(exists=True)
+    result, _ = run(plan, engine)
+    assert [(layer.diff_id, layer.shared) for layer in result.layers] == [
+        ("sha256:l1", True),
+        ("sha256:l2", False),
+    ]
+    document = result.to_dict()
+    assert document["image"]["new-bytes"] == 7
+    assert document["image"]["shared-bytes"] == 100
+
+
+# -- dry run ----------------------------------------------------------------------------------
+
+
+def test_dry_run_records_commands_and_builds_nothing(plan):
+    engine = FakeEngine(exists=False)
+    result, _ = run(plan, engine, dry_run=True, tags=("app:dev",))
+    assert engine.builds == []
+    assert engine.named("tag") == []
+    assert len(result.commands) == 3
+    base_cmd, tag_cmd, app_cmd = result.commands
+    assert base_cmd.startswith("docker buildx build ") and "--target uvbuild-base" in base_cmd
+    assert tag_cmd == f"docker tag '<image id>' {plan.tag}"
+    assert f"uvbuild-base=docker-image://{plan.tag}" in app_cmd
+    assert "--tag app:dev" in app_cmd
+    assert result.dry_run and result.base_action == "would build (built)"
+
+
+def test_dry_run_with_an_existing_base(plan):
+    engine = FakeEngine(exists=True)
+    result, _ = run(plan, engine, dry_run=True)
+    assert engine.builds == []
+    assert len(result.commands) == 1
+    assert result.base_action == "would reuse"
+
+
+def test_dry_run_without_an_engine_warns(plan):
+    engine = FakeEngine(unavailable=True)
+    result, report = run(plan, engine, dry_run=True)
+    assert engine.named("image_exists") == []
+    assert engine.builds == []
+    assert len(result.commands) == 3
+    (warning,) = report.of("warn")
+    assert warning.startswith("dry run without an engine")
+
+
+# -- which Dockerfile -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "two_indexes", target)
+    return target
+
+
+def test_user_dockerfile_is_used_when_it_uses_the_base(project):
+    (project / "Dockerfile").write_text("FROM uvbuild-base\nCOPY . .\n")
+    engine = FakeEngine(exists=True)
+    result, _ = run(planner.make_plan(project, FLAGS), engine)
+    assert engine.stage("app").file == str(project / "Dockerfile")
+    assert result.dockerfile == str(project / "Dockerfile")
+
+
+def test_user_dockerfile_without_the_base_is_an_error(project):
+    (project / "Dockerfile").write_text("FROM python:3.11\nCOPY . .\n")
+    engine = FakeEngine(exists=True)
+    with pytest.raises(ConfigError) as info:
+        run(planner.make_plan(project, FLAGS), engine)
+    message = str(info.value)
+    assert "FROM uvbuild-base" in message and 'dockerfile = "generated"' in message
+    assert engine.calls == []
+
+
+def test_commented_base_line_does_not_count(project):
+    (project / "Dockerfile").write_text("# FROM uvbuild-base\nFROM python:3.11\n")
+    with pytest.raises(ConfigError):
+        run(planner.make_plan(project, FLAGS), FakeEngine())
+
+
+def test_generated_setting_ignores_the_project_dockerfile(project):
+    (project / "Dockerfile").write_text("FROM python:3.11\n")
+    with (project / "pyproject.toml").open("a") as fh:
+        fh.write('\n[tool.uvbuild]\ndockerfile = "generated"\n')
+    engine = FakeEngine(exists=True)
+    result, _ = run(planner.make_plan(project, FLAGS), engine)
+    assert result.dockerfile == GENERATED
+    assert Path(engine.stage("app").file).name == "Dockerfile"
+    assert Path(engine.stage("app").file).parent != project
+
+
+def test_file_option_must_exist(project):
+    with pytest.raises(ConfigError, match="--file"):
+        run(planner.make_plan(project, FLAGS), FakeEngine(), file=str(project / "nope"))
+
+
+def test_generated_build_ignores_the_venv(project):
+    (project / ".dockerignore").write_text("secrets/\n")
+    seen = {}
+
+    class Inspecting(FakeEngine):
+        def build(self, request, on_line, step):
+            ignore = Path(request.file).with_name("Dockerfile.dockerignore")
+            seen["ignore"] = ignore.read_text()
+            super().build(request, on_line, step)
+
+    run(planner.make_plan(project, FLAGS), Inspecting(exists=True))
+    assert seen["ignore"].splitlines()[0] == "secrets/"
+    assert ".venv" in seen["ignore"].splitlines()
+
+
+# -- wasted base ------------------------------------------------------------------------------
+
+
+def test_wasted_base_warns_on_a_reinstalled_heavy_package():
+    lines = ["#9 1.2 Installed 2 packages in 3ms", "#9 1.2  + fake-torch==2.0.0", " + six==1.0"]
+    (warning,) = wasted_base(lines, ["fake-torch"], "/opt/venv")
+    assert "fake-torch" in warning and "reinstalled" in warning
+    assert "six" not in warning
+
+
+def test_wasted_base_normalises_names():
+    (warning,) = wasted_base([" - Fake_Torch==1.0", " + Fake_Torch==2.0"], ["fake-torch"], "/v")
+    assert "heavy package(s) from the base: fake-torch;" in warning
+
+
+def test_wasted_base_warns_on_a_recreated_venv():
+    lines = ["#9 0.3 Removed virtual environment at: /opt/venv", " + fake-torch==2.0.0"]
+    (warning,) = wasted_base(lines, ["fake-torch"], "/opt/venv")
+    assert "recreated the virtual environment /opt/venv" in warning
+
+
+def test_wasted_base_is_silent_for_light_packages():
+    lines = [" + six==1.17.0", " - idna==3.9", " + idna==3.10", "Resolved 12 packages"]
+    assert wasted_base(lines, ["fake-torch", "nvidia-cublas-cu12"], "/opt/venv") == []
+
+
+def test_wasted_base_reaches_the_result(plan):
+    engine = FakeEngine(exists=True, output=["#9 0.4  + torch==2.7.1+cu128"])
+    result, report = run(plan, engine)
+    assert len(result.warnings) == 1 and "torch" in result.warnings[0]
+    assert report.of("warn") == result.warnings
+    assert "#9 0.4  + torch==2.7.1+cu128" in report.of("stream")

@@ -1,0 +1,415 @@
+"""uvbuild.cli: one error line and the documented exit code per bad input; the commands' output.
+
+Most cases call ``uvbuild.cli.main([...])`` in-process; a few run ``python -m uvbuild`` in a
+subprocess, the most faithful check that no traceback reaches the user. ``uv lock --check``
+is replaced by a stub in-process so the tests stay fast and offline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from uvbuild import cli, planner, render
+from uvbuild.errors import ConfigError, LockError
+from uvbuild.uvcheck import LockCheck
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+DEAD_SOCKET = "unix:///nonexistent.sock"
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(monkeypatch):
+    monkeypatch.setattr(cli, "check_lock", lambda _dir: LockCheck("fresh"))
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def run_main(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        cli.main(list(args))
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (0 if code is None else code), out, err
+
+
+def run_process(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "NO_COLOR": "1", "DOCKER_HOST": DEAD_SOCKET, **env}
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO), environment.get("PYTHONPATH")])
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "uvbuild", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_one_error_line(out: str, err: str, *needles: str) -> str:
+    assert "Traceback" not in out + err
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    (line,) = lines
+    assert line.startswith("error: "), line
+    for needle in needles:
+        assert needle in line, f"{needle!r} not in {line!r}"
+    return line
+
+
+# -- projects with one defect each ------------------------------------------------------------
+
+
+def _project(tmp_path: Path) -> Path:
+    target = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "empty_extra", target)
+    return target
+
+
+def _append_config(project: Path, text: str) -> None:
+    with (project / "pyproject.toml").open("a", encoding="utf-8") as fh:
+        fh.write(f"\n[tool.uvbuild]\n{text}\n")
+
+
+def no_lock(p: Path) -> None:
+    (p / "uv.lock").unlink()
+
+
+def empty_lock(p: Path) -> None:
+    (p / "uv.lock").write_text("")
+
+
+def malformed_lock(p: Path) -> None:
+    (p / "uv.lock").write_text("version = 1\n[[package]\nname = 'x'\n")
+
+
+def too_new_lock(p: Path) -> None:
+    (p / "uv.lock").write_text('version = 2\nrevision = 1\nrequires-python = ">=3.10"\n')
+
+
+def malformed_pyproject(p: Path) -> None:
+    (p / "pyproject.toml").write_text("[project\nname = 'proj'\n")
+
+
+def no_pyproject(p: Path) -> None:
+    (p / "pyproject.toml").unlink()
+
+
+def config(text: str):
+    def setup(p: Path) -> None:
+        _append_config(p, text)
+
+    setup.__name__ = f"config({text})"
+    return setup
+
+
+def nothing(_p: Path) -> None:
+    pass
+
+
+# (id, setup, extra args, exit code, substrings of the error line)
+BAD_INPUTS = [
+    ("missing-lock", no_lock, [], 3, ["uv.lock", "not found", "`uv lock`"]),
+    ("empty-lock", empty_lock, [], 3, ["uv.lock", "empty", "`uv lock`"]),
+    ("malformed-lock", malformed_lock, [], 3, ["uv.lock", "not valid TOML", "fix the file"]),
+    ("too-new-lock", too_new_lock, [], 3, ["uv.lock", "version 2", "upgrade uvbuild"]),
+    ("malformed-pyproject", malformed_pyproject, [], 2, ["pyproject.toml", "not valid TOML"]),
+    ("missing-pyproject", no_pyproject, [], 2, ["pyproject.toml", "not found", "pass its path"]),
+    ("unknown-extra", nothing, ["--extra", "nope"], 2, ["--extra nope", "it has: e, f"]),
+    ("unknown-group", nothing, ["--group", "nope"], 2, ["--group nope", "it has:"]),
+    ("unknown-only-group", nothing, ["--only-group", "nope"], 2, ["--only-group nope"]),
+    ("bad-platform", nothing, ["--platform", "windows/amd64"], 2, ["--platform", "linux/amd64"]),
+    ("bad-platform-arch", nothing, ["--platform", "linux/s390x"], 2, ["--platform"]),
+    ("bad-python-flag", nothing, ["--python", "three"], 2, ["--python", "3.11"]),
+    ("bad-threshold-flag", nothing, ["--heavy-threshold", "big"], 2, ["--heavy-threshold"]),
+    ("unknown-key", config("colour = true"), [], 2, ["tool.uvbuild.colour", "heavy-threshold"]),
+    (
+        "heavy-threshold-type",
+        config("heavy-threshold = true"),
+        [],
+        2,
+        ["tool.uvbuild.heavy-threshold", "50MB"],
+    ),
+    (
+        "heavy-threshold-value",
+        config('heavy-threshold = "huge"'),
+        [],
+        2,
+        ["tool.uvbuild.heavy-threshold"],
+    ),
+    ("heavy-type", config('heavy = "torch"'), [], 2, ["tool.uvbuild.heavy", "array"]),
+    ("no-dev-type", config('no-dev = "yes"'), [], 2, ["tool.uvbuild.no-dev", "true or false"]),
+    ("venv-type", config('venv = "venv"'), [], 2, ["tool.uvbuild.venv", "absolute path"]),
+    ("venv-number", config("venv = 3"), [], 2, ["tool.uvbuild.venv"]),
+    ("base-repo-type", config('base-repo = "My Repo"'), [], 2, ["tool.uvbuild.base-repo"]),
+    ("base-repo-number", config("base-repo = 1"), [], 2, ["tool.uvbuild.base-repo"]),
+    ("python-float", config("python = 3.10"), [], 2, ["tool.uvbuild.python", '"3.11"']),
+    ("uvbuild-not-a-table", lambda p: _append_toml(p, 'tool.uvbuild = "x"'), [], 2, ["tool"]),
+]
+
+
+def _append_toml(project: Path, text: str) -> None:
+    # A dotted key at top level: `tool.uvbuild = "x"` must come before any table header.
+    path = project / "pyproject.toml"
+    path.write_text(f"{text}\n{path.read_text()}")
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "code", "needles"),
+    [pytest.param(*case[1:], id=case[0]) for case in BAD_INPUTS],
+)
+def test_plan_bad_input(tmp_path, capsys, setup, args, code, needles):
+    project = _project(tmp_path)
+    setup(project)
+    got, out, err = run_main(capsys, "plan", str(project), *args)
+    assert got == code, err
+    assert_one_error_line(out, err, *needles)
+
+
+@pytest.mark.parametrize("command", ["dockerfile", "build"])
+@pytest.mark.parametrize(
+    ("setup", "args", "code"),
+    [
+        pytest.param(no_lock, [], 3, id="missing-lock"),
+        pytest.param(malformed_pyproject, [], 2, id="malformed-pyproject"),
+        pytest.param(nothing, ["--platform", "amd64"], 2, id="bad-platform"),
+        pytest.param(config("no-dev = 1"), [], 2, id="no-dev-type"),
+    ],
+)
+def test_other_commands_bad_input(tmp_path, capsys, monkeypatch, command, setup, args, code):
+    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+    project = _project(tmp_path)
+    setup(project)
+    got, out, err = run_main(capsys, command, str(project), *args)
+    assert got == code, err
+    assert_one_error_line(out, err)
+
+
+def test_missing_directory(tmp_path, capsys):
+    got, out, err = run_main(capsys, "plan", str(tmp_path / "nope"))
+    assert got == 2
+    assert_one_error_line(out, err, "no such directory")
+
+
+def test_lock_flag_pointing_nowhere(tmp_path, capsys):
+    project = _project(tmp_path)
+    got, out, err = run_main(capsys, "plan", str(project), "--lock", str(tmp_path / "x.lock"))
+    assert got == 3
+    assert_one_error_line(out, err, "x.lock", "`uv lock`")
+
+
+def test_bad_build_arg(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+    got, out, err = run_main(capsys, "build", str(_project(tmp_path)), "--build-arg", "=x")
+    assert got == 2
+    assert_one_error_line(out, err, "--build-arg")
+
+
+def test_click_usage_error_exits_2(capsys):
+    got, _out, err = run_main(capsys, "plan", "--no-such-flag")
+    assert got == 2
+    assert "No such option" in err
+    assert "Traceback" not in err
+
+
+def test_debug_lets_the_exception_propagate(tmp_path):
+    project = _project(tmp_path)
+    with pytest.raises(ConfigError):
+        cli.main(["--debug", "plan", str(project), "--platform", "linux/s390x"])
+    no_lock(project)
+    with pytest.raises(LockError):
+        cli.main(["--debug", "plan", str(project)])
+
+
+# -- the same through a real process ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "code", "needles"),
+    [
+        pytest.param(no_lock, [], 3, ["`uv lock`"], id="missing-lock"),
+        pytest.param(malformed_pyproject, [], 2, ["pyproject.toml"], id="malformed-pyproject"),
+        pytest.param(
+            config("heavy-treshold = 1"), [], 2, ["tool.uvbuild.heavy-treshold"], id="unknown-key"
+        ),
+        pytest.param(nothing, ["--platform", "windows/amd64"], 2, ["--platform"], id="platform"),
+    ],
+)
+def test_process_bad_input(tmp_path, setup, args, code, needles):
+    project = _project(tmp_path)
+    setup(project)
+    proc = run_process("plan", ".", *args, cwd=project)
+    assert proc.returncode == code, proc.stderr
+    assert_one_error_line(proc.stdout, proc.stderr, *needles)
+
+
+def test_process_debug_shows_the_traceback(tmp_path):
+    project = _project(tmp_path)
+    no_lock(project)
+    proc = run_process("--debug", "plan", ".", cwd=project)
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr
+    assert "LockError" in proc.stderr
+
+
+def test_process_build_without_engine_exits_4(tmp_path):
+    project = _project(tmp_path)
+    proc = run_process("build", ".", "-t", "proj:dev", cwd=project)
+    assert proc.returncode == 4, proc.stderr
+    assert_one_error_line(proc.stdout, proc.stderr)
+
+
+# -- commands that work -----------------------------------------------------------------------
+
+
+PLAN_ARGS = ("--platform", "linux/amd64", "--python", "3.11")
+
+
+def test_plan_json(capsys):
+    got, out, err = run_main(capsys, "plan", "--json", str(FIXTURES / "two_indexes"), *PLAN_ARGS)
+    assert got == 0, err
+    document = json.loads(out)
+    assert document["schema"] == "uvbuild.plan/1"
+    assert document["project"]["name"] == "gpuapp"
+    assert document["target"] == {"platform": "linux/amd64", "python": "3.11", "glibc": "2.28"}
+    assert [p["name"] for p in document["heavy"]] == ["nvidia-cublas-cu12", "torch"]
+    assert [p["name"] for p in document["light"]] == ["six"]
+    assert re.fullmatch(r"[0-9a-f]{64}", document["base"]["key"])
+    assert document["base"]["tag"] == f"gpuapp-uvbuild-base:{document['base']['key'][:16]}"
+    assert document["lock-check"] == "fresh"
+
+
+def test_plan_table(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    got, out, err = run_main(capsys, "plan", str(FIXTURES / "two_indexes"), *PLAN_ARGS)
+    assert got == 0, err
+    # Full names even at 80 columns (a pipe): never "nvidia-cubl…".
+    assert "nvidia-cublas-cu12" in out
+    assert "heavy: 2 packages" in out
+    assert "base tag: gpuapp-uvbuild-base:" in out
+    assert "error" not in err
+
+
+def test_plan_table_warns_on_a_stale_lock(capsys, monkeypatch):
+    stale = LockCheck("stale", "uv.lock does not match pyproject.toml; run `uv lock`")
+    monkeypatch.setattr(cli, "check_lock", lambda _dir: stale)
+    got, _out, err = run_main(capsys, "plan", str(FIXTURES / "empty_extra"), *PLAN_ARGS)
+    assert got == 0
+    assert err.splitlines() == [f"warning: {stale.detail}"]
+
+
+def test_dockerfile(capsys):
+    got, out, err = run_main(capsys, "dockerfile", str(FIXTURES / "two_indexes"), *PLAN_ARGS)
+    assert got == 0, err
+    for stage in ("uvbuild-base", "uvbuild-deps", "uvbuild-app"):
+        assert re.search(rf"^FROM \S+ AS {stage}$", out, re.MULTILINE), stage
+    plan = planner.make_plan(FIXTURES / "two_indexes", {"platform": "linux/amd64"})
+    assert out == render.dockerfile(plan)
+    assert err == ""
+
+
+def test_dockerfile_syntax(capsys):
+    got, out, _ = run_main(
+        capsys, "dockerfile", str(FIXTURES / "two_indexes"), "--syntax", "docker/dockerfile:1"
+    )
+    assert got == 0
+    assert out.startswith("# syntax=docker/dockerfile:1\n")
+
+
+def test_build_dry_run_without_engine(capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a dry run must not build or tag")
+
+    monkeypatch.setattr(cli.Engine, "build", refuse)
+    monkeypatch.setattr(cli.Engine, "tag", refuse)
+    project = FIXTURES / "two_indexes"
+    got, out, err = run_main(capsys, "build", "--dry-run", str(project), "-t", "app:dev")
+    assert got == 0, err
+    base, tag, app = out.splitlines()
+    assert "buildx build" in base and "--target uvbuild-base" in base
+    assert " tag " in f" {tag} " and "gpuapp-uvbuild-base:" in tag
+    assert "buildx build" in app and "--tag app:dev" in app
+    assert "uvbuild-base=docker-image://gpuapp-uvbuild-base:" in app
+    assert "warning: dry run without an engine" in err
+    assert "Traceback" not in err
+
+
+def test_build_dry_run_json(capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+    got, out, _ = run_main(
+        capsys, "build", "--dry-run", "--json", str(FIXTURES / "two_indexes"), *PLAN_ARGS
+    )
+    assert got == 0
+    document = json.loads(out)
+    assert document["schema"] == "uvbuild.build/1"
+    assert document["dry-run"] is True
+    assert len(document["commands"]) == 3
+
+
+def test_build_without_engine_exits_4(capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+    got, out, err = run_main(capsys, "build", str(FIXTURES / "two_indexes"), *PLAN_ARGS)
+    assert got == 4
+    assert_one_error_line(out, err)
+
+
+# -- the uv.lock corpus -----------------------------------------------------------------------
+
+
+def _corpus() -> Path:
+    return Path(os.environ.get("UVBUILD_CORPUS") or REPO.parent / "shared" / "corpus")
+
+
+def _corpus_params():
+    root = _corpus()
+    dirs = sorted(p for p in root.iterdir() if (p / "uv.lock").is_file()) if root.is_dir() else []
+    if not dirs:
+        reason = f"no uv.lock corpus at {root} (set UVBUILD_CORPUS)"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-corpus")]
+    return [pytest.param(path, id=path.name) for path in dirs]
+
+
+TORCH_PROJECTS = {
+    "OpenPipe__ART",
+    "Physical-Intelligence__openpi",
+    "Zyphra__Zonos",
+    "nari-labs__dia",
+    "karpathy__nanochat",
+}
+GPU_NAMES = re.compile(r"^(nvidia-.*|torch|torchvision|torchaudio|triton|pytorch-triton.*)$")
+
+
+@pytest.mark.parametrize("project", _corpus_params())
+def test_corpus_plan(capsys, project):
+    got, out, err = run_main(capsys, "plan", "--json", "--platform", "linux/amd64", str(project))
+    assert got == 0, err
+    document = json.loads(out)
+    assert document["schema"] == "uvbuild.plan/1"
+    heavy = {p["name"] for p in document["heavy"]}
+    light = {p["name"] for p in document["light"]}
+    assert not heavy & light
+    if project.name in TORCH_PROJECTS:
+        assert "torch" in heavy
+        left_light = sorted(name for name in light if GPU_NAMES.match(name))
+        assert left_light == [], f"GPU packages left light: {left_light}"
+    if project.name == "Physical-Intelligence__openpi":
+        assert {"jax-cuda12-plugin", "jax-cuda12-pjrt", "jaxlib"} <= heavy
+        assert not {name for name in light if name.startswith("jax-cuda") or name == "jaxlib"}
+        # rerun-sdk ships only manylinux_2_31 wheels: a note, not an error, at glibc 2.28.
+        assert any("rerun-sdk" in note for note in document["notes"])
+    if project.name == "fastapi__full-stack-fastapi-template":
+        assert heavy == set()
+        assert document["project"]["name"] is None

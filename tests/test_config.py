@@ -1,0 +1,272 @@
+"""uvbuild.config: [tool.uvbuild] and flags -> Config; errors name the dotted key or flag."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+
+from uvbuild.config import (
+    CONFIG_KEYS,
+    DEFAULT_GLIBC,
+    DEFAULT_PYTHON,
+    DEFAULT_THRESHOLD,
+    DEFAULT_UV_IMAGE,
+    DEFAULT_VENV,
+    FIELD_TO_KEY,
+    Config,
+    config_to_dict,
+    load_config,
+    normalize_platform,
+    parse_size,
+)
+from uvbuild.errors import ConfigError
+
+# One valid [tool.uvbuild] value per key, and the Config field value it becomes.
+VALID: dict[str, tuple[object, object]] = {
+    "base-image": (
+        "nvidia/cuda:12.8.0-runtime-ubuntu22.04",
+        "nvidia/cuda:12.8.0-runtime-ubuntu22.04",
+    ),
+    "python": ("3.12", "3.12"),
+    "platform": ("linux/aarch64", "linux/arm64"),
+    "venv": ("/venv/", "/venv"),
+    "uv-image": ("ghcr.io/astral-sh/uv:0.9.0", "ghcr.io/astral-sh/uv:0.9.0"),
+    "base-repo": ("registry:5000/team/base", "registry:5000/team/base"),
+    "heavy": (["my-big-*"], ("my-big-*",)),
+    "heavy-only": (["torch"], ("torch",)),
+    "heavy-exclude": (["opencv-*"], ("opencv-*",)),
+    "heavy-threshold": ("1GiB", 2**30),
+    "extras": (["gpu"], ("gpu",)),
+    "all-extras": (True, True),
+    "groups": (["lint"], ("lint",)),
+    "only-groups": (["docs"], ("docs",)),
+    "no-dev": (True, True),
+    "package": ("member", "member"),
+    "all-packages": (True, True),
+    "compile-bytecode": (False, False),
+    "dockerfile": ("docker/Dockerfile", "docker/Dockerfile"),
+    "glibc": ("2.31", "2.31"),
+}
+
+
+def test_the_table_covers_every_key():
+    assert set(VALID) == set(CONFIG_KEYS)
+    assert set(FIELD_TO_KEY) == {f.name for f in fields(Config)}
+
+
+@pytest.mark.parametrize("key", CONFIG_KEYS)
+def test_every_key_parses(key):
+    value, expected = VALID[key]
+    config = load_config({key: value})
+    field = next(f for f, k in FIELD_TO_KEY.items() if k == key)
+    assert getattr(config, field) == expected
+
+
+def test_all_keys_together():
+    config = load_config({key: value for key, (value, _) in VALID.items()})
+    assert config.platform == "linux/arm64"
+    assert config.heavy_threshold == 2**30
+    assert config.resolved_base_image == "nvidia/cuda:12.8.0-runtime-ubuntu22.04"
+
+
+def test_defaults():
+    config = load_config(None)
+    assert config == Config()
+    assert config.python == DEFAULT_PYTHON == "3.11"
+    assert config.platform is None
+    assert config.venv == DEFAULT_VENV == "/opt/venv"
+    assert config.uv_image == DEFAULT_UV_IMAGE
+    assert config.base_repo is None
+    assert config.heavy == ()
+    assert config.heavy_only is None
+    assert config.heavy_threshold == DEFAULT_THRESHOLD == 50_000_000
+    assert config.compile_bytecode is True
+    assert config.no_dev is False
+    assert config.dockerfile is None
+    assert config.glibc == DEFAULT_GLIBC == "2.28"
+    assert config.resolved_base_image == "python:3.11-slim"
+    assert load_config({}) == Config()
+
+
+def test_base_image_follows_python():
+    assert load_config({"python": "3.12"}).resolved_base_image == "python:3.12-slim"
+
+
+def test_flags_override_config():
+    table = {"python": "3.10", "platform": "linux/amd64", "heavy-threshold": "10MB"}
+    flags = {"python": "3.12", "platform": "linux/arm64", "heavy_threshold": "1GB"}
+    config = load_config(table, flags)
+    assert (config.python, config.platform, config.heavy_threshold) == (
+        "3.12",
+        "linux/arm64",
+        10**9,
+    )
+
+
+def test_unset_flags_keep_config():
+    table = {"extras": ["gpu"], "no-dev": True, "python": "3.12"}
+    config = load_config(table, {"extras": (), "no_dev": None, "python": None})
+    assert config.extras == ("gpu",)
+    assert config.no_dev is True
+    assert config.python == "3.12"
+
+
+def test_config_to_dict_uses_the_keys():
+    document = config_to_dict(load_config({"heavy": ["x"]}))
+    assert set(document) == set(CONFIG_KEYS)
+    assert document["heavy"] == ["x"]
+    assert document["base-image"] == "python:3.11-slim"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("50MB", 50_000_000),
+        ("1.5GB", 1_500_000_000),
+        ("512MiB", 512 * 2**20),
+        ("1GiB", 2**30),
+        ("10k", 10_000),
+        ("2 gb", 2_000_000_000),
+        ("100", 100),
+        ("100B", 100),
+        (123, 123),
+        (0, 0),
+    ],
+)
+def test_parse_size(value, expected):
+    assert parse_size(value, "x") == expected
+
+
+@pytest.mark.parametrize("value", ["lots", "5XB", "", "-5MB", -1, True, 1.5, None, ["50MB"]])
+def test_parse_size_rejects(value):
+    with pytest.raises(ConfigError) as info:
+        parse_size(value, "tool.uvbuild.heavy-threshold")
+    assert str(info.value).startswith("tool.uvbuild.heavy-threshold: ")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("linux/amd64", "linux/amd64"),
+        ("linux/x86_64", "linux/amd64"),
+        ("linux/arm64", "linux/arm64"),
+        ("linux/aarch64", "linux/arm64"),
+        ("linux/arm64/v8", "linux/arm64"),
+        (" LINUX/AMD64 ", "linux/amd64"),
+    ],
+)
+def test_normalize_platform(value, expected):
+    assert normalize_platform(value, "--platform") == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["windows/amd64", "linux/s390x", "amd64", "linux/arm/v7", "linux/amd64/v8", "darwin/arm64", ""],
+)
+def test_normalize_platform_rejects(value):
+    with pytest.raises(ConfigError) as info:
+        normalize_platform(value, "--platform")
+    message = str(info.value)
+    assert message.startswith("--platform: ")
+    assert "linux/amd64" in message and "linux/arm64" in message
+
+
+BAD_VALUES = [
+    ("base-image", ""),
+    ("base-image", 3),
+    ("python", "3"),
+    ("python", "python3.11"),
+    ("python", 3.10),  # TOML `python = 3.10` is the float 3.1
+    ("python", True),
+    ("platform", "windows/amd64"),
+    ("platform", 64),
+    ("venv", "venv"),
+    ("venv", "/"),
+    ("venv", 1),
+    ("uv-image", ["x"]),
+    ("base-repo", "Has-Upper"),
+    ("base-repo", "repo with space"),
+    ("base-repo", 5),
+    ("heavy", "torch"),
+    ("heavy", [1]),
+    ("heavy", [""]),
+    ("heavy-only", "torch"),
+    ("heavy-exclude", {"a": 1}),
+    ("heavy-threshold", "big"),
+    ("heavy-threshold", True),
+    ("heavy-threshold", -1),
+    ("extras", "gpu"),
+    ("all-extras", "yes"),
+    ("groups", [None]),
+    ("only-groups", "docs"),
+    ("no-dev", 1),
+    ("no-dev", "true"),
+    ("package", ""),
+    ("all-packages", "no"),
+    ("compile-bytecode", 0),
+    ("dockerfile", False),
+    ("glibc", 2.28),
+    ("glibc", "2"),
+    ("glibc", "musl"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), BAD_VALUES)
+def test_bad_value_names_the_key(key, value):
+    with pytest.raises(ConfigError) as info:
+        load_config({key: value})
+    assert str(info.value).startswith(f"tool.uvbuild.{key}: ")
+
+
+def test_every_key_has_a_bad_value_case():
+    assert {key for key, _ in BAD_VALUES} == set(CONFIG_KEYS)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("python", "three"),
+        ("platform", "linux/s390x"),
+        ("venv", "relative/venv"),
+        ("base_repo", "UPPER"),
+        ("heavy_threshold", "big"),
+        ("glibc", "2"),
+    ],
+)
+def test_bad_flag_names_the_flag(field, value):
+    with pytest.raises(ConfigError) as info:
+        load_config(None, {field: value})
+    assert str(info.value).startswith(f"--{FIELD_TO_KEY[field]}: ")
+
+
+def test_unknown_key_names_the_key_and_lists_known():
+    with pytest.raises(ConfigError) as info:
+        load_config({"heavy-treshold": "1GB"})
+    message = str(info.value)
+    assert message.startswith("tool.uvbuild.heavy-treshold: unknown setting")
+    assert "heavy-threshold" in message
+
+
+def test_table_must_be_a_table():
+    with pytest.raises(ConfigError) as info:
+        load_config(["not", "a", "table"])  # type: ignore[arg-type]
+    assert str(info.value).startswith("tool.uvbuild: ")
+
+
+def test_custom_prefix():
+    with pytest.raises(ConfigError) as info:
+        load_config({"nope": 1}, prefix="tool.other")
+    assert str(info.value).startswith("tool.other.nope: ")
+
+
+@pytest.mark.parametrize("value", ["team/base:latest", "registry:5000/team/base:v1"])
+def test_base_repo_takes_no_tag(value):
+    with pytest.raises(ConfigError, match=r"^tool\.uvbuild\.base-repo: .*no tag"):
+        load_config({"base-repo": value})
+
+
+def test_base_repo_may_name_a_registry_port():
+    assert load_config({"base-repo": "127.0.0.1:5000/team/base"}).base_repo == (
+        "127.0.0.1:5000/team/base"
+    )

@@ -1,0 +1,275 @@
+"""uvbuild.render: the generated Dockerfile (golden file), heavy requirement files, helpers.
+
+Update the golden files with ``UVBUILD_UPDATE_GOLDEN=1 python -m pytest tests/test_render.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from uvbuild import __version__, planner, render
+from uvbuild.model import (
+    Artifact,
+    Grouping,
+    HeavyChoice,
+    LockedPackage,
+    Request,
+    SelectedPackage,
+    Source,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GOLDEN = Path(__file__).parent / "golden"
+PYPI = "https://pypi.org/simple"
+TORCH_INDEX = "https://download.pytorch.org/whl/cu128"
+
+FLAGS = {
+    "platform": "linux/amd64",
+    "python": "3.11",
+    "base_image": "python:3.11-slim-bookworm",
+    "uv_image": "ghcr.io/astral-sh/uv:0.13.9",
+}
+
+
+def assert_golden(name: str, text: str) -> None:
+    # The version is in the header comment; keep the golden file stable across releases.
+    text = text.replace(f"uvbuild {__version__} ", "uvbuild <version> ")
+    path = GOLDEN / name
+    if os.environ.get("UVBUILD_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return
+    assert path.is_file(), f"{path} is missing; run with UVBUILD_UPDATE_GOLDEN=1 to write it"
+    expected = path.read_text(encoding="utf-8")
+    assert text == expected, f"{name} differs; UVBUILD_UPDATE_GOLDEN=1 rewrites it"
+
+
+@pytest.fixture(scope="module")
+def two_indexes():
+    """torch from the PyTorch index (no hashes), nvidia-cublas-cu12 from PyPI (hashed)."""
+    return planner.make_plan(FIXTURES / "two_indexes", FLAGS)
+
+
+@pytest.fixture(scope="module")
+def workspace():
+    return planner.make_plan(FIXTURES / "virtual_workspace", FLAGS)
+
+
+def _selected(name: str, version: str, index: str, hash_: str | None) -> SelectedPackage:
+    package = LockedPackage(name=name, version=version, source=Source("registry", index))
+    wheel = Artifact(filename=f"{name}-{version}-py3-none-any.whl", hash=hash_, size=10)
+    return SelectedPackage(package=package, wheel=wheel)
+
+
+def _with_heavy(plan, *selected: SelectedPackage):
+    choices = tuple(HeavyChoice(s, "test") for s in selected)
+    return replace(plan, grouping=Grouping(heavy=choices, light=()))
+
+
+def test_golden_dockerfile(two_indexes):
+    assert_golden("two_indexes.Dockerfile", render.dockerfile(two_indexes))
+
+
+def test_stages(two_indexes):
+    text = render.dockerfile(two_indexes)
+    assert "FROM python:3.11-slim-bookworm AS uvbuild-base\n" in text
+    assert "FROM uvbuild-base AS uvbuild-deps\n" in text
+    assert "FROM uvbuild-deps AS uvbuild-app\n" in text
+    assert "COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /uvx /bin/" in text
+    assert "--mount=type=bind,from=uvbuild-heavy,target=/tmp/uvbuild-heavy" in text
+    assert text.endswith("\n")
+
+
+def test_heavy_files_one_per_index(two_indexes):
+    files = render.heavy_files(two_indexes)
+    assert [(f.name, f.index, f.hashed) for f in files] == [
+        ("heavy-1.txt", TORCH_INDEX, False),
+        ("heavy-2.txt", PYPI, True),
+    ]
+    assert files[0].text == "torch==2.7.1+cu128\n"
+    assert files[1].text == ("nvidia-cublas-cu12==12.8.4.1 --hash=sha256:" + "2" * 64 + "\n")
+
+
+def test_require_hashes_only_for_a_hashed_file(two_indexes):
+    text = render.dockerfile(two_indexes)
+    install = [line for line in text.splitlines() if "uv pip install" in line]
+    assert len(install) == 2
+    torch_line, pypi_line = install
+    assert "--require-hashes" not in torch_line and f"--index-url {TORCH_INDEX}" in torch_line
+    assert "--require-hashes" in pypi_line and f"--index-url {PYPI}" in pypi_line
+    assert all("--no-deps" in line for line in install)
+
+
+def test_heavy_files_sorted_and_pinned(two_indexes):
+    plan = _with_heavy(
+        two_indexes,
+        _selected("zeta", "2.0", PYPI, "sha256:bb"),
+        _selected("alpha", "1.0", PYPI, "sha256:aa"),
+    )
+    (only,) = render.heavy_files(plan)
+    assert only.hashed
+    assert only.text == "alpha==1.0 --hash=sha256:aa\nzeta==2.0 --hash=sha256:bb\n"
+
+
+def test_one_missing_hash_drops_hashes_for_the_whole_file(two_indexes):
+    plan = _with_heavy(
+        two_indexes,
+        _selected("alpha", "1.0", PYPI, "sha256:aa"),
+        _selected("beta", "1.0", PYPI, None),
+        _selected("gamma", "3.0", TORCH_INDEX, "sha256:cc"),
+    )
+    files = render.heavy_files(plan)
+    by_index = {f.index: f for f in files}
+    assert not by_index[PYPI].hashed
+    assert by_index[PYPI].text == "alpha==1.0\nbeta==1.0\n"
+    assert by_index[TORCH_INDEX].hashed
+    text = render.dockerfile(plan)
+    assert text.count("--require-hashes") == 1
+
+
+def test_no_heavy_packages_only_creates_the_venv(workspace):
+    assert render.heavy_files(workspace) == ()
+    text = render.dockerfile(workspace)
+    assert "uv pip install" not in text
+    assert "uv venv /opt/venv" in text
+
+
+def test_sync_flags_empty_request():
+    assert render.sync_flags(Request()) == []
+
+
+def test_sync_flags_map_the_request():
+    request = Request(
+        package="member",
+        all_packages=True,
+        extras=("a", "b"),
+        all_extras=True,
+        groups=("g",),
+        only_groups=("o",),
+        no_dev=True,
+    )
+    assert render.sync_flags(request) == [
+        "--package",
+        "member",
+        "--all-packages",
+        "--all-extras",
+        "--extra",
+        "a",
+        "--extra",
+        "b",
+        "--group",
+        "g",
+        "--only-group",
+        "o",
+        "--no-dev",
+    ]
+
+
+def test_sync_flags_reach_both_sync_commands(two_indexes):
+    plan = replace(two_indexes, request=Request(extras=("gpu",), no_dev=True))
+    text = render.dockerfile(plan)
+    assert "uv sync --frozen --no-install-project --extra gpu --no-dev" in text
+    assert "uv sync --frozen --no-editable --extra gpu --no-dev" in text
+
+
+def test_no_syntax_line_by_default(two_indexes):
+    text = render.dockerfile(two_indexes)
+    assert not any(line.startswith("# syntax=") for line in text.splitlines())
+    assert text.startswith("# Generated by uvbuild ")
+
+
+def test_syntax_line_comes_first(two_indexes):
+    text = render.dockerfile(two_indexes, syntax="docker/dockerfile:1.7")
+    assert text.splitlines()[0] == "# syntax=docker/dockerfile:1.7"
+    assert text.count("# syntax=") == 1
+
+
+def test_workspace_members_and_no_install_workspace(workspace):
+    assert workspace.members == ("a", "b")
+    text = render.dockerfile(workspace)
+    assert "COPY pyproject.toml uv.lock ./\n" in text
+    assert "COPY a/pyproject.toml a/pyproject.toml\n" in text
+    assert "COPY b/pyproject.toml b/pyproject.toml\n" in text
+    assert "uv sync --frozen --no-install-workspace" in text
+    assert "--no-install-project" not in text
+
+
+def test_single_project_uses_no_install_project(two_indexes):
+    text = render.dockerfile(two_indexes)
+    assert "uv sync --frozen --no-install-project" in text
+    assert "--no-install-workspace" not in text
+    assert text.count("COPY pyproject.toml uv.lock ./") == 1
+
+
+def test_base_environment_and_labels(two_indexes):
+    plan = replace(two_indexes, config=replace(two_indexes.config, compile_bytecode=False))
+    text = render.dockerfile(plan)
+    assert "UV_COMPILE_BYTECODE=0" in text
+    assert "UV_PROJECT_ENVIRONMENT=/opt/venv" in text
+    labels = render.base_labels(two_indexes)
+    assert labels["io.uvbuild.key"] == two_indexes.key
+    assert labels["io.uvbuild.packages"] == "nvidia-cublas-cu12==12.8.4.1 torch==2.7.1+cu128"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FROM uvbuild-base\n",
+        "FROM uvbuild-base AS app\nRUN true\n",
+        "from uvbuild-base as app\n",
+        "FROM --platform=$BUILDPLATFORM uvbuild-base AS x\n",
+        "FROM python:3.11\nCOPY --from=uvbuild-base /opt/venv /opt/venv\n",
+        "FROM python:3.11\nCOPY --link --from=uvbuild-base /opt/venv /opt/venv\n",
+        "# syntax=docker/dockerfile:1\nFROM uvbuild-base",
+    ],
+)
+def test_uses_base(text):
+    assert render.uses_base(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FROM uvbuild-base-old\n",
+        "FROM python:3.11 AS uvbuild-base-2\n",
+        "FROM python:3.11\nCOPY --from=uvbuild-base-old /a /b\n",
+        "# FROM uvbuild-base\nFROM python:3.11\n",
+        "  # FROM uvbuild-base\nFROM python:3.11\n",
+        "FROM python:3.11\n# COPY --from=uvbuild-base /opt/venv /opt/venv\n",
+        "FROM python:3.11\n",
+        "",
+    ],
+)
+def test_does_not_use_base(text):
+    assert not render.uses_base(text)
+
+
+def test_dockerignore_user_rules_then_defaults():
+    text = render.dockerignore("node_modules\n*.log\n")
+    lines = text.splitlines()
+    assert lines[:3] == ["node_modules", "*.log", "# added by uvbuild"]
+    assert lines[3:] == list(render.DEFAULT_IGNORES)
+    assert ".venv" in lines
+    assert text.endswith("\n")
+
+
+def test_dockerignore_without_user_rules():
+    assert render.dockerignore(None).splitlines() == ["# added by uvbuild", *render.DEFAULT_IGNORES]
+    assert render.dockerignore("") == render.dockerignore(None)
+
+
+@pytest.mark.parametrize(
+    ("line", "uses"),
+    [
+        ("COPY --link --from=uvbuild-base /opt/venv /opt/venv", True),
+        ("RUN --mount=type=cache,target=/c --mount=type=bind,from=uvbuild-base,target=/b ls", True),
+        ("RUN echo --from=uvbuild-base", False),
+        ("COPY ./--from=uvbuild-base /x", False),
+    ],
+)
+def test_uses_base_reads_flags_not_arguments(line, uses):
+    assert render.uses_base(f"FROM python:3.11\n{line}\n") is uses
