@@ -6,12 +6,13 @@ steps can be followed in tests with a fake engine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -198,23 +199,25 @@ class Builder:
         result = BuildResult(plan.tag, plan.key, "", dry_run=options.dry_run)
         result.dockerfile = str(self.user_dockerfile) if self.user_dockerfile else GENERATED
         load = self._check_engine()
-        if options.dry_run:
-            # The printed commands must still work after uvbuild exits, so their inputs
-            # go to a directory that stays.
-            work = user_cache_dir() / "dry-run" / plan.key[:16]
-            shutil.rmtree(work, ignore_errors=True)
-            work.mkdir(parents=True)
-            self.report.info(f"the commands read the generated files in {work}")
-            generated = self._write_inputs(work)
-            self._base(work, generated, result)
-            self._app(work, generated, load, result)
-            return result
-        with tempfile.TemporaryDirectory(prefix="uvbuild-") as scratch:
-            work = Path(scratch)
+        with self._workdir() as work:
             generated = self._write_inputs(work)
             self._base(work, generated, result)
             self._app(work, generated, load, result)
         return result
+
+    @contextlib.contextmanager
+    def _workdir(self) -> Iterator[Path]:
+        """Where the generated inputs go: a temporary directory, except for a dry run,
+        whose printed commands must still work after uvbuild exits."""
+        if not self.options.dry_run:
+            with tempfile.TemporaryDirectory(prefix="uvbuild-") as scratch:
+                yield Path(scratch)
+            return
+        work = user_cache_dir() / "dry-run" / self.plan.key[:16]
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        self.report.info(f"the commands read the generated files in {work}")
+        yield work
 
     def _check_engine(self) -> bool:
         """Check the engine and builder; returns whether the app image is loaded."""
