@@ -376,7 +376,10 @@ def print_report(bench: Bench, results: dict[str, Any], total: float, out: Any) 
         f"no-op rebuild:                        plain {noop['plain']:.1f} s, "
         f"uvbuild {noop['uvbuild']:.1f} s\n"
     )
-    actions = {m.scenario: m.base_action for m in bench.measurements if m.recipe == "uvbuild"}
+    actions: dict[str, list[str]] = {}
+    for m in bench.measurements:
+        if m.recipe == "uvbuild" and m.base_action not in actions.setdefault(m.scenario, []):
+            actions[m.scenario].append(str(m.base_action))
     w(f"uvbuild base action:                  {actions}\n")
     if bench.problems:
         w("\nproblems:\n" + "".join(f"  - {p}\n" for p in bench.problems))

@@ -72,6 +72,10 @@ class FakeEngine:
             return [*base, Layer("sha256:l2", "RUN uv sync", 7)]
         return base
 
+    def diff_ids(self, ref: str) -> list[str]:
+        self.calls.append(("diff_ids", ref))
+        return ["sha256:l1"]
+
     def command_line(self, args: Sequence[str]) -> str:
         return shlex.join(["docker", *args])
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from uvbuild import cli, planner, render
+from uvbuild import engine as engine_module
 from uvbuild.errors import ConfigError, LockError
 from uvbuild.uvcheck import LockCheck
 
@@ -333,8 +334,8 @@ def test_build_dry_run_without_engine(capsys, monkeypatch):
     def refuse(*_args, **_kwargs):
         raise AssertionError("a dry run must not build or tag")
 
-    monkeypatch.setattr(cli.Engine, "build", refuse)
-    monkeypatch.setattr(cli.Engine, "tag", refuse)
+    monkeypatch.setattr(engine_module.Engine, "build", refuse)
+    monkeypatch.setattr(engine_module.Engine, "tag", refuse)
     project = FIXTURES / "two_indexes"
     got, out, err = run_main(capsys, "build", "--dry-run", str(project), "-t", "app:dev")
     assert got == 0, err

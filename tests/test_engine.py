@@ -124,7 +124,7 @@ def test_several_platforms_join_with_commas():
     assert args[args.index("--platform") + 1] == "linux/amd64,linux/arm64"
 
 
-def test_failing_step_prefers_failed_to_solve():
+def test_failing_step_without_a_step_block_gives_the_solver_verdict():
     lines = [
         "#8 [uvbuild-deps 3/3] RUN uv sync --frozen",
         "#8 0.512 error: Failed to fetch",
@@ -132,8 +132,26 @@ def test_failing_step_prefers_failed_to_solve():
         "------",
         'ERROR: failed to solve: process "/bin/sh -c uv sync" did not complete: exit code: 2',
     ]
+    assert failing_step(lines) == ('process "/bin/sh -c uv sync" did not complete: exit code: 2')
+
+
+def test_failing_step_names_the_buildkit_step_and_its_error():
+    lines = [
+        "#9 [uvbuild-base 3/3] RUN uv venv /opt/venv && uv pip install -r heavy-1.txt",
+        "#9 0.3 error: Failed to download `fake-nvidia-broken-cu12==1.0.0`",
+        '#9 ERROR: process "/bin/sh -c uv venv" did not complete successfully: exit code: 2',
+        "------",
+        " > [uvbuild-base 3/3] RUN uv venv /opt/venv && uv pip install -r heavy-1.txt:",
+        "0.3 error: Failed to download `fake-nvidia-broken-cu12==1.0.0`",
+        "0.3   Caused by: HTTP status client error (404 Not Found)",
+        "------",
+        "Dockerfile:9",
+        'ERROR: failed to solve: process "/bin/sh -c uv venv" did not complete successfully: '
+        "exit code: 2",
+    ]
     assert failing_step(lines) == (
-        'failed to solve: process "/bin/sh -c uv sync" did not complete: exit code: 2'
+        "[uvbuild-base 3/3] RUN uv venv /opt/venv && uv pip install -r heavy-1.txt: "
+        "0.3 error: Failed to download `fake-nvidia-broken-cu12==1.0.0`"
     )
 
 

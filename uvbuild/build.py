@@ -349,7 +349,7 @@ class Builder:
 
     def _layer_report(self, image_id: str) -> list[LayerReport]:
         try:
-            base = {layer.diff_id for layer in self.engine.image_layers(self.plan.tag)}
+            base = set(self.engine.diff_ids(self.plan.tag))
             layers = self.engine.image_layers(image_id)
         except UvbuildError as exc:
             self.report.warn(f"cannot read the image's layers: {exc}")

@@ -16,9 +16,7 @@ from typing import Any
 import click
 
 from uvbuild import __version__, planner, render
-from uvbuild.build import Builder, BuildOptions
 from uvbuild.console import Terminal
-from uvbuild.engine import Engine
 from uvbuild.errors import ConfigError, Interrupted, UvbuildError
 from uvbuild.hashing import explain
 from uvbuild.uvcheck import check_lock
@@ -225,6 +223,10 @@ def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
 @click.pass_obj
 def build(app: App, as_json: bool, **kwargs: Any) -> None:
     """Build the image: reuse or build the base, then the light layers on top."""
+    # Imported here so that `plan` and `dockerfile` never load python-on-whales.
+    from uvbuild.build import Builder, BuildOptions
+    from uvbuild.engine import Engine
+
     path, lock_path, flags = split_plan_flags(kwargs)
     the_plan = make_plan(path, lock_path, flags)
     terminal = app.terminal

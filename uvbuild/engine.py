@@ -7,8 +7,10 @@ DockerException into EngineUnavailable or BuildFailed with the tail of stderr.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+import re
 import shlex
 import shutil
 from collections.abc import Callable, Sequence
@@ -110,6 +112,7 @@ class BuilderInfo:
     name: str
     driver: str
     buildkit: str | None
+    running: bool = True
 
 
 def _tail(exc: DockerException, lines: int = 1) -> str:
@@ -125,7 +128,6 @@ class Engine:
         self.builder = builder
         self.client = DockerClient()
         self._log = log or (lambda _line: None)
-        self._checked = False
 
     @property
     def docker_cmd(self) -> list[str]:
@@ -142,13 +144,25 @@ class Engine:
         return "the default context"
 
     def check(self) -> BuilderInfo:
-        """Docker CLI, engine, buildx and builder, in that order; the first gap raises."""
+        """Docker CLI, engine, buildx and builder; the first gap raises.
+
+        One ``buildx inspect`` answers for all of them when all is well; only when it fails
+        do the narrower probes run, to say which part is missing.
+        """
         executable = self.docker_cmd[0]
         if shutil.which(executable) is None:
             raise EngineUnavailable(
                 f"the docker CLI ({executable}) is not on PATH; install Docker Engine with "
-                "the buildx plugin, then run `uvbuild doctor`"
+                "the buildx plugin (see README, Troubleshooting)"
             )
+        try:
+            info = self._inspect_builder()
+        except DockerException as exc:
+            failure: DockerException | str = exc
+        else:
+            if info.running:
+                return info
+            failure = f"builder {info.name!r} is not running"
         try:
             self.client.version()
         except DockerException as exc:
@@ -163,23 +177,20 @@ class Engine:
                 "the docker buildx plugin is missing or broken "
                 f"({_tail(exc)}); install docker-buildx"
             ) from exc
-        info = self.builder_info()
-        self._checked = True
-        return info
+        name = self.builder or "the current builder"
+        reason = failure if isinstance(failure, str) else _tail(failure)
+        raise EngineUnavailable(
+            f"buildx builder {name!r} cannot be used ({reason}); "
+            "list builders with `docker buildx ls` or drop --builder"
+        )
 
-    def builder_info(self) -> BuilderInfo:
-        try:
-            builder = self.client.buildx.inspect(self.builder)
-        except DockerException as exc:
-            name = self.builder or "the current builder"
-            raise EngineUnavailable(
-                f"buildx builder {name!r} cannot be used ({_tail(exc)}); "
-                "list builders with `docker buildx ls` or drop --builder"
-            ) from exc
-        version = None
-        for node in builder.nodes or []:
-            version = getattr(node, "version", None) or version
-        return BuilderInfo(builder.name, builder.driver, version)
+    def _inspect_builder(self) -> BuilderInfo:
+        builder = self.client.buildx.inspect(self.builder)
+        nodes = builder.nodes or []
+        version = next((n.version for n in nodes if getattr(n, "version", None)), None)
+        # `buildx inspect` exits 0 even when the engine is down: then no node runs.
+        running = bool(builder.driver) and any(n.status == "running" for n in nodes)
+        return BuilderInfo(builder.name, builder.driver, version, running)
 
     def image_exists(self, ref: str) -> bool:
         try:
@@ -188,11 +199,12 @@ class Engine:
             # exists() only absorbs NoSuchImage; a malformed ref must not end in a traceback
             raise _ref_error(ref, exc) from exc
 
-    def image_id(self, ref: str) -> str:
-        return self.client.image.inspect(ref).id
-
-    def image_labels(self, ref: str) -> dict[str, str]:
-        return dict(self.client.image.inspect(ref).config.labels or {})
+    def diff_ids(self, ref: str) -> list[str]:
+        """The image's layer diff ids, oldest first (one inspect, no history)."""
+        try:
+            return list(self.client.image.inspect(ref).root_fs.layers or [])
+        except NoSuchImage as exc:
+            raise BuildFailed(f"image {ref} is not in the engine") from exc
 
     def image_layers(self, ref: str) -> list[Layer]:
         """Layers, oldest first, with the history step and size that made each.
@@ -284,13 +296,33 @@ def _makes_layer(created_by: str) -> bool:
     return text.startswith(("RUN ", "COPY ", "ADD ", "WORKDIR ")) and "#(nop)" not in text
 
 
+_FAILED_STEP = re.compile(r"^\s*> \[(?P<label>[^\]]+)\] (?P<command>.*):\s*$")
+
+
+def _shorten(text: str, width: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def failing_step(lines: Sequence[str]) -> str | None:
-    """The BuildKit step that failed, from plain progress output (``ERROR [stage 2/3] RUN``)."""
-    for line in reversed(lines):
+    """What failed, from plain progress output: BuildKit's step label (``[app 2/3] RUN
+    false``), the first error line the step printed, and the solver's verdict."""
+    step = error = verdict = None
+    for index, line in enumerate(lines):
         text = line.strip()
-        if text.startswith("ERROR: failed to solve:"):
-            return text.removeprefix("ERROR: ").strip()
+        match = _FAILED_STEP.match(line)
+        if match:
+            step = f"[{match['label']}] {_shorten(match['command'])}"
+            block = itertools.takewhile(lambda x: x.strip() != "------", lines[index + 1 :])
+            error = next((_shorten(x.strip(": ")) for x in block if "error" in x.lower()), None)
+        elif text.startswith("ERROR: failed to solve:"):
+            verdict = text.removeprefix("ERROR: failed to solve:").strip()
+            verdict = _shorten(verdict.split("did not complete successfully: ")[-1])
+    if step:
+        return f"{step}: {error or verdict or 'failed'}"
+    if verdict:
+        return verdict
     for line in reversed(lines):
         if " ERROR:" in line or line.startswith("ERROR"):
-            return line.strip()
+            return _shorten(line.strip())
     return None
