@@ -326,7 +326,8 @@ def print_report(bench: Bench, results: dict[str, Any], total: float, out: Any) 
     w = out.write
     w(
         f"\nsynthetic project: heavy set {args.heavy_mb:g} MiB (fake-torch + "
-        f"fake-nvidia-cuda-cu12), {len(synth.LIGHT_PACKAGES)} light packages; "
+        f"fake-nvidia-cuda-cu12; {args.heavy_modules} Python modules in fake-torch), "
+        f"{len(synth.LIGHT_PACKAGES)} light packages; "
         f"repetitions: {args.repeat} (medians)\n"
     )
     if bench.heavy_bytes is not None:
@@ -421,6 +422,13 @@ def main(argv: list[str] | None = None) -> int:
         "each; the index holds two versions of each, so twice that on disk) (%(default)s)",
     )
     parser.add_argument(
+        "--heavy-modules",
+        type=int,
+        default=0,
+        help="small Python modules inside fake-torch, as a real torch wheel carries ~10k: "
+        "reinstalling and byte-compiling them is part of a real rebuild's cost (%(default)s)",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=1, help="repetitions; medians are reported (1)"
     )
     parser.add_argument("--python-image", default=PYTHON_IMAGE, help="(%(default)s)")
@@ -446,7 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with sigterm_as_interrupt(), synth.IndexServer() as index:
             log(f"writing synthetic wheels ({2 * args.heavy_mb:g} MiB heavy) to {tmp}")
-            wheels = synth.populate_index(tmp / "wheels", heavy_mb=args.heavy_mb)
+            wheels = synth.populate_index(
+                tmp / "wheels", heavy_mb=args.heavy_mb, heavy_modules=args.heavy_modules
+            )
             synth.add_to_index(index, wheels)
             config = {
                 "heavy": synth.HEAVY_PATTERNS,
@@ -466,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
                 "schema": "uvbuild.bench-build/1",
                 "engine": engine_versions(),
                 "heavy-mb": args.heavy_mb,
+                "heavy-modules": args.heavy_modules,
                 "heavy-installed-bytes": bench.heavy_bytes,
                 "repeat": args.repeat,
                 **results,

@@ -553,6 +553,7 @@ def populate_index(
     heavy_mb: float = DEFAULT_HEAVY_MB,
     seed: int = 0,
     requires_python: str | None = ">=3.9",
+    heavy_modules: int = 0,
 ) -> list[Path]:
     """Generate every synthetic wheel into ``dest_dir`` and return their paths.
 
@@ -560,6 +561,10 @@ def populate_index(
     half each); both versions of each heavy package are generated, so the directory holds
     about ``2 * heavy_mb`` MB. Payloads are seeded, so re-generating gives identical wheels.
     Also writes ``fake-nvidia-broken-cu12`` (1.0.0, small): see :func:`add_to_index`.
+
+    ``heavy_modules`` adds that many small Python modules to fake-torch, as a real torch
+    wheel carries thousands: installing and byte-compiling them is part of what a
+    reinstall of the GPU stack costs.
     """
     dest = Path(dest_dir)
     half = int(heavy_mb * (1 << 20) / 2)
@@ -585,6 +590,7 @@ def populate_index(
                 seed=f"{seed}:{TORCH}=={v}",
                 deps=(f"{CUDA}=={TORCH_CUDA[v]}", f"{FILELOCK}>=1.0"),
                 requires_python=requires_python,
+                files=_many_modules(module_name(TORCH), v, heavy_modules),
             )
         )
     wheels.append(
@@ -605,6 +611,18 @@ def populate_index(
                 )
             )
     return wheels
+
+
+def _many_modules(package: str, version: str, count: int) -> dict[str, str]:
+    """``count`` small modules under ``<package>/_ops/``, a few functions each."""
+    files = {f"{package}/_ops/__init__.py": ""} if count else {}
+    for index in range(count):
+        body = "".join(
+            f"def op_{index}_{n}(x, y={n}):\n    return (x * y + {index}) % 65521\n\n"
+            for n in range(12)
+        )
+        files[f"{package}/_ops/op_{index:05d}.py"] = f'"""{version}"""\n\n{body}'
+    return files
 
 
 def add_to_index(server: IndexServer, wheels: Iterable[Path]) -> None:

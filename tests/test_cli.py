@@ -29,7 +29,7 @@ DEAD_SOCKET = "unix:///nonexistent.sock"
 
 @pytest.fixture(autouse=True)
 def _hermetic(monkeypatch):
-    monkeypatch.setattr(cli, "check_lock", lambda _dir: LockCheck("fresh"))
+    monkeypatch.setattr(cli, "start_lock_check", lambda _dir: lambda: LockCheck("fresh"))
     monkeypatch.setenv("NO_COLOR", "1")
 
 
@@ -304,7 +304,7 @@ def test_plan_table(capsys, monkeypatch):
 
 def test_plan_table_warns_on_a_stale_lock(capsys, monkeypatch):
     stale = LockCheck("stale", "uv.lock does not match pyproject.toml; run `uv lock`")
-    monkeypatch.setattr(cli, "check_lock", lambda _dir: stale)
+    monkeypatch.setattr(cli, "start_lock_check", lambda _dir: lambda: stale)
     got, _out, err = run_main(capsys, "plan", str(FIXTURES / "empty_extra"), *PLAN_ARGS)
     assert got == 0
     assert err.splitlines() == [f"warning: {stale.detail}"]
@@ -414,3 +414,44 @@ def test_corpus_plan(capsys, project):
     if project.name == "fastapi__full-stack-fastapi-template":
         assert heavy == set()
         assert document["project"]["name"] is None
+
+
+@pytest.mark.skipif(not _corpus().is_dir(), reason="no uv.lock corpus (set UVBUILD_CORPUS)")
+@pytest.mark.parametrize(
+    ("old", "new", "moved"),
+    [
+        ('name = "filelock"\nversion = "3.17.0"', 'name = "filelock"\nversion = "3.16.1"', False),
+        ('name = "torch"\nversion = "2.6.0"', 'name = "torch"\nversion = "2.5.1"', True),
+    ],
+    ids=["light-change", "torch-change"],
+)
+def test_explain_against_an_older_lock(capsys, tmp_path, old, new, moved):
+    project = tmp_path / "zonos"
+    shutil.copytree(_corpus() / "Zyphra__Zonos", project)
+    lock_text = (project / "uv.lock").read_text()
+    assert old in lock_text
+    older = tmp_path / "old.lock"
+    older.write_text(lock_text.replace(old, new))
+    got, out, err = run_main(
+        capsys,
+        "plan",
+        "--json",
+        "--platform",
+        "linux/amd64",
+        str(project),
+        "--explain-against",
+        str(older),
+    )
+    assert got == 0, err
+    explanation = json.loads(out)["explain"]
+    assert (explanation["old-key"] != explanation["new-key"]) is moved
+    if moved:
+        assert explanation["changes"] == ["changed torch: 2.5.1 -> 2.6.0"]
+    else:
+        assert explanation["changes"] == []
+    got, out, _ = run_main(
+        capsys, "plan", "--platform", "linux/amd64", str(project), "--explain-against", str(older)
+    )
+    assert got == 0
+    assert ("key moved against" in out) is moved
+    assert ("key unchanged against" in out) is not moved

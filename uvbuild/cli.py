@@ -19,7 +19,7 @@ from uvbuild import __version__, planner, render
 from uvbuild.console import Terminal
 from uvbuild.errors import ConfigError, Interrupted, UvbuildError
 from uvbuild.hashing import explain
-from uvbuild.uvcheck import check_lock
+from uvbuild.uvcheck import start_lock_check
 
 
 class App:
@@ -135,8 +135,9 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: bool, color: bool
 def plan(app: App, as_json: bool, explain_against: Path | None, **kwargs: Any) -> None:
     """Show the heavy and light packages, the base key and its tag."""
     path, lock_path, flags = split_plan_flags(kwargs)
+    pending = start_lock_check(path) if lock_path is None and path.is_dir() else None
     the_plan = make_plan(path, lock_path, flags)
-    check = check_lock(the_plan.project_dir) if lock_path is None else None
+    check = pending() if pending is not None else None
     if check is not None and check.status != "fresh":
         app.terminal.warn(check.detail)
     explanation = None
@@ -228,10 +229,11 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
     from uvbuild.engine import Engine
 
     path, lock_path, flags = split_plan_flags(kwargs)
+    pending = start_lock_check(path) if lock_path is None and path.is_dir() else None
     the_plan = make_plan(path, lock_path, flags)
     terminal = app.terminal
-    if lock_path is None:
-        check = check_lock(the_plan.project_dir)
+    if pending is not None:
+        check = pending()
         if check.status == "stale":
             terminal.warn(check.detail)
         else:
