@@ -27,6 +27,12 @@ goes first between repetitions (``--repeat``); medians over repetitions are repo
 
 It prunes ALL build cache of the default builder (``docker buildx prune -af``) before each
 cold build and at the end, and removes every image it tagged.
+
+``--layers`` measures something else: a torch-only bump (fake-torch 2.0.1 -> 2.0.2, both
+pinning the same fake CUDA) on a project whose heavy set is fake-torch, fake-nvidia-cuda-cu12
+and fake-nvidia-cudnn-cu12, built by uvbuild with one heavy layer (``layer-mode =
+"single"``) and with layer groups ``cuda`` and ``torch``: rebuild seconds and new bytes,
+against the goal "new bytes at most torch's share of the heavy set plus 5%".
 """
 
 from __future__ import annotations
@@ -387,6 +393,199 @@ def print_report(bench: Bench, results: dict[str, Any], total: float, out: Any) 
     w(f"\ntotal benchmark time: {total:.0f} s\n")
 
 
+# -- --layers: single heavy layer against layer groups, torch-only bump -----------------
+
+LAYOUTS = ("single", "groups")
+LAYER_GROUPS = {"cuda": ["fake-nvidia-*"], "torch": [synth.TORCH]}
+LAYER_GOAL_SLACK = 0.05
+
+INSTALLED_BY_DIST = """\
+import importlib.metadata as m, json, os, re
+out = {}
+for d in m.distributions():
+    name = re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower()
+    out[name] = sum(
+        os.path.getsize(d.locate_file(f)) for f in d.files or [] if os.path.isfile(d.locate_file(f))
+    )
+print(json.dumps(out))
+"""
+
+
+def installed_by_distribution(image: str) -> dict[str, int]:
+    out = docker(
+        "run", "--rm", "--network", "none", image, "/opt/venv/bin/python", "-c", INSTALLED_BY_DIST
+    )
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@dataclass
+class LayerBench:
+    args: argparse.Namespace
+    work: Path
+    index: synth.IndexServer
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    installed: dict[str, int] = field(default_factory=dict)
+
+    def repo(self, layout: str) -> str:
+        return f"uvbuild-bench/layers-{layout}-{self.run_id}"
+
+    def remove_images(self) -> None:
+        refs = []
+        for layout in LAYOUTS:
+            for repo in (self.repo(layout), self.repo(layout) + "-base"):
+                out = docker("image", "ls", repo, "--format", "{{.Repository}}:{{.Tag}}")
+                refs += [x for x in out.splitlines() if x and not x.endswith(":<none>")]
+        if refs:
+            docker("image", "rm", "-f", *refs, timeout=600)
+
+    def project(self, layout: str) -> Path:
+        torch_from = synth.LAYER_TORCH_VERSIONS[0]
+        config = {
+            "heavy": synth.HEAVY_PATTERNS,
+            "base-image": self.args.python_image,
+            "uv-image": self.args.uv_image,
+            "base-repo": self.repo(layout) + "-base",
+            "layer-mode": layout,
+            "layers": LAYER_GROUPS,
+        }
+        dependencies = [
+            *synth.default_dependencies(torch_version=torch_from),
+            f"{synth.CUDNN}=={synth.CUDNN_VERSIONS[0]}",
+        ]
+        path = self.work / f"layers-{layout}"
+        synth.make_project(
+            path, self.index.url, dependencies=dependencies, tool_uvbuild=config, lock_now=True
+        )
+        return path
+
+    def run_layout(self, layout: str) -> None:
+        log(f"layers {layout}: removing bench images, pruning build cache")
+        self.remove_images()
+        docker("buildx", "prune", "-af", timeout=1200)
+        project = self.project(layout)
+        helper = Bench(self.args, self.work, self.index, project)
+        cold_tag = f"{self.repo(layout)}:cold"
+        log(f"layers {layout}: cold build -> {cold_tag}")
+        cold_seconds, _, cold = helper.build_uvbuild(project, cold_tag)
+        if not self.installed:
+            self.installed = installed_by_distribution(cold_tag)
+        synth.bump(project, synth.TORCH, synth.LAYER_TORCH_VERSIONS[1])
+        tag = f"{self.repo(layout)}:torch"
+        log(f"layers {layout}: torch-only bump -> {tag}")
+        seconds, action, summary = helper.build_uvbuild(project, tag)
+        added, count = new_bytes(tag, cold_tag)
+        base_added, base_count = new_bytes(summary["base"]["tag"], cold["base"]["tag"])
+        log(
+            f"layers {layout}: torch bump {seconds:.1f} s, {added / 1e6:.1f} MB new in "
+            f"{count} layer(s) (base: {base_added / 1e6:.1f} MB in {base_count})"
+        )
+        helper.check_installed(project, tag)
+        self.problems += helper.problems
+        self.rows[layout] = {
+            "cold-seconds": cold_seconds,
+            "bump-seconds": seconds,
+            "bump-base-seconds": summary["base"]["seconds"],
+            "new-bytes": added,
+            "new-layers": count,
+            "new-base-bytes": base_added,
+            "base-action": action,
+        }
+
+    def run(self) -> None:
+        for layout in LAYOUTS:
+            self.run_layout(layout)
+
+    def results(self) -> dict[str, Any]:
+        heavy_names = (synth.TORCH, synth.CUDA, synth.CUDNN)
+        heavy = sum(self.installed.get(n, 0) for n in heavy_names)
+        torch = self.installed.get(synth.TORCH, 0)
+        share = torch / heavy if heavy else 0.0
+        limit = (share + LAYER_GOAL_SLACK) * heavy
+        single, groups = self.rows["single"], self.rows["groups"]
+        return {
+            "table": self.rows,
+            "heavy-installed-bytes": heavy,
+            "torch-installed-bytes": torch,
+            "torch-share": share,
+            "goal-new-bytes": limit,
+            "speedup": single["bump-seconds"] / groups["bump-seconds"],
+            "new-bytes-ratio": single["new-bytes"] / groups["new-bytes"]
+            if groups["new-bytes"]
+            else None,
+            "goals": {"torch-bump-new-bytes": groups["new-bytes"] <= limit},
+        }
+
+
+def print_layer_report(bench: LayerBench, results: dict[str, Any], total: float, out: Any) -> None:
+    w = out.write
+    w(
+        f"\nsynthetic project: heavy set fake-torch ({results['torch-installed-bytes'] / 1e6:,.1f}"
+        f" MB installed), fake-nvidia-cuda-cu12 and fake-nvidia-cudnn-cu12: "
+        f"{mb(results['heavy-installed-bytes'])} installed; torch's share "
+        f"{results['torch-share'] * 100:.1f}%\n"
+        f"scenario: cold build, then fake-torch {' -> '.join(synth.LAYER_TORCH_VERSIONS)} "
+        "(same fake CUDA); one run\n\n"
+    )
+    head = (
+        f"{'layout':<18} {'cold s':>8} {'bump s':>8} {'base s':>8} "
+        f"{'new bytes':>13} {'new base':>13}"
+    )
+    w(head + "\n" + "-" * len(head) + "\n")
+    names = {"single": "single layer", "groups": "groups cuda+torch"}
+    for layout in LAYOUTS:
+        row = results["table"][layout]
+        w(
+            f"{names[layout]:<18} {row['cold-seconds']:>8.1f} {row['bump-seconds']:>8.1f} "
+            f"{row['bump-base-seconds']:>8.1f} {mb(row['new-bytes']):>13} "
+            f"{mb(row['new-base-bytes']):>13}\n"
+        )
+    w(
+        "\nnew bytes: uncompressed layers of the bumped image (new base: of its base) whose "
+        "diff id the cold one lacks\n\n"
+    )
+    ok = results["goals"]["torch-bump-new-bytes"]
+    groups = results["table"]["groups"]["new-bytes"]
+    w(
+        f"torch-bump speedup (single/groups):   {results['speedup']:.1f}x\n"
+        f"new bytes with groups:                {mb(groups)}   goal <= "
+        f"{mb(results['goal-new-bytes'])} (torch share + 5%)   {'PASS' if ok else 'FAIL'}\n"
+    )
+    if bench.problems:
+        w("\nproblems:\n" + "".join(f"  - {p}\n" for p in bench.problems))
+    w(f"\ntotal benchmark time: {total:.0f} s\n")
+
+
+def main_layers(args: argparse.Namespace, tmp: Path, started: float) -> int:
+    with sigterm_as_interrupt(), synth.IndexServer() as index:
+        log(f"writing synthetic wheels to {tmp}")
+        wheels = synth.populate_index(tmp / "wheels", heavy_mb=args.heavy_mb)
+        wheels += synth.layer_wheels(tmp / "wheels", heavy_mb=args.heavy_mb)
+        synth.add_to_index(index, wheels)
+        bench = LayerBench(args, tmp, index)
+        try:
+            bench.run()
+        finally:
+            with contextlib.suppress(Exception):
+                bench.remove_images()
+    total = time.monotonic() - started
+    results = bench.results()
+    print_layer_report(bench, results, total, sys.stderr if args.json else sys.stdout)
+    if args.json:
+        document = {
+            "schema": "uvbuild.bench-layers/1",
+            "engine": engine_versions(),
+            "heavy-mb": args.heavy_mb,
+            **results,
+            "problems": bench.problems,
+            "total-seconds": total,
+        }
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    return 0 if all(results["goals"].values()) and not bench.problems else 1
+
+
 def engine_versions() -> dict[str, str]:
     server = docker("version", "--format", "{{.Server.Version}}", check=False).strip()
     buildx = docker("buildx", "version", check=False).strip()
@@ -439,6 +638,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", action="store_true", help="print the results as JSON on stdout (report on stderr)"
     )
+    parser.add_argument(
+        "--layers",
+        action="store_true",
+        help="instead: a torch-only bump with one heavy layer against layer groups "
+        "(cuda, torch); rebuild seconds and new bytes",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -452,6 +657,8 @@ def main(argv: list[str] | None = None) -> int:
     bench: Bench | None = None
     status = 0
     try:
+        if args.layers:
+            return main_layers(args, tmp, started)
         with sigterm_as_interrupt(), synth.IndexServer() as index:
             log(f"writing synthetic wheels ({2 * args.heavy_mb:g} MiB heavy) to {tmp}")
             wheels = synth.populate_index(

@@ -116,6 +116,7 @@ def make_wheel(
     seed: int | str | None = None,
     tag: str = "py3-none-any",
     requires_python: str | None = None,
+    console_scripts: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``<name>-<version>-<tag>.whl`` into ``dest_dir`` and return its path.
 
@@ -124,6 +125,9 @@ def make_wheel(
     incompressible data when > 0 (``seed`` makes it, and the whole wheel, byte-identical
     between runs), and a ``.dist-info`` with METADATA, WHEEL and RECORD. Entries are stored
     uncompressed with a fixed timestamp and are written streaming.
+
+    ``console_scripts`` (``{"script-name": "module:function"}``) adds an
+    ``entry_points.txt``, so installers write those scripts into the environment's bin/.
     """
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
@@ -151,6 +155,11 @@ def make_wheel(
             + "".join(f"Tag: {t}\n" for t in _expand_tag(tag))
         ).encode(),
     }
+    if console_scripts:
+        dist_info[f"{dist}.dist-info/entry_points.txt"] = (
+            "[console_scripts]\n"
+            + "".join(f"{script} = {target}\n" for script, target in console_scripts.items())
+        ).encode()
     record: list[tuple[str, str, str]] = []
     tmp = path.with_suffix(".whl.part")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -240,6 +249,10 @@ class IndexServer:
     ``add(path, broken="404")`` lists a wheel (and serves its metadata, so ``uv lock``
     works) but answers 404 for the wheel itself; ``broken="corrupt"`` serves bytes of the
     right length that do not match the recorded hash.
+
+    ``file_delay`` (seconds, settable at any time) holds every wheel download that long
+    before its first byte, so a build stays inside its install step (interrupt tests).
+    Project pages and ``.metadata`` files are never delayed.
     """
 
     def __init__(
@@ -249,8 +262,10 @@ class IndexServer:
         username: str | None = None,
         password: str | None = None,
         port: int = 0,
+        file_delay: float = 0.0,
     ) -> None:
         self.files: dict[str, IndexFile] = {}
+        self.file_delay = file_delay
         self._port = port
         self._lock = threading.Lock()
         self.username = username
@@ -483,6 +498,8 @@ class _IndexHandler(BaseHTTPRequestHandler):
         if entry is None or entry.broken == "404":
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain", head=head)
             return
+        if self.index.file_delay > 0 and not head:
+            time.sleep(self.index.file_delay)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(entry.size))
@@ -610,6 +627,65 @@ def populate_index(
                     dest, name, v, files=_light_files(name, v), requires_python=requires_python
                 )
             )
+    return wheels
+
+
+#: Extra wheels for the layer-group tests (:func:`layer_wheels`), not in :func:`populate_index`:
+#: fake-torch versions that pin the *same* fake CUDA (a torch-only bump) and a second fake
+#: CUDA library the project depends on directly (bumping it moves no torch). Each carries
+#: a console script, as torch's ``torchrun`` does.
+LAYER_TORCH_VERSIONS = ("2.0.1", "2.0.2")
+CUDNN = "fake-nvidia-cudnn-cu12"
+CUDNN_VERSIONS = ("9.0.0", "9.1.0")
+TORCH_SCRIPT = "fake-torchrun"
+CUDNN_SCRIPT = "fake-cudnn-info"
+
+
+def _script_module(package: str, version: str) -> dict[str, str]:
+    return {f"{package}/_cli.py": f'def main() -> None:\n    print("{package}", "{version}")\n'}
+
+
+def layer_wheels(
+    dest_dir: str | os.PathLike[str],
+    *,
+    heavy_mb: float = DEFAULT_HEAVY_MB,
+    seed: int = 0,
+    requires_python: str | None = ">=3.9",
+) -> list[Path]:
+    """The wheels of LAYER_TORCH_VERSIONS (half a heavy set each, pinning
+    ``fake-nvidia-cuda-cu12==12.1.0`` like fake-torch 2.0.0) and CUDNN_VERSIONS (a quarter
+    each), with console scripts TORCH_SCRIPT and CUDNN_SCRIPT. Add them to an index that
+    :func:`populate_index` filled: fake-torch 2.0.0 and 2.1.0 keep their meaning."""
+    dest = Path(dest_dir)
+    half = int(heavy_mb * (1 << 20) / 2)
+    wheels = []
+    for v in LAYER_TORCH_VERSIONS:
+        wheels.append(
+            make_wheel(
+                dest,
+                TORCH,
+                v,
+                payload_bytes=half,
+                seed=f"{seed}:{TORCH}=={v}",
+                deps=(f"{CUDA}=={TORCH_CUDA[TORCH_VERSIONS[0]]}", f"{FILELOCK}>=1.0"),
+                requires_python=requires_python,
+                files=_script_module(module_name(TORCH), v),
+                console_scripts={TORCH_SCRIPT: f"{module_name(TORCH)}._cli:main"},
+            )
+        )
+    for v in CUDNN_VERSIONS:
+        wheels.append(
+            make_wheel(
+                dest,
+                CUDNN,
+                v,
+                payload_bytes=half // 2,
+                seed=f"{seed}:{CUDNN}=={v}",
+                requires_python=requires_python,
+                files=_script_module(module_name(CUDNN), v),
+                console_scripts={CUDNN_SCRIPT: f"{module_name(CUDNN)}._cli:main"},
+            )
+        )
     return wheels
 
 

@@ -10,9 +10,20 @@ from pathlib import Path
 import pytest
 
 from uvbuild import planner, render
-from uvbuild.build import GENERATED, Builder, BuildOptions, wasted_base
-from uvbuild.engine import BuilderInfo, BuildRequest, Layer, build_args
-from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable
+from uvbuild.build import (
+    CACHE_FACTOR,
+    GENERATED,
+    LAYER_FACTOR,
+    UNKNOWN_WHEEL_BYTES,
+    Builder,
+    BuildOptions,
+    base_disk_estimate,
+    disk_shortfall,
+    plan_disk_estimate,
+    wasted_base,
+)
+from uvbuild.engine import BuilderInfo, BuildRequest, Layer, Storage, build_args
+from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FLAGS = {"platform": "linux/amd64", "python": "3.11"}
@@ -31,7 +42,11 @@ class FakeEngine:
         fail: str | None = None,
         unavailable: bool = False,
         output: Sequence[str] = (),
+        free: int | None = 10**15,
+        interrupt: str | None = None,
     ) -> None:
+        self.free = free  # bytes free in the engine's storage; None: not measurable
+        self.interrupt = interrupt  # "base" or "app": the build is interrupted (SIGTERM)
         self.exists = exists
         self.driver = driver
         self.fail = fail  # "base" or "app"
@@ -57,6 +72,8 @@ class FakeEngine:
         lines = self.output if stage == "app" else ["#1 building the base"]
         for line in lines:
             on_line(line)
+        if self.interrupt == stage:
+            raise Interrupted("interrupted by SIGTERM", 15)
         if self.fail == stage:
             raise BuildFailed(f"{step} failed: ERROR: failed to solve")
         if request.iidfile:
@@ -64,6 +81,12 @@ class FakeEngine:
 
     def tag(self, source: str, target: str) -> None:
         self.calls.append(("tag", source, target))
+
+    def storage(self, local: bool | None = None) -> Storage:
+        self.calls.append(("storage",))
+        if self.free is None:
+            return Storage("/var/lib/docker", None, "the engine is not on this machine")
+        return Storage("/var/lib/docker", self.free)
 
     def image_layers(self, ref: str) -> list[Layer]:
         self.calls.append(("image_layers", ref))
@@ -178,8 +201,11 @@ def test_base_build_gets_the_heavy_requirement_files(plan):
             super().build(request, on_line, step)
 
     run(plan, Inspecting())
-    assert seen["heavy-1.txt"] == "torch==2.7.1+cu128\n"
-    assert seen["heavy-2.txt"].startswith("nvidia-cublas-cu12==12.8.4.1 --hash=sha256:")
+    expected = {heavy.name: heavy.text for heavy in render.heavy_files(plan)}
+    assert {name: seen[name] for name in expected} == expected
+    texts = sorted(expected.values())
+    assert texts[0].startswith("nvidia-cublas-cu12==12.8.4.1 --hash=sha256:")
+    assert texts[1] == "torch==2.7.1+cu128\n"
     assert seen["Dockerfile"] == render.dockerfile(plan)
 
 
@@ -388,3 +414,97 @@ def test_wasted_base_reaches_the_result(plan):
     assert len(result.warnings) == 1 and "torch" in result.warnings[0]
     assert report.of("warn") == result.warnings
     assert "#9 0.4  + torch==2.7.1+cu128" in report.of("stream")
+
+
+# -- interrupts -------------------------------------------------------------------------------
+
+
+def test_interrupted_base_build_is_not_tagged_and_says_so(plan):
+    engine = FakeEngine(exists=False, interrupt="base")
+    with pytest.raises(Interrupted) as info:
+        run(plan, engine)
+    assert info.value.exit_code == 143
+    assert engine.named("tag") == []
+    assert engine.named("build") == [("build", "base")]
+    message = str(info.value)
+    assert message.startswith("interrupted by SIGTERM while building the base")
+    assert f"{plan.tag} was not tagged" in message
+
+
+def test_interrupted_app_build_propagates(plan):
+    engine = FakeEngine(exists=True, interrupt="app")
+    with pytest.raises(Interrupted) as info:
+        run(plan, engine)
+    assert info.value.exit_code == 143
+
+
+# -- disk -------------------------------------------------------------------------------------
+
+FACTOR = LAYER_FACTOR + CACHE_FACTOR
+
+
+def test_disk_estimate_of_known_sizes():
+    estimate = base_disk_estimate([1_000_000_000, 500_000_000])
+    assert estimate.wheel_bytes == 1_500_000_000
+    assert estimate.unknown == 0
+    assert estimate.expected == round(1_500_000_000 * FACTOR)
+    assert "1.5 GB of heavy wheels" in estimate.describe()
+
+
+def test_disk_estimate_counts_unknown_sizes():
+    estimate = base_disk_estimate([100, None, None])
+    assert estimate.unknown == 2
+    assert estimate.wheel_bytes == 100
+    assert estimate.expected == round((100 + 2 * UNKNOWN_WHEEL_BYTES) * FACTOR)
+    assert "2 of unknown size" in estimate.describe()
+
+
+def test_disk_estimate_of_nothing():
+    assert base_disk_estimate([]).expected == 0
+
+
+def test_plan_disk_estimate_uses_the_heavy_wheels(plan):
+    estimate = plan_disk_estimate(plan)
+    sizes = [selected.size for selected in plan.heavy]
+    assert estimate == base_disk_estimate(sizes)
+    # torch comes from the PyTorch index, which records no size.
+    assert estimate.unknown == sum(1 for size in sizes if size is None) >= 1
+
+
+@pytest.mark.parametrize(
+    ("free", "short"),
+    [(None, False), (10**15, False), (0, True), (round(1000 * FACTOR) - 1, True)],
+)
+def test_disk_shortfall(free, short):
+    estimate = base_disk_estimate([1000])
+    warning = disk_shortfall(estimate, Storage("/var/lib/docker", free, "remote"))
+    assert (warning is not None) is short
+    if short:
+        assert "/var/lib/docker has" in warning and "docker builder prune" in warning
+
+
+def test_short_disk_warns_before_the_base_build(plan):
+    engine = FakeEngine(exists=False, free=1000)
+    result, report = run(plan, engine)
+    calls = [c[0] for c in engine.calls if c[0] in ("storage", "build")]
+    assert calls == ["storage", "build", "build"]
+    (warning,) = report.of("warn")
+    assert warning.startswith("the base needs about")
+    assert result.warnings == [warning]
+    # The warning comes before the base build's step line.
+    kinds = [kind for kind, _ in report.messages]
+    assert kinds.index("warn") < kinds.index("step")
+
+
+def test_enough_disk_or_unmeasurable_disk_does_not_warn(plan):
+    for free in (10**15, None):
+        engine = FakeEngine(exists=False, free=free)
+        result, report = run(plan, engine)
+        assert report.of("warn") == [] and result.warnings == []
+
+
+def test_reused_base_needs_no_disk_check(plan):
+    engine = FakeEngine(exists=True, free=0)
+    _result, report = run(plan, engine)
+    assert engine.named("storage") == []
+    assert report.of("warn") == []

@@ -455,3 +455,116 @@ def test_explain_against_an_older_lock(capsys, tmp_path, old, new, moved):
     assert got == 0
     assert ("key moved against" in out) is moved
     assert ("key unchanged against" in out) is not moved
+
+
+# -- output flags after the subcommand, doctor, engine faults ---------------------------------
+
+
+def test_quiet_and_verbose_work_after_the_subcommand(capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+    project = str(FIXTURES / "two_indexes")
+    got, out, err = run_main(capsys, "build", "--dry-run", "-q", project, *PLAN_ARGS)
+    assert got == 0
+    assert err == ""  # not even the "dry run without an engine" warning
+    assert len(out.splitlines()) == 3
+    got, out, err = run_main(capsys, "-q", "build", "--dry-run", project, *PLAN_ARGS)
+    assert (got, err, len(out.splitlines())) == (0, "", 3)
+    got, out, err = run_main(capsys, "build", "--dry-run", project, "-v", *PLAN_ARGS)
+    assert got == 0
+    commands = [line for line in err.splitlines() if line.startswith("$ ")]
+    assert any("buildx inspect" in line for line in commands), err
+
+
+def test_debug_works_after_the_subcommand(tmp_path):
+    project = _project(tmp_path)
+    no_lock(project)
+    with pytest.raises(LockError):
+        cli.main(["plan", str(project), "--debug"])
+
+
+def test_doctor_without_an_engine(capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+    got, out, err = run_main(capsys, "doctor", str(FIXTURES / "two_indexes"), *PLAN_ARGS)
+    assert got == 4
+    assert "Traceback" not in out + err
+    (line,) = err.splitlines()
+    assert line.startswith("error: engine: no Docker engine answers at DOCKER_HOST=")
+    assert "start the engine" in line
+    assert any(row.startswith("fail  engine") for row in out.splitlines())
+    assert out.splitlines()[-1].endswith("skipped")
+
+
+def test_doctor_json_without_an_engine(capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+    got, out, err = run_main(capsys, "doctor", "--json", str(FIXTURES / "two_indexes"))
+    assert got == 4
+    document = json.loads(out)
+    assert document["schema"] == "uvbuild.doctor/1"
+    assert document["ok"] is False
+    failed = [c["name"] for c in document["checks"] if c["status"] == "fail"]
+    assert failed == ["engine"]
+    assert len(err.splitlines()) == 1
+
+
+def test_doctor_outside_a_project_warns(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+    got, out, _err = run_main(capsys, "doctor", "--json", str(tmp_path))
+    assert got == 4  # the engine, not the missing project
+    project = next(c for c in json.loads(out)["checks"] if c["name"] == "project")
+    assert project["status"] == "warn" and project["required"] is False
+
+
+def test_doctor_on_a_broken_project_exits_with_its_code(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+    project = _project(tmp_path)
+    no_lock(project)
+    got, out, err = run_main(capsys, "doctor", "--json", str(project))
+    assert got == 4  # the engine check comes first and fails too
+    project_check = next(c for c in json.loads(out)["checks"] if c["name"] == "project")
+    assert project_check["status"] == "fail" and "`uv lock`" in project_check["detail"]
+    assert "(and 1 more failed check)" in err
+
+
+def test_signal_handlers_are_restored(capsys):
+    import signal
+
+    before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    run_main(capsys, "plan", "--json", str(FIXTURES / "two_indexes"))
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+@pytest.mark.parametrize("command", ["build", "doctor"])
+def test_process_without_docker_cli(tmp_path, command):
+    """A machine without Docker: one line that says to install it, exit 4."""
+    project = _project(tmp_path)
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    proc = run_process(command, ".", cwd=project, PATH=str(empty))
+    assert proc.returncode == 4, proc.stderr
+    assert "Traceback" not in proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert "docker" in line and "install Docker Engine" in line
+
+
+@pytest.mark.parametrize("command", ["build", "doctor"])
+def test_process_new_user_without_an_engine(tmp_path, command):
+    """No engine running: `build` and `doctor` each say in one line how to get going."""
+    project = _project(tmp_path)
+    proc = run_process(command, ".", cwd=project)
+    if shutil.which("docker") is None:
+        pytest.skip("no docker CLI: covered by test_process_without_docker_cli")
+    assert proc.returncode == 4, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("error: ")
+    assert f"DOCKER_HOST={DEAD_SOCKET}" in line and "start the engine" in line
+    assert "\x1b[" not in proc.stdout + proc.stderr
+
+
+def test_process_output_on_pipes_has_no_control_characters(tmp_path):
+    project = _project(tmp_path)
+    env = {"NO_COLOR": "", "TERM": "xterm-256color", "COLUMNS": "80"}
+    for args in (("plan", "."), ("doctor", "."), ("build", "--dry-run", ".", "-v")):
+        proc = run_process(*args, cwd=project, **env)
+        text = proc.stdout + proc.stderr
+        assert proc.returncode in (0, 4), proc.stderr
+        assert "\x1b" not in text and "\r" not in text, args

@@ -9,6 +9,7 @@ import pytest
 from uvbuild.config import (
     CONFIG_KEYS,
     DEFAULT_GLIBC,
+    DEFAULT_LAYER_LIMIT,
     DEFAULT_PYTHON,
     DEFAULT_THRESHOLD,
     DEFAULT_UV_IMAGE,
@@ -47,6 +48,12 @@ VALID: dict[str, tuple[object, object]] = {
     "compile-bytecode": (False, False),
     "dockerfile": ("docker/Dockerfile", "docker/Dockerfile"),
     "glibc": ("2.31", "2.31"),
+    "layers": (
+        {"cuda": ["nvidia-*", " cuda-* "], "torch": ["torch", "triton"]},
+        (("cuda", ("nvidia-*", "cuda-*")), ("torch", ("torch", "triton"))),
+    ),
+    "layer-mode": ("auto", "auto"),
+    "layer-limit": ("1.5GB", 1_500_000_000),
 }
 
 
@@ -86,6 +93,9 @@ def test_defaults():
     assert config.dockerfile is None
     assert config.glibc == DEFAULT_GLIBC == "2.28"
     assert config.resolved_base_image == "python:3.11-slim"
+    assert config.layers is None
+    assert config.layer_mode == "groups"
+    assert config.layer_limit == DEFAULT_LAYER_LIMIT == 2_000_000_000
     assert load_config({}) == Config()
 
 
@@ -117,6 +127,42 @@ def test_config_to_dict_uses_the_keys():
     assert set(document) == set(CONFIG_KEYS)
     assert document["heavy"] == ["x"]
     assert document["base-image"] == "python:3.11-slim"
+    assert document["layers"] is None
+    layers = {"cuda": ["nvidia-*"], "torch": ["torch"]}
+    assert config_to_dict(load_config({"layers": layers}))["layers"] == layers
+
+
+def test_layers_keep_the_table_order():
+    config = load_config({"layers": {"zz": ["z*"], "aa": ["a*"], "mm": ["m*"]}})
+    assert [name for name, _ in config.layers] == ["zz", "aa", "mm"]
+
+
+@pytest.mark.parametrize(
+    ("table", "where", "says"),
+    [
+        ({"cuda": "nvidia-*"}, "layers.cuda", "array of strings"),
+        ({"cuda": []}, "layers.cuda", "at least one"),
+        ({"cuda": [3]}, "layers.cuda", "array of strings"),
+        ({"CUDA": ["nvidia-*"]}, "layers.CUDA", "lowercase"),
+        ({"my_group": ["x"]}, "layers.my_group", "lowercase"),
+        ({"-x": ["x"]}, "layers.-x", "lowercase"),
+        ({"x" * 41: ["x"]}, "layers." + "x" * 41, "at most 40"),
+        ({"other": ["x"]}, "layers.other", "no group names"),
+    ],
+)
+def test_bad_layer_group_names_the_group(table, where, says):
+    with pytest.raises(ConfigError) as info:
+        load_config({"layers": table})
+    message = str(info.value)
+    assert message.startswith(f"tool.uvbuild.{where}: ")
+    assert says in message
+
+
+def test_layer_mode_and_limit_flags():
+    config = load_config({"layer-mode": "auto"}, {"layer_mode": "single", "layer_limit": "1GB"})
+    assert (config.layer_mode, config.layer_limit) == ("single", 10**9)
+    with pytest.raises(ConfigError, match=r"^--layer-mode: expected one of groups, auto, single"):
+        load_config(None, {"layer_mode": "many"})
 
 
 @pytest.mark.parametrize(
@@ -209,6 +255,12 @@ BAD_VALUES = [
     ("glibc", 2.28),
     ("glibc", "2"),
     ("glibc", "musl"),
+    ("layers", ["nvidia-*"]),
+    ("layers", "auto"),
+    ("layers", {}),
+    ("layer-mode", "layers"),
+    ("layer-mode", True),
+    ("layer-limit", "huge"),
 ]
 
 

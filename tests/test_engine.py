@@ -1,10 +1,28 @@
-"""uvbuild.engine, pure parts only: the command line of a build and the error extraction."""
+"""uvbuild.engine without an engine: the command line of a build, the error extraction, and
+the build child's streaming and interrupt handling (a fake ``docker`` script)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
 import pytest
 
-from uvbuild.engine import BuildRequest, build_args, failing_step
+from uvbuild.engine import (
+    FIX_CLI,
+    BuildRequest,
+    Engine,
+    _group_alive,
+    build_args,
+    failing_step,
+    stop_process_group,
+)
+from uvbuild.errors import BuildFailed, EngineUnavailable, Interrupted
 
 
 def test_minimal_request_is_just_the_context():
@@ -169,3 +187,139 @@ def test_failing_step_falls_back_to_the_step_error():
 def test_failing_step_without_an_error_line():
     assert failing_step(["#1 DONE 0.1s", "all good"]) is None
     assert failing_step([]) is None
+
+
+# -- the build child: streaming, failure, interrupts (a fake `docker` script, no engine) ---------
+
+FAKE_DOCKER = """#!/bin/sh
+# A stand-in for `docker buildx build`: prints, then waits; records the signal it gets.
+trap 'echo "got $SIG" > "$MARK"; kill $child 2>/dev/null; exit 1' INT TERM
+echo "#1 [internal] load build definition"
+if [ "$MODE" = fail ]; then
+  echo " > [uvbuild-base 2/2] RUN false:"
+  echo "0.1 error: boom"
+  echo "------"
+  echo "ERROR: failed to solve: process did not complete successfully: exit code: 1"
+  exit 1
+fi
+if [ "$MODE" = wait ]; then
+  echo "#2 [uvbuild-base 2/2] RUN uv pip install"
+  sleep 30 &
+  child=$!
+  wait
+fi
+exit 0
+"""
+
+
+@pytest.fixture
+def fake_docker(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "docker"
+    script.write_text(FAKE_DOCKER.replace("$SIG", "signal"))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("MARK", str(tmp_path / "mark"))
+    return tmp_path / "mark"
+
+
+def test_build_streams_the_output(fake_docker, monkeypatch):
+    monkeypatch.setenv("MODE", "ok")
+    lines: list[str] = []
+    Engine().build(BuildRequest(context="."), lines.append, step="the base build")
+    assert lines == ["#1 [internal] load build definition"]
+
+
+def test_failed_build_names_the_step(fake_docker, monkeypatch):
+    monkeypatch.setenv("MODE", "fail")
+    with pytest.raises(BuildFailed) as info:
+        Engine().build(BuildRequest(context="."), lambda _line: None, step="the base build")
+    assert str(info.value) == "the base build failed: [uvbuild-base 2/2] RUN false: 0.1 error: boom"
+
+
+def _group(pgid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.getpgid(int(entry.name)) == pgid:
+                    pids.append(int(entry.name))
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_build_stops_the_child_group(fake_docker, monkeypatch, signum):
+    """The CLI's handler raises Interrupted in the main thread; the build forwards the
+    signal to the child's process group and returns only once the group is gone."""
+    monkeypatch.setenv("MODE", "wait")
+    children: list[int] = []
+
+    def on_signal(number, _frame):
+        raise Interrupted(f"interrupted by {signal.Signals(number).name}", number)
+
+    def on_line(line: str) -> None:
+        if "RUN" in line:
+            time.sleep(0.1)  # the script's `sleep` has started
+            children.extend(_group(roots[0]))
+            threading.Timer(0.2, os.kill, (os.getpid(), signum)).start()
+
+    roots: list[int] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        process = real_popen(*args, **kwargs)
+        roots.append(process.pid)
+        return process
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    previous = signal.signal(signum, on_signal)
+    try:
+        with pytest.raises(Interrupted) as info:
+            Engine().build(BuildRequest(context="."), on_line, step="the base build")
+    finally:
+        signal.signal(signum, previous)
+    assert info.value.exit_code == 128 + signum
+    assert fake_docker.read_text().strip() == "got signal"
+    assert roots[0] in children and len(children) >= 2  # the script and its sleep
+    assert not [pid for pid in children if _alive(pid)]
+
+
+def test_stop_process_group_kills_what_ignores_the_signal(tmp_path):
+    process = subprocess.Popen(
+        ["sh", "-c", "trap '' INT; sleep 30 & wait"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.2)
+    started = time.monotonic()
+    stop_process_group(process, signal.SIGINT, grace=0.5)
+    assert time.monotonic() - started < 10
+    assert process.returncode is not None
+    assert not _group_alive(process.pid)
+
+
+# -- a missing docker CLI --------------------------------------------------------------------
+
+
+def test_missing_cli_is_engine_unavailable(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    engine = Engine()
+    assert engine.docker_path() is None
+    for verb in (engine.check, engine.engine_info, engine.buildx_version, engine.inspect_builder):
+        with pytest.raises(EngineUnavailable) as info:
+            verb()
+        assert str(info.value) == f"the docker CLI (docker) is not on PATH; {FIX_CLI}"
+    with pytest.raises(EngineUnavailable):
+        engine.image_exists("x:y")
+    # a dry run still prints the commands a user would type
+    assert engine.command_line(["buildx", "build", "."]) == "docker buildx build ."

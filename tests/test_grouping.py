@@ -115,3 +115,163 @@ def test_split_is_sorted_and_stable():
     split, _ = grouping.split(list(reversed(selected)), patterns=grouping.heavy_patterns())
     assert names(split.heavy) == ["torch", "triton"]
     assert [s.name for s in split.light] == ["a", "b"]
+
+
+# -- layer groups ---------------------------------------------------------------------------
+
+
+def heavy(*packages):
+    return tuple(grouping.HeavyChoice(p, "test") for p in packages)
+
+
+def layout(groups):
+    return [(g.name, names(g.packages)) for g in groups]
+
+
+GPU = heavy(
+    pkg("torch", size=800 * MB),
+    pkg("nvidia-cublas-cu12", size=600 * MB),
+    pkg("triton", size=150 * MB),
+    pkg("nvidia-cudnn-cu12", size=700 * MB),
+    pkg("cuda-bindings", size=10 * MB),
+    pkg("opencv-python-headless", size=50 * MB),
+)
+
+
+def test_default_layout_separates_cuda_from_the_frameworks():
+    groups, notes = grouping.layer_groups(GPU)
+    assert layout(groups) == [
+        ("cuda", ["cuda-bindings", "nvidia-cublas-cu12", "nvidia-cudnn-cu12"]),
+        ("frameworks", ["torch", "triton"]),
+        ("other", ["opencv-python-headless"]),
+    ]
+    assert groups[0].patterns == grouping.DEFAULT_LAYERS[0][1]
+    assert groups[-1].patterns == ()
+    assert groups[0].size == 1310 * MB
+    assert notes == ()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["nvidia-nccl-cu12", "cuda-toolkit", "cuda-pathfinder", "tensorrt-cu12-libs"],
+)
+def test_default_cuda_group(name):
+    groups, _ = grouping.layer_groups(heavy(pkg(name), pkg("torch")))
+    assert layout(groups)[0] == ("cuda", [name])
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["torchvision", "pytorch-triton-rocm", "xformers", "jax-cuda12-plugin", "jaxlib",
+     "tensorflow", "cupy-cuda12x", "torch-tensorrt", "vllm", "flash-attn"],
+)  # fmt: skip
+def test_default_frameworks_group(name):
+    groups, _ = grouping.layer_groups(heavy(pkg(name), pkg("nvidia-cublas-cu12")))
+    assert layout(groups)[1] == ("frameworks", [name])
+
+
+def test_configured_layout_first_match_wins_and_order_is_the_tables():
+    table = [("torch", ["torch*", "triton"]), ("cuda", ["nvidia-*", "cuda_*", "torch"])]
+    groups, _ = grouping.layer_groups(GPU, layout=table)
+    assert layout(groups) == [
+        ("torch", ["torch", "triton"]),
+        ("cuda", ["cuda-bindings", "nvidia-cublas-cu12", "nvidia-cudnn-cu12"]),
+        ("other", ["opencv-python-headless"]),
+    ]
+
+
+def test_empty_groups_are_left_out():
+    table = [("jax", ["jax*"]), ("cuda", ["nvidia-*", "cuda-*"]), ("rest", ["*"])]
+    groups, _ = grouping.layer_groups(GPU, layout=table)
+    assert [g.name for g in groups] == ["cuda", "rest"]
+
+
+def test_one_group_or_single_mode_is_one_layer():
+    assert grouping.layer_groups(GPU, mode="single") == ((), ())
+    assert grouping.layer_groups(heavy(pkg("torch"), pkg("triton"))) == ((), ())
+    assert grouping.layer_groups(()) == ((), ())
+    groups, _ = grouping.layer_groups(GPU, layout=[("all", ["*"])])
+    assert groups == ()
+
+
+def test_groups_mode_notes_a_group_over_the_limit():
+    groups, notes = grouping.layer_groups(GPU, limit=1000 * MB)
+    assert len(groups) == 3
+    assert len(notes) == 1
+    assert notes[0].startswith("layer cuda holds 1,310,000,000 bytes")
+    assert "auto" in notes[0]
+
+
+def test_auto_splits_groups_over_the_limit_in_name_order():
+    groups, notes = grouping.layer_groups(GPU, mode="auto", limit=1000 * MB)
+    assert layout(groups) == [
+        ("cuda-1", ["cuda-bindings", "nvidia-cublas-cu12"]),
+        ("cuda-2", ["nvidia-cudnn-cu12"]),
+        ("frameworks", ["torch", "triton"]),
+        ("other", ["opencv-python-headless"]),
+    ]
+    assert [g.part for g in groups] == [1, 2, None, None]
+    assert all(g.size <= 1000 * MB for g in groups)
+    assert notes == ()
+
+
+def test_auto_gives_a_package_over_the_limit_its_own_layer():
+    groups, notes = grouping.layer_groups(GPU, mode="auto", limit=700 * MB)
+    assert layout(groups) == [
+        ("cuda-1", ["cuda-bindings", "nvidia-cublas-cu12"]),
+        ("cuda-2", ["nvidia-cudnn-cu12"]),
+        ("frameworks-1", ["torch"]),
+        ("frameworks-2", ["triton"]),
+        ("other", ["opencv-python-headless"]),
+    ]
+    assert notes == (
+        "torch alone is 800,000,000 bytes, more than the layer-limit 700,000,000: "
+        "it gets a layer of its own",
+    )
+
+
+def test_auto_puts_a_package_of_unknown_size_alone():
+    packages = heavy(pkg("nvidia-a", size=MB), pkg("nvidia-b", size=None), pkg("nvidia-c"))
+    groups, notes = grouping.layer_groups(packages, mode="auto")
+    assert layout(groups) == [
+        ("cuda-1", ["nvidia-a"]),
+        ("cuda-2", ["nvidia-b"]),
+        ("cuda-3", ["nvidia-c"]),
+    ]
+    assert notes == (
+        "size unknown for 1 heavy package(s): in auto mode each gets a layer of its own",
+    )
+
+
+def test_auto_part_names_avoid_configured_names():
+    table = [("cuda", ["nvidia-*"]), ("cuda-1", ["torch"])]
+    packages = heavy(pkg("nvidia-a", size=600 * MB), pkg("nvidia-b", size=600 * MB), pkg("torch"))
+    groups, _ = grouping.layer_groups(packages, mode="auto", layout=table, limit=1000 * MB)
+    assert [g.name for g in groups] == ["cuda-part1", "cuda-2", "cuda-1"]
+
+
+def test_auto_is_stable_when_one_package_grows():
+    sizes = {"nvidia-a": 400, "nvidia-b": 400, "nvidia-c": 400, "nvidia-d": 400, "nvidia-e": 400}
+
+    def parts(**grown):
+        packages = heavy(
+            *(pkg(n, size=grown.get(n.replace("-", "_"), s) * MB) for n, s in sizes.items())
+        )
+        groups, _ = grouping.layer_groups(packages, mode="auto", limit=1000 * MB)
+        return layout(groups)
+
+    before = parts()
+    assert before == [
+        ("cuda-1", ["nvidia-a", "nvidia-b"]),
+        ("cuda-2", ["nvidia-c", "nvidia-d"]),
+        ("cuda-3", ["nvidia-e"]),
+    ]
+    # nvidia-e growing moves nothing before it
+    assert parts(nvidia_e=900)[:2] == before[:2]
+
+
+def test_layer_groups_are_deterministic():
+    shuffled = tuple(reversed(GPU))
+    assert grouping.layer_groups(shuffled) == grouping.layer_groups(GPU)
+    auto = grouping.layer_groups(shuffled, mode="auto", limit=MB)
+    assert auto == grouping.layer_groups(GPU, mode="auto", limit=MB)

@@ -250,3 +250,110 @@ def test_explain_names_added_removed_and_changed_packages():
     assert hashing.explain(doc(torch1), doc(torch1, platform="linux/arm64")) == [
         "platform: 'linux/amd64' -> 'linux/arm64'"
     ]
+
+
+# -- layer groups -------------------------------------------------------------------------
+
+SYNTH_INPUTS = hashing.KeyInputs(
+    platform="linux/amd64",
+    python="3.11",
+    base_image="python:3.11-slim",
+    uv_image="ghcr.io/astral-sh/uv:0.13.9",
+    venv="/opt/venv",
+    compile_bytecode=True,
+)
+
+
+def choice(name, version="1.0", digest="h"):
+    from uvbuild.model import HeavyChoice, SelectedPackage, Source
+
+    package = LockedPackage(name, version, Source("registry", "https://pypi.org/simple"))
+    wheel = Artifact(f"{name}-{version}-py3-none-any.whl", hash=f"sha256:{digest}", size=10)
+    return HeavyChoice(SelectedPackage(package, wheel), "test")
+
+
+def keyed(groups):
+    return [
+        replace(g, key=hashing.base_key(hashing.layer_document(g, SYNTH_INPUTS))) for g in groups
+    ]
+
+
+def grouped(torch_version="2.0", cuda_version="12.1", **inputs):
+    from uvbuild.model import LayerGroup
+
+    cuda = LayerGroup("cuda", (choice("nvidia-a", cuda_version), choice("nvidia-b")))
+    torch = LayerGroup("torch", (choice("torch", torch_version),))
+    return keyed([cuda, torch])
+
+
+def base_key_of(groups):
+    heavy = [c for g in groups for c in g.packages]
+    return hashing.base_key(hashing.key_document(heavy, SYNTH_INPUTS, groups))
+
+
+def test_a_torch_bump_moves_only_the_torch_group_and_the_base():
+    cuda, torch = grouped()
+    cuda2, torch2 = grouped(torch_version="2.1")
+    assert cuda2.key == cuda.key
+    assert torch2.key != torch.key
+    assert base_key_of([cuda2, torch2]) != base_key_of([cuda, torch])
+
+
+def test_a_cuda_bump_moves_only_the_cuda_group():
+    cuda, torch = grouped()
+    cuda2, torch2 = grouped(cuda_version="12.4")
+    assert (cuda2.key != cuda.key, torch2.key == torch.key) == (True, True)
+
+
+def test_layer_key_ignores_the_group_name_but_the_base_does_not():
+    from uvbuild.model import LayerGroup
+
+    cuda, torch = grouped()
+    renamed = keyed([LayerGroup("gpu-libs", cuda.packages)])[0]
+    assert renamed.key == cuda.key
+    assert base_key_of([renamed, torch]) != base_key_of([cuda, torch])
+    assert base_key_of([torch, cuda]) != base_key_of([cuda, torch])  # layer order
+
+
+def test_layer_key_has_its_own_recipe_and_the_shared_inputs(monkeypatch):
+    cuda, _ = grouped()
+    document = hashing.layer_document(cuda, SYNTH_INPUTS)
+    assert document["recipe"] == hashing.LAYER_RECIPE_VERSION
+    assert [p["name"] for p in document["packages"]] == ["nvidia-a", "nvidia-b"]
+    arm = hashing.layer_document(cuda, replace(SYNTH_INPUTS, platform="linux/arm64"))
+    assert hashing.base_key(arm) != cuda.key
+    monkeypatch.setattr(hashing, "LAYER_RECIPE_VERSION", "uvbuild-layer/999")
+    assert hashing.base_key(hashing.layer_document(cuda, SYNTH_INPUTS)) != cuda.key
+
+
+def test_base_document_lists_the_layers_and_single_has_none():
+    groups = grouped()
+    heavy = [c for g in groups for c in g.packages]
+    document = hashing.key_document(heavy, SYNTH_INPUTS, groups)
+    assert document["recipe"] == hashing.RECIPE_VERSION
+    assert document["layers"] == [{"name": g.name, "key": g.key} for g in groups]
+    single = hashing.key_document(heavy, SYNTH_INPUTS)
+    assert single["layers"] == []
+    assert hashing.base_key(single) != hashing.base_key(document)
+
+
+def test_explain_layers():
+    def doc(layers, packages=()):
+        return {"platform": "x", "packages": list(packages), "layers": layers}
+
+    a, b, c = ({"name": n, "key": n * 64} for n in "abc")
+    a2 = {"name": "a", "key": "d" * 64}
+    assert hashing.explain(doc([a, b]), doc([a, b])) == []
+    assert hashing.explain(doc([a, b]), doc([b, a])) == ["layers: a b -> b a"]
+    assert hashing.explain(doc([a, b]), doc([a, b, c])) == ["layers: a b -> a b c"]
+    assert hashing.explain(doc([]), doc([a, b])) == ["layers: (one layer) -> a b"]
+    # a package that changed group moves keys with nothing else to explain it
+    assert hashing.explain(doc([a, b]), doc([a2, b])) == [f"layer a: key {'a' * 16} -> {'d' * 16}"]
+    # a version change already says why the group's key moved
+    torch = {"name": "torch", "version": "1", "source": "i", "wheel": "w", "hash": "h"}
+    torch2 = {**torch, "version": "2"}
+    assert hashing.explain(doc([a, b], [torch]), doc([a2, b], [torch2])) == [
+        "changed torch: 1 -> 2"
+    ]
+    # documents from before layer groups have no "layers"
+    assert hashing.explain({"platform": "x", "packages": []}, doc([a, b])) == []

@@ -226,3 +226,82 @@ def test_plan_is_deterministic():
     assert first == second
     assert [s.name for s in first.heavy] == ["nvidia-cublas-cu12", "torch"]
     assert [s.name for s in first.light] == ["six"]
+
+
+# -- layer groups -------------------------------------------------------------------------------
+
+FLAGS = {"platform": "linux/amd64", "python": "3.11"}
+
+
+def test_default_layout_gives_two_layer_groups_with_keys():
+    plan = planner.make_plan(FIXTURES / "two_indexes", FLAGS)
+    assert plan.layer_mode == "groups"
+    assert [g.name for g in plan.layers] == ["cuda", "frameworks"]
+    document = plan.to_dict()
+    assert document["base"]["layer-mode"] == "groups"
+    layers = document["base"]["layers"]
+    assert [(g["name"], g["packages"]) for g in layers] == [
+        ("cuda", ["nvidia-cublas-cu12"]),
+        ("frameworks", ["torch"]),
+    ]
+    assert layers[1]["unknown-size"] == 1 and layers[1]["bytes"] == 0
+    assert layers[0]["bytes"] > 0 and layers[0]["patterns"][0] == "nvidia-*"
+    assert document["base"]["inputs"]["layers"] == [
+        {"name": g["name"], "key": g["key"]} for g in layers
+    ]
+    assert {h["name"]: h["layer"] for h in document["heavy"]} == {
+        "nvidia-cublas-cu12": "cuda",
+        "torch": "frameworks",
+    }
+
+
+def test_single_mode_has_no_layer_groups_and_another_key():
+    grouped = planner.make_plan(FIXTURES / "two_indexes", FLAGS)
+    single = planner.make_plan(FIXTURES / "two_indexes", {**FLAGS, "layer_mode": "single"})
+    assert single.layers == ()
+    assert single.key != grouped.key
+    document = single.to_dict()
+    assert document["base"]["layers"] == []
+    assert {h["layer"] for h in document["heavy"]} == {None}
+
+
+def test_layers_from_pyproject(tmp_path):
+    target = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "two_indexes", target)
+    pyproject = target / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + '\n[tool.uvbuild.layers]\ntorch = ["torch"]\nnv = ["nvidia-*"]\n'
+    )
+    plan = planner.make_plan(target, FLAGS)
+    assert [g.name for g in plan.layers] == ["torch", "nv"]
+    assert plan.config.layers == (("torch", ("torch",)), ("nv", ("nvidia-*",)))
+
+
+def test_bad_layer_group_in_pyproject_names_the_key(tmp_path):
+    target = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "two_indexes", target)
+    pyproject = target / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.uvbuild.layers]\nGPU = ["nvidia-*"]\n')
+    with pytest.raises(ConfigError, match=r"^tool\.uvbuild\.layers\.GPU: "):
+        planner.make_plan(target, FLAGS)
+
+
+def test_single_mode_says_the_layers_table_is_unused(tmp_path):
+    target = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "two_indexes", target)
+    pyproject = target / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.uvbuild.layers]\nnv = ["nvidia-*"]\n')
+    plan = planner.make_plan(target, {**FLAGS, "layer_mode": "single"})
+    assert 'layer-mode is "single": tool.uvbuild.layers is not used' in plan.notes
+
+
+def test_a_torch_bump_keeps_the_cuda_group_key(tmp_path):
+    target = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "two_indexes", target)
+    before = planner.make_plan(target, FLAGS)
+    lock = target / "uv.lock"
+    lock.write_text(lock.read_text().replace('version = "2.7.1+cu128"', 'version = "2.7.2+cu128"'))
+    after = planner.make_plan(target, FLAGS)
+    assert after.layers[0].key == before.layers[0].key
+    assert after.layers[1].key != before.layers[1].key
+    assert after.key != before.key

@@ -49,9 +49,16 @@ def assert_golden(name: str, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_indexes():
-    """torch from the PyTorch index (no hashes), nvidia-cublas-cu12 from PyPI (hashed)."""
+def layered():
+    """torch from the PyTorch index (no hashes), nvidia-cublas-cu12 from PyPI (hashed):
+    the default layout puts them in two layer groups, cuda and frameworks."""
     return planner.make_plan(FIXTURES / "two_indexes", FLAGS)
+
+
+@pytest.fixture(scope="module")
+def two_indexes():
+    """The same lock with layer-mode "single": one heavy layer, one file per index."""
+    return planner.make_plan(FIXTURES / "two_indexes", {**FLAGS, "layer_mode": "single"})
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +77,12 @@ def _with_heavy(plan, *selected: SelectedPackage):
     return replace(plan, grouping=Grouping(heavy=choices, light=()))
 
 
-def test_golden_dockerfile(two_indexes):
-    assert_golden("two_indexes.Dockerfile", render.dockerfile(two_indexes))
+def test_golden_dockerfile(layered):
+    assert_golden("two_indexes.Dockerfile", render.dockerfile(layered))
+
+
+def test_golden_dockerfile_single_layer(two_indexes):
+    assert_golden("two_indexes_single.Dockerfile", render.dockerfile(two_indexes))
 
 
 def test_stages(two_indexes):
@@ -273,3 +284,129 @@ def test_dockerignore_without_user_rules():
 )
 def test_uses_base_reads_flags_not_arguments(line, uses):
     assert render.uses_base(f"FROM python:3.11\n{line}\n") is uses
+
+
+# -- layer groups --------------------------------------------------------------------------
+
+
+def stage(text: str, name: str) -> str:
+    """The lines of one stage (from its FROM line to the next stage's comment or FROM)."""
+    start = text.index(f" AS {name}\n")
+    start = text.rindex("\n", 0, start) + 1
+    end = text.find("\n\n", start)
+    return text[start : end if end != -1 else None]
+
+
+def test_layered_plan_has_two_groups(layered):
+    assert [g.name for g in layered.layers] == ["cuda", "frameworks"]
+    assert [c.selected.name for c in layered.layers[0].packages] == ["nvidia-cublas-cu12"]
+    assert layered.layer_of("torch").name == "frameworks"
+    assert all(len(g.key) == 64 for g in layered.layers)
+
+
+def test_heavy_files_one_per_group_and_index(layered):
+    files = render.heavy_files(layered)
+    assert [(f.name, f.index, f.hashed, f.layer) for f in files] == [
+        ("layer-cuda-1.txt", PYPI, True, "cuda"),
+        ("layer-frameworks-1.txt", TORCH_INDEX, False, "frameworks"),
+    ]
+
+
+def test_layer_stages_come_first_and_install_only_their_group(layered):
+    text = render.dockerfile(layered)
+    order = [line.split(" AS ")[1] for line in text.splitlines() if line.startswith("FROM ")]
+    assert order == [
+        "uvbuild-layer-cuda",
+        "uvbuild-layer-frameworks",
+        "uvbuild-base",
+        "uvbuild-deps",
+        "uvbuild-app",
+    ]
+    cuda = stage(text, "uvbuild-layer-cuda")
+    assert cuda.startswith("FROM python:3.11-slim-bookworm AS uvbuild-layer-cuda\n")
+    # only its own requirements file reaches the stage, so another group's change
+    # leaves this stage's cache key alone
+    assert (
+        "--mount=type=bind,from=uvbuild-heavy,source=layer-cuda-1.txt,"
+        "target=/tmp/uvbuild-heavy/layer-cuda-1.txt" in cuda
+    )
+    assert "frameworks" not in cuda
+    assert cuda.count("uv pip install") == 1 and "--require-hashes" in cuda
+    assert "uv venv /opt/venv" in cuda and f"mkdir {render.LAYER_DIR}" in cuda
+    frameworks = stage(text, "uvbuild-layer-frameworks")
+    assert f"--index-url {TORCH_INDEX} -r /tmp/uvbuild-heavy/layer-frameworks-1.txt" in frameworks
+    assert "--require-hashes" not in frameworks
+
+
+def test_layered_base_copies_each_group_with_link(layered):
+    base = stage(render.dockerfile(layered), "uvbuild-base")
+    assert "uv pip install" not in base
+    assert "uvbuild-heavy" not in base
+    lines = base.splitlines()
+    venv = lines.index("RUN uv venv /opt/venv")
+    assert lines[venv + 1 : venv + 3] == [
+        "COPY --link --from=uvbuild-layer-cuda /uvbuild-layer/ /opt/venv/",
+        "COPY --link --from=uvbuild-layer-frameworks /uvbuild-layer/ /opt/venv/",
+    ]
+    labels = render.base_labels(layered)
+    assert labels["io.uvbuild.layers"] == "cuda frameworks"
+    for group in layered.layers:
+        assert labels[f"io.uvbuild.layer.{group.name}.key"] == group.key
+        assert f'io.uvbuild.layer.{group.name}.key="{group.key}"' in base
+    assert labels["io.uvbuild.recipe"] == "uvbuild-base/2"
+
+
+def test_single_layer_base_has_no_layer_labels(two_indexes):
+    assert two_indexes.layers == ()
+    labels = render.base_labels(two_indexes)
+    assert not any(k.startswith("io.uvbuild.layer") for k in labels)
+    assert "COPY --link" not in render.dockerfile(two_indexes)
+
+
+def run_new_tops(tmp_path: Path, before: list[str], after: list[str]) -> set[str]:
+    """Run the layer stage's gathering step on a fake venv in tmp_path."""
+    import subprocess
+
+    venv, layer = tmp_path / "venv", tmp_path / "layer"
+    listing = tmp_path / "before"
+
+    def make(paths):
+        for rel in paths:
+            path = venv / rel
+            if rel.endswith("/"):
+                path.mkdir(parents=True, exist_ok=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(rel)
+
+    make(before)
+    subprocess.run(f"cd {venv} && find . > {listing}", shell=True, check=True)
+    make(after)
+    layer.mkdir()
+    script = render._NEW_TOPS.replace(render.VENV_BEFORE, str(listing)).replace(
+        render.LAYER_DIR, str(layer)
+    )
+    subprocess.run(["sh", "-c", f"cd {venv} && {script}"], check=True)
+    moved = {str(p.relative_to(layer)) for p in layer.rglob("*") if p.is_file()}
+    kept = {str(p.relative_to(venv)) for p in venv.rglob("*") if p.is_file()}
+    assert not moved & kept
+    assert kept == {p for p in before if not p.endswith("/")}
+    return moved
+
+
+def test_layer_stage_gathers_exactly_what_the_install_added(tmp_path):
+    site = "lib/python3.11/site-packages"
+    before = ["pyvenv.cfg", "bin/python", "bin/activate", f"{site}/", ".gitignore"]
+    added = [
+        f"{site}/torch/__init__.py",
+        f"{site}/torch/lib/libtorch.so",
+        f"{site}/torch/__pycache__/__init__.cpython-311.pyc",
+        f"{site}/torch-2.0.dist-info/RECORD",
+        f"{site}/torch-x/a.py",  # sorts between torch and torch/ in C order
+        f"{site}/__pycache__/six.cpython-311.pyc",
+        f"{site}/nvidia/cublas/lib/libcublas.so",
+        "bin/torchrun",
+        "bin/name with space",
+        "share/man/man1/torch.1",
+    ]
+    assert run_new_tops(tmp_path, before, added) == set(added)

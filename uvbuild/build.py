@@ -18,12 +18,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from uvbuild import render
-from uvbuild.engine import BuildRequest, Engine, build_args
-from uvbuild.errors import ConfigError, EngineUnavailable, UvbuildError
+from uvbuild.engine import FIX_DRIVER, BuildRequest, Engine, Storage, build_args
+from uvbuild.errors import ConfigError, EngineUnavailable, Interrupted, UvbuildError
 from uvbuild.model import BuildPlan
 
 BUILD_SCHEMA = "uvbuild.build/1"
 GENERATED = "generated"
+
+# What building the base costs in the engine's storage, per byte of heavy wheel: the venv
+# layer holds the unpacked files plus their bytecode (about 2.2x the wheel), and uv's cache
+# mount holds the unpacked wheels once more (about 1.8x).
+LAYER_FACTOR = 2.2
+CACHE_FACTOR = 1.8
+# A heavy wheel whose size uv.lock does not record (the PyTorch index gives none).
+UNKNOWN_WHEEL_BYTES = 500 * 1000 * 1000
 
 
 class Reporter(Protocol):
@@ -114,6 +122,56 @@ class BuildResult:
             "warnings": list(self.warnings),
             "commands": list(self.commands),
         }
+
+
+def format_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError
+
+
+@dataclass(frozen=True, slots=True)
+class DiskEstimate:
+    """What the base is expected to take in the engine's storage."""
+
+    wheel_bytes: int  # heavy wheels whose size the lock records
+    unknown: int  # heavy wheels without a size, counted as UNKNOWN_WHEEL_BYTES each
+    expected: int  # bytes
+
+    def describe(self) -> str:
+        text = f"{format_bytes(self.wheel_bytes)} of heavy wheels"
+        if self.unknown:
+            text += (
+                f", {self.unknown} of unknown size counted as "
+                f"{format_bytes(UNKNOWN_WHEEL_BYTES)} each"
+            )
+        return f"about {format_bytes(self.expected)} ({text}, x{LAYER_FACTOR + CACHE_FACTOR:g})"
+
+
+def base_disk_estimate(sizes: Sequence[int | None]) -> DiskEstimate:
+    """Expected bytes for a base holding wheels of these sizes (None: unknown)."""
+    known = sum(size for size in sizes if size is not None)
+    unknown = sum(1 for size in sizes if size is None)
+    wheels = known + unknown * UNKNOWN_WHEEL_BYTES
+    return DiskEstimate(known, unknown, round(wheels * (LAYER_FACTOR + CACHE_FACTOR)))
+
+
+def plan_disk_estimate(plan: BuildPlan) -> DiskEstimate:
+    return base_disk_estimate([selected.size for selected in plan.heavy])
+
+
+def disk_shortfall(estimate: DiskEstimate, storage: Storage) -> str | None:
+    """A warning when the engine's free space is below what the base needs, else None."""
+    if storage.free is None or storage.free >= estimate.expected:
+        return None
+    return (
+        f"the base needs {estimate.describe()} in the engine's storage, but "
+        f"{storage.root} has {format_bytes(storage.free)} free; free space "
+        "(`docker builder prune`, `docker image prune`) or move the engine's data-root"
+    )
 
 
 def user_cache_dir() -> Path:
@@ -232,7 +290,7 @@ class Builder:
         if info.driver != "docker":
             raise EngineUnavailable(
                 f"builder {info.name!r} uses the {info.driver} driver, which cannot see images "
-                "in the local engine; use a builder with the docker driver (`--builder default`)"
+                f"in the local engine; {FIX_DRIVER}"
             )
         if self.options.load is None:
             return not self.options.push
@@ -281,17 +339,43 @@ class Builder:
             result.commands.append(self.engine.command_line(build_args(request)))
             result.commands.append(self.engine.command_line(["tag", "<image id>", plan.tag]))
             return
+        self._check_disk(result)
         self.report.step(
             f"building base {plan.tag}: {len(plan.heavy)} heavy packages"
             + (" (forced by --rebuild-base)" if exists else "")
         )
         started = time.monotonic()
-        self.engine.build(request, self.report.stream, step=f"the base build ({plan.tag})")
+        try:
+            self.engine.build(request, self.report.stream, step=f"the base build ({plan.tag})")
+        except Interrupted as exc:
+            raise Interrupted(
+                f"{exc} while building the base: the build was stopped and {plan.tag} was "
+                "not tagged; the next run builds it again",
+                exc.signum,
+            ) from exc
         image_id = iidfile.read_text().strip()
         # Tag only now: a base tag exists only for a complete, successful build.
         self.engine.tag(image_id, plan.tag)
         result.base_seconds = time.monotonic() - started
         result.base_action = action
+
+    def _check_disk(self, result: BuildResult) -> None:
+        """Warn before the base build when the engine's storage looks too small for it."""
+        estimate = plan_disk_estimate(self.plan)
+        if not estimate.expected:
+            return
+        storage = self.engine.storage()
+        warning = disk_shortfall(estimate, storage)
+        if warning:
+            result.warnings.append(warning)
+            self.report.warn(warning)
+        elif storage.free is None:
+            self.report.detail(f"free space in the engine's storage not measured: {storage.reason}")
+        else:
+            self.report.detail(
+                f"the base needs {estimate.describe()}; {storage.root} has "
+                f"{format_bytes(storage.free)} free"
+            )
 
     def _app(self, work: Path, generated: Path, load: bool, result: BuildResult) -> None:
         plan, options = self.plan, self.options
@@ -340,8 +424,9 @@ class Builder:
         started = time.monotonic()
         self.engine.build(request, sink, step="the app build")
         result.app_seconds = time.monotonic() - started
-        result.warnings += wasted_base(lines, [s.name for s in plan.heavy], plan.config.venv)
-        for warning in result.warnings:
+        wasted = wasted_base(lines, [s.name for s in plan.heavy], plan.config.venv)
+        result.warnings += wasted
+        for warning in wasted:
             self.report.warn(warning)
         if iidfile.is_file() and load:
             result.image_id = iidfile.read_text().strip()

@@ -29,6 +29,59 @@ class App:
         self.terminal = terminal
         self.debug = debug
 
+    def set_output(self, **settings: bool) -> None:
+        """``-q``, ``-v`` or ``--no-color`` given after the subcommand."""
+        current = {
+            "quiet": self.terminal.quiet,
+            "verbose": self.terminal.verbose,
+            "color": self.terminal.color,
+        }
+        self.terminal = Terminal(**{**current, **settings})
+
+
+def _output_flag(setting: str, value: bool) -> Callable[[click.Context, Any, bool], None]:
+    def callback(ctx: click.Context, _param: Any, given: bool) -> None:
+        app = ctx.find_object(App)
+        if given and app is not None:
+            app.set_output(**{setting: value})
+
+    return callback
+
+
+def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``-q``, ``-v``, ``--no-color`` and ``--debug`` also work after the subcommand
+    (``uvbuild build -q .``), as they do before it."""
+    options = [
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            expose_value=False,
+            callback=_output_flag("quiet", True),
+            help="Print only the result (build: the image reference); errors still show.",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            is_flag=True,
+            expose_value=False,
+            callback=_output_flag("verbose", True),
+            help="Show the docker commands run.",
+        ),
+        click.option(
+            "--no-color",
+            is_flag=True,
+            expose_value=False,
+            callback=_output_flag("color", False),
+            help="No colour (NO_COLOR works too).",
+        ),
+        # main() looks for --debug anywhere on the command line.
+        click.option("--debug", is_flag=True, expose_value=False, help="Show tracebacks."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
 
 def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Flags that shape the plan; each overrides the same key of [tool.uvbuild]."""
@@ -54,6 +107,12 @@ def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--heavy-threshold", help="Wheel size that makes a package heavy."),
         click.option("--glibc", help="glibc of the base image for manylinux wheels (2.28)."),
         click.option(
+            "--layer-mode",
+            type=click.Choice(["groups", "auto", "single"]),
+            help="Heavy layers: by [tool.uvbuild.layers] groups, auto by size, or one.",
+        ),
+        click.option("--layer-limit", help="Largest heavy layer in auto mode (2GB)."),
+        click.option(
             "--compile-bytecode/--no-compile-bytecode",
             default=None,
             help="Compile .pyc files at install time (default on).",
@@ -71,6 +130,8 @@ def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 PLAN_FLAG_NAMES = (
+    "layer_mode",
+    "layer_limit",
     "platform",
     "python",
     "extras",
@@ -124,6 +185,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: bool, color: bool
 
 
 @cli.command()
+@output_options
 @plan_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schema in README).")
 @click.option(
@@ -177,6 +239,7 @@ def _pairs(values: Sequence[str], flag: str) -> tuple[tuple[str, str], ...]:
 
 
 @cli.command()
+@output_options
 @plan_options
 @click.option("--syntax", help="Add a `# syntax=REF` line (default: the built-in frontend).")
 @click.pass_obj
@@ -188,6 +251,7 @@ def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
 
 
 @cli.command()
+@output_options
 @plan_options
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and tag of the image (repeatable).")
 @click.option(
@@ -261,8 +325,13 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
         syntax=kwargs["syntax"],
         dry_run=kwargs["dry_run"],
     )
-    engine = Engine(builder=options.builder, log=terminal.detail)
-    result = Builder(the_plan, options, engine, terminal).run()
+    engine = Engine(
+        builder=options.builder,
+        log=terminal.detail,
+        trace=terminal.command if terminal.verbose else None,
+    )
+    with terminal.progress():
+        result = Builder(the_plan, options, engine, terminal).run()
     if as_json:
         terminal.json(result.to_dict())
     elif options.dry_run:
@@ -272,15 +341,53 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
         terminal.build_summary(result)
 
 
+@cli.command()
+@output_options
+@plan_options
+@click.option("--builder", help="buildx builder to check (default: the current one).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the checks as JSON (schema in README)."
+)
+@click.pass_obj
+def doctor(app: App, builder: str | None, as_json: bool, **kwargs: Any) -> None:
+    """Check that this machine can build: docker, engine, buildx, builder, Dockerfile
+    features, images, base repository and disk. Exits non-zero when a required check fails."""
+    from uvbuild.doctor import diagnose, project_problem
+    from uvbuild.engine import Engine
+
+    path, lock_path, flags = split_plan_flags(kwargs)
+    terminal = app.terminal
+    the_plan, problem = project_problem(path, lambda: make_plan(path, lock_path, flags))
+    engine = Engine(
+        builder=builder,
+        log=terminal.detail,
+        trace=terminal.command if terminal.verbose else None,
+    )
+    with terminal.progress():
+        terminal.activity(f"uvbuild doctor: checking docker, the engine and {path}")
+        report = diagnose(engine, path.resolve(), the_plan, problem)
+    if as_json:
+        terminal.json(report.to_dict())
+    else:
+        terminal.doctor_report(report.checks)
+    error = report.error()
+    if error is not None:
+        raise error
+
+
 def _on_signal(signum: int, _frame: Any) -> None:
-    raise Interrupted(f"stopped by {signal.Signals(signum).name}", signum)
+    raise Interrupted(f"interrupted by {signal.Signals(signum).name}", signum)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and turn every known error into one line and its exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
-    previous = signal.signal(signal.SIGTERM, _on_signal)
+    # SIGINT too gets a handler: a shell may start uvbuild with SIGINT ignored (a
+    # background job), and an interrupt must still stop the build child it forwards to.
+    previous = {
+        signum: signal.signal(signum, _on_signal) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     terminal = Terminal()
     try:
         cli.main(args=args, prog_name="uvbuild", standalone_mode=False)
@@ -301,5 +408,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     sys.exit(0)

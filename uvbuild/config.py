@@ -19,7 +19,13 @@ DEFAULT_UV_IMAGE = f"ghcr.io/astral-sh/uv:{DEFAULT_UV_VERSION}"
 DEFAULT_VENV = "/opt/venv"
 DEFAULT_THRESHOLD = 50 * 1000 * 1000
 DEFAULT_GLIBC = "2.28"
+DEFAULT_LAYER_LIMIT = 2 * 1000 * 1000 * 1000
 PLATFORMS = ("linux/amd64", "linux/arm64")
+#: how the heavy packages are laid out in the base (see grouping.layer_groups)
+LAYER_MODES = ("groups", "auto", "single")
+#: the group that takes the heavy packages no group of the layout names
+OTHER_LAYER = "other"
+_LAYER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
@@ -49,6 +55,10 @@ class Config:
     compile_bytecode: bool = True
     dockerfile: str | None = None  # None: ./Dockerfile when it exists, else generated
     glibc: str = DEFAULT_GLIBC
+    # [tool.uvbuild.layers]: ordered (group name, name patterns); None: the default layout
+    layers: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    layer_mode: str = "groups"
+    layer_limit: int = DEFAULT_LAYER_LIMIT
 
     @property
     def resolved_base_image(self) -> str:
@@ -77,6 +87,9 @@ _KEYS: dict[str, tuple[str, str]] = {
     "compile-bytecode": ("compile_bytecode", "bool"),
     "dockerfile": ("dockerfile", "str"),
     "glibc": ("glibc", "glibc"),
+    "layers": ("layers", "layers"),
+    "layer-mode": ("layer_mode", "layer-mode"),
+    "layer-limit": ("layer_limit", "size"),
 }
 CONFIG_KEYS = tuple(_KEYS)
 FIELD_TO_KEY = {field: key for key, (field, _) in _KEYS.items()}
@@ -161,11 +174,45 @@ def _convert(kind: str, value: Any, where: str) -> Any:
                 f"(lowercase, no tag), got {value!r}"
             )
         return value.strip()
+    if kind == "layers":
+        return _layers(value, where)
+    if kind == "layer-mode":
+        if not isinstance(value, str) or value.strip() not in LAYER_MODES:
+            raise ConfigError(f"{where}: expected one of {', '.join(LAYER_MODES)}, got {value!r}")
+        return value.strip()
     if kind == "glibc":
         if not isinstance(value, str) or not re.fullmatch(r"2\.\d{1,2}", value.strip()):
             raise ConfigError(f"{where}: expected a glibc version such as 2.28, got {value!r}")
         return value.strip()
     raise AssertionError(kind)
+
+
+def _layers(value: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``{"cuda": ["nvidia-*"], "torch": ["torch", "triton"]}`` -> ordered groups."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f'{where}: expected a table of groups, e.g. cuda = ["nvidia-*"], got {value!r}'
+        )
+    if not value:
+        raise ConfigError(f"{where}: name at least one group, or leave the table out")
+    groups = []
+    for name, patterns in value.items():
+        here = f"{where}.{name}"
+        if not isinstance(name, str) or not _LAYER_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{here}: a group name is lowercase letters, digits and '-' (at most 40), "
+                "as it names a build stage and a label"
+            )
+        if name == OTHER_LAYER:
+            raise ConfigError(
+                f"{here}: '{OTHER_LAYER}' is the group of the heavy packages no group names; "
+                'pick another name, or list "*" as the last group\'s pattern'
+            )
+        items = _convert("names", patterns, here)
+        if not items:
+            raise ConfigError(f"{here}: expected at least one name pattern")
+        groups.append((name, items))
+    return tuple(groups)
 
 
 def load_config(
@@ -198,6 +245,8 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(config):
         value = getattr(config, f.name)
+        if f.name == "layers":
+            value = None if value is None else {name: list(p) for name, p in value}
         out[FIELD_TO_KEY[f.name]] = list(value) if isinstance(value, tuple) else value
     out["base-image"] = config.resolved_base_image
     return out

@@ -1,7 +1,9 @@
 """The only module that talks to Docker, through python-on-whales.
 
-It exposes a few verbs (check, image_exists, image_layers, build, tag, remove) and turns
-DockerException into EngineUnavailable or BuildFailed with the tail of stderr.
+It exposes a few verbs (check, image_exists, image_layers, build, tag, remove, and the
+probes ``uvbuild doctor`` runs) and turns DockerException into EngineUnavailable or
+BuildFailed with the tail of stderr. Builds run as a child process uvbuild controls, so an
+interrupt stops the build (and BuildKit's solve) before anything is tagged.
 """
 
 from __future__ import annotations
@@ -9,20 +11,76 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import os
 import re
 import shlex
 import shutil
+import signal
+import subprocess
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from python_on_whales import DockerClient
+from python_on_whales import ClientNotFoundError, DockerClient
 from python_on_whales.exceptions import DockerException, NoSuchImage
-from python_on_whales.utils import run, stream_stdout_and_stderr
+from python_on_whales.utils import run
 
-from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable
+from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 
 LineSink = Callable[[str], None]
+
+# One fix per fault, shared by every command's error line and by `uvbuild doctor`.
+FIX_CLI = (
+    "install Docker Engine with the buildx plugin (https://docs.docker.com/engine/install/) "
+    "or put `docker` on PATH"
+)
+FIX_ENGINE = (
+    "start the engine (`sudo systemctl start docker`, or `dockerd`), or point DOCKER_HOST "
+    "or `docker context use` at a running one"
+)
+FIX_BUILDX = (
+    "install the buildx plugin (package docker-buildx-plugin or docker-buildx) into "
+    "~/.docker/cli-plugins or /usr/local/lib/docker/cli-plugins"
+)
+FIX_BUILDER = (
+    "list builders with `docker buildx ls`, then pass --builder with one of them "
+    "(or drop --builder and BUILDX_BUILDER to use the current one)"
+)
+FIX_DRIVER = (
+    "use a builder with the docker driver (`--builder default`), which builds straight "
+    "into the engine's image store"
+)
+
+# How long a build child may take to stop after the signal before it is killed.
+STOP_GRACE_SECONDS = 15.0
+PROBE_TIMEOUT = 120.0
+REGISTRY_TIMEOUT = 60.0
+
+_PROBE_DOCKERFILE = (
+    "# uvbuild doctor: named build contexts and COPY --link, no image pulled\n"
+    "FROM scratch\n"
+    "COPY --link --from=probe /probe.txt /probe.txt\n"
+)
+
+
+class _CommandLog(logging.Handler):
+    """python-on-whales logs every command it runs at DEBUG; ``-v`` shows them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink: LineSink | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.sink is not None and record.msg == "Running command: %s":
+            with contextlib.suppress(Exception):
+                self.sink(f"$ {record.args[0] if record.args else ''}")
+
+
+_COMMAND_LOG = _CommandLog()
+_PYWHALES_LOGGER = logging.getLogger("python_on_whales.utils")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,33 +173,181 @@ class BuilderInfo:
     running: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class EngineInfo:
+    """The engine answering: its version and where it was reached."""
+
+    version: str
+    where: str  # "context default (unix:///var/run/docker.sock)" or "DOCKER_HOST=..."
+    local: bool  # reached over a unix socket on this machine
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """The engine's storage: its data root and the free bytes there, when measurable."""
+
+    root: str | None
+    free: int | None
+    reason: str = ""  # why ``free`` is None
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """The outcome of a probe: ``ok`` and one line saying what was seen."""
+
+    ok: bool
+    detail: str
+
+
 def _tail(exc: DockerException, lines: int = 1) -> str:
     text = (exc.stderr or exc.stdout or "").strip().splitlines()
     meaningful = [line.strip() for line in text if line.strip()]
     return " | ".join(meaningful[-lines:]) if meaningful else f"exit {exc.return_code}"
 
 
-class Engine:
-    """A docker CLI, an engine and a buildx builder, as python-on-whales sees them."""
+def _text_tail(text: str, fallback: str) -> str:
+    meaningful = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return _shorten(meaningful[-1].removeprefix("ERROR: "), 200) if meaningful else fallback
 
-    def __init__(self, builder: str | None = None, log: LineSink | None = None) -> None:
+
+class Engine:
+    """A docker CLI, an engine and a buildx builder, as python-on-whales sees them.
+
+    ``log`` receives progress details; ``trace`` receives every docker command line run
+    (``-v``).
+    """
+
+    def __init__(
+        self,
+        builder: str | None = None,
+        log: LineSink | None = None,
+        trace: LineSink | None = None,
+    ) -> None:
         self.builder = builder
         self.client = DockerClient()
         self._log = log or (lambda _line: None)
+        self._trace = trace
+        _COMMAND_LOG.sink = trace
+        if trace is not None:
+            if _COMMAND_LOG not in _PYWHALES_LOGGER.handlers:
+                _PYWHALES_LOGGER.addHandler(_COMMAND_LOG)
+            _PYWHALES_LOGGER.setLevel(logging.DEBUG)
+
+    # -- the docker CLI --------------------------------------------------------------------
 
     @property
     def docker_cmd(self) -> list[str]:
-        return [str(part) for part in self.client.client_config.docker_cmd]
+        """The docker command prefix; a missing CLI raises EngineUnavailable."""
+        try:
+            return [str(part) for part in self.client.client_config.docker_cmd]
+        except ClientNotFoundError as exc:
+            raise EngineUnavailable(self.missing_cli_message()) from exc
+
+    def missing_cli_message(self) -> str:
+        name = self.client.client_config.client_call[0]
+        return f"the docker CLI ({name}) is not on PATH; {FIX_CLI}"
+
+    def docker_path(self) -> str | None:
+        """Where the docker CLI is, or None."""
+        return shutil.which(self.client.client_config.client_call[0])
 
     def command_line(self, args: Sequence[str]) -> str:
-        return shlex.join([*self.docker_cmd, *args])
+        """A command as a user would type it; works without a docker CLI (dry runs)."""
+        try:
+            prefix = self.docker_cmd
+        except EngineUnavailable:
+            prefix = list(self.client.client_config.client_call)
+        return shlex.join([*prefix, *args])
+
+    def _run(
+        self, args: Sequence[str], timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """A short docker command with a timeout (python-on-whales' runner has none)."""
+        command = [*self.docker_cmd, *args]
+        if self._trace is not None:
+            self._trace(f"$ {shlex.join(command)}")
+        try:
+            return subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as exc:
+            return subprocess.CompletedProcess(
+                command, 124, "", f"no answer within {timeout:.0f} s ({exc.cmd[-1]})"
+            )
+        except OSError as exc:
+            raise EngineUnavailable(f"cannot run {command[0]}: {exc}; {FIX_CLI}") from exc
+
+    def cli_version(self) -> str:
+        """``Docker version 28.2.2, build e6534b4``."""
+        proc = self._run(["--version"], timeout=30)
+        return proc.stdout.strip() or _text_tail(proc.stderr, "unknown version")
+
+    # -- engine, buildx, builder ------------------------------------------------------------
 
     def _where(self) -> str:
         if os.environ.get("DOCKER_HOST"):
             return f"DOCKER_HOST={os.environ['DOCKER_HOST']}"
-        if os.environ.get("DOCKER_CONTEXT"):
-            return f"context {os.environ['DOCKER_CONTEXT']}"
-        return "the default context"
+        context = os.environ.get("DOCKER_CONTEXT")
+        endpoint = self._endpoint()
+        name = f"context {context}" if context else "the current context"
+        return f"{name} ({endpoint})" if endpoint else name
+
+    def _endpoint(self) -> str | None:
+        """The docker endpoint of the current context (DOCKER_HOST wins), read offline."""
+        if os.environ.get("DOCKER_HOST"):
+            return os.environ["DOCKER_HOST"]
+        proc = self._run(["context", "inspect", "--format", "{{json .Endpoints.docker.Host}}"], 30)
+        if proc.returncode != 0:
+            return None
+        try:
+            return str(json.loads(proc.stdout.strip().splitlines()[0]))
+        except (ValueError, IndexError):
+            return None
+
+    def engine_info(self) -> EngineInfo:
+        """The engine's version and where it answers; raises when none answers."""
+        cmd = self.docker_cmd
+        try:
+            version = self.client.version().server
+        except DockerException as exc:
+            raise EngineUnavailable(
+                f"no Docker engine answers at {self._where()} ({_tail(exc)}); {FIX_ENGINE}"
+            ) from exc
+        except FileNotFoundError as exc:
+            raise EngineUnavailable(f"cannot run {cmd[0]}: {exc}; {FIX_CLI}") from exc
+        endpoint = self._endpoint()
+        where = self._where()
+        local = bool(endpoint) and str(endpoint).startswith("unix://")
+        return EngineInfo(getattr(version, "version", None) or "?", where, local)
+
+    def buildx_version(self) -> str:
+        """``github.com/docker/buildx 0.13.1 ...``; raises when the plugin is missing."""
+        self.docker_cmd  # noqa: B018 -- a missing CLI says so first
+        try:
+            return str(self.client.buildx.version()).strip()
+        except DockerException as exc:
+            raise EngineUnavailable(
+                f"the docker buildx plugin is missing or broken ({_tail(exc)}); {FIX_BUILDX}"
+            ) from exc
+
+    def inspect_builder(self) -> BuilderInfo:
+        """The selected builder; raises when it does not exist or does not run."""
+        self.docker_cmd  # noqa: B018
+        name = self.builder or "the current builder"
+        try:
+            info = self._inspect_builder()
+        except DockerException as exc:
+            raise EngineUnavailable(
+                f"buildx builder {name!r} cannot be used ({_tail(exc)}); {FIX_BUILDER}"
+            ) from exc
+        if not info.running:
+            raise EngineUnavailable(f"buildx builder {info.name!r} is not running; {FIX_BUILDER}")
+        return info
 
     def check(self) -> BuilderInfo:
         """Docker CLI, engine, buildx and builder; the first gap raises.
@@ -149,40 +355,22 @@ class Engine:
         One ``buildx inspect`` answers for all of them when all is well; only when it fails
         do the narrower probes run, to say which part is missing.
         """
-        executable = self.docker_cmd[0]
-        if shutil.which(executable) is None:
-            raise EngineUnavailable(
-                f"the docker CLI ({executable}) is not on PATH; install Docker Engine with "
-                "the buildx plugin (see README, Troubleshooting)"
-            )
+        self.docker_cmd  # noqa: B018 -- raises when there is no docker CLI
         try:
             info = self._inspect_builder()
         except DockerException as exc:
             failure: DockerException | str = exc
+        except FileNotFoundError as exc:
+            raise EngineUnavailable(f"cannot run docker: {exc}; {FIX_CLI}") from exc
         else:
             if info.running:
                 return info
             failure = f"builder {info.name!r} is not running"
-        try:
-            self.client.version()
-        except DockerException as exc:
-            raise EngineUnavailable(
-                f"no Docker engine answers at {self._where()} ({_tail(exc)}); start the "
-                "engine (e.g. `dockerd`) or point DOCKER_HOST at a running one"
-            ) from exc
-        try:
-            self.client.buildx.version()
-        except DockerException as exc:
-            raise EngineUnavailable(
-                "the docker buildx plugin is missing or broken "
-                f"({_tail(exc)}); install docker-buildx"
-            ) from exc
+        self.engine_info()
+        self.buildx_version()
         name = self.builder or "the current builder"
         reason = failure if isinstance(failure, str) else _tail(failure)
-        raise EngineUnavailable(
-            f"buildx builder {name!r} cannot be used ({reason}); "
-            "list builders with `docker buildx ls` or drop --builder"
-        )
+        raise EngineUnavailable(f"buildx builder {name!r} cannot be used ({reason}); {FIX_BUILDER}")
 
     def _inspect_builder(self) -> BuilderInfo:
         builder = self.client.buildx.inspect(self.builder)
@@ -192,7 +380,103 @@ class Engine:
         running = bool(builder.driver) and any(n.status == "running" for n in nodes)
         return BuilderInfo(builder.name, builder.driver, version, running)
 
+    # -- probes for `uvbuild doctor` -----------------------------------------------------------
+
+    def probe_frontend(self, workdir: Path) -> Probe:
+        """Build a two-line Dockerfile that needs a named build context and ``COPY --link``
+        with the selected builder's Dockerfile frontend; nothing is pulled or kept."""
+        work = self._probe_dir(workdir)
+        proc = self._run(
+            build_args(
+                BuildRequest(
+                    context=str(work / "context"),
+                    file=str(work / "Dockerfile"),
+                    build_contexts=(("probe", str(work / "probe")),),
+                    builder=self.builder,
+                    progress="plain",
+                    outputs=("type=cacheonly",),
+                )
+            ),
+            PROBE_TIMEOUT,
+        )
+        if proc.returncode == 0:
+            return Probe(True, "a probe build with --build-context and COPY --link worked")
+        lines = proc.stderr.splitlines()
+        return Probe(False, failing_step(lines) or _text_tail(proc.stderr, "probe build failed"))
+
+    def probe_push(self, repo: str, workdir: Path) -> Probe:
+        """Push a one-layer, few-byte image to ``<repo>:uvbuild-doctor`` (the registry
+        sees a real push with the user's credentials), then drop the local tag."""
+        work = self._probe_dir(workdir)
+        ref = f"{repo}:uvbuild-doctor"
+        proc = self._run(
+            build_args(
+                BuildRequest(
+                    context=str(work / "context"),
+                    file=str(work / "Dockerfile"),
+                    build_contexts=(("probe", str(work / "probe")),),
+                    tags=(ref,),
+                    builder=self.builder,
+                    progress="plain",
+                    push=True,
+                )
+            ),
+            REGISTRY_TIMEOUT,
+        )
+        self.remove_image(ref)
+        if proc.returncode == 0:
+            return Probe(True, f"pushed a probe image to {ref}")
+        return Probe(False, _text_tail(proc.stderr, f"push to {ref} failed"))
+
+    @staticmethod
+    def _probe_dir(workdir: Path) -> Path:
+        work = workdir / f"probe-{uuid.uuid4().hex[:8]}"
+        (work / "context").mkdir(parents=True)
+        (work / "probe").mkdir()
+        # Unique content: two doctors at once never share (and remove) one probe image.
+        (work / "probe" / "probe.txt").write_text(f"uvbuild doctor {uuid.uuid4().hex}\n")
+        (work / "Dockerfile").write_text(_PROBE_DOCKERFILE)
+        return work
+
+    def resolve_image(self, ref: str) -> Probe:
+        """Whether ``ref`` is in the engine or, failing that, in its registry."""
+        if self.image_exists(ref):
+            return Probe(True, f"{ref} is in the engine")
+        proc = self._run(["buildx", "imagetools", "inspect", ref], REGISTRY_TIMEOUT)
+        if proc.returncode == 0:
+            return Probe(True, f"{ref} is in its registry (pulled at the first build)")
+        return Probe(False, f"{ref}: {_text_tail(proc.stderr, 'not found')}")
+
+    def storage(self, local: bool | None = None) -> Storage:
+        """Free space where the engine keeps images, measured when the engine runs on
+        this machine (a unix socket and its data root visible here)."""
+        proc = self._run(["info", "--format", "{{json .DockerRootDir}}"], 60)
+        if proc.returncode != 0:
+            return Storage(None, None, _text_tail(proc.stderr, "docker info failed"))
+        try:
+            root = str(json.loads(proc.stdout.strip().splitlines()[0]))
+        except (ValueError, IndexError):
+            return Storage(None, None, "docker info did not give the data root")
+        if local is None:
+            endpoint = self._endpoint()
+            local = bool(endpoint) and str(endpoint).startswith("unix://")
+        if not local:
+            return Storage(root, None, "the engine is not on this machine")
+        path = Path(root)
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        if path != Path(root):
+            return Storage(root, None, f"{root} is not visible on this machine")
+        try:
+            stats = os.statvfs(path)
+        except OSError as exc:
+            return Storage(root, None, f"cannot measure {root}: {exc.strerror}")
+        return Storage(root, stats.f_bavail * stats.f_frsize)
+
+    # -- images ----------------------------------------------------------------------------
+
     def image_exists(self, ref: str) -> bool:
+        self.docker_cmd  # noqa: B018
         try:
             return self.client.image.exists(ref)
         except DockerException as exc:
@@ -259,27 +543,110 @@ class Engine:
             raise _ref_error(target, exc) from exc
 
     def remove_image(self, ref: str) -> None:
-        with contextlib.suppress(DockerException):
+        with contextlib.suppress(DockerException, EngineUnavailable):
             self.client.image.remove(ref, force=True)
 
     def run(self, image: str, command: Sequence[str]) -> str:
         return str(self.client.run(image, list(command), remove=True))
 
     def build(self, request: BuildRequest, on_line: LineSink, step: str) -> None:
-        """Run one build, streaming its output; failure raises BuildFailed naming the step."""
-        args = build_args(request)
-        self._log(self.command_line(args))
-        tail: list[str] = []
-        env = dict(request.extra_env) or None
+        """Run one build, streaming its output; failure raises BuildFailed naming the step.
+
+        The child runs in its own process group. When uvbuild is interrupted (SIGINT,
+        SIGTERM, or any error while streaming), the same signal goes to that group, which
+        makes buildx cancel the solve; uvbuild waits for the group to be gone (killing it
+        after STOP_GRACE_SECONDS) and re-raises, so nothing after the build (the base tag)
+        happens.
+        """
+        command = [*self.docker_cmd, *build_args(request)]
+        (self._trace or self._log)(f"$ {shlex.join(command)}")
+        env = {**os.environ, **dict(request.extra_env)} if request.extra_env else None
         try:
-            for _source, raw in stream_stdout_and_stderr([*self.docker_cmd, *args], env=env):
-                line = raw.decode(errors="replace").rstrip("\n")
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise EngineUnavailable(f"cannot run {command[0]}: {exc}; {FIX_CLI}") from exc
+        tail: list[str] = []
+        try:
+            assert process.stdout is not None
+            for raw in iter(process.stdout.readline, b""):
+                line = raw.decode(errors="replace").rstrip("\r\n")
                 tail = [*tail[-40:], line]
                 on_line(line)
-        except DockerException as exc:
-            raise BuildFailed(f"{step} failed: {failing_step(tail) or _tail(exc)}") from exc
-        except FileNotFoundError as exc:
-            raise EngineUnavailable(f"cannot run {self.docker_cmd[0]}: {exc}") from exc
+            code = process.wait()
+        except BaseException as exc:
+            stop_process_group(process, _signal_for(exc))
+            raise
+        finally:
+            if process.stdout is not None:
+                process.stdout.close()
+        if code != 0:
+            raise BuildFailed(f"{step} failed: {failing_step(tail) or _last(tail, code)}")
+
+
+def _signal_for(exc: BaseException) -> int:
+    if isinstance(exc, Interrupted):
+        return exc.signum
+    if isinstance(exc, KeyboardInterrupt):
+        return signal.SIGINT
+    return signal.SIGTERM
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs; zombies (an init that is slow to reap
+    them, as in many containers) do not count."""
+    proc = Path("/proc")
+    if proc.is_dir():
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+                return True
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_process_group(
+    process: subprocess.Popen[bytes], signum: int, grace: float = STOP_GRACE_SECONDS
+) -> None:
+    """Send ``signum`` to the child's process group (docker and its buildx plugin), wait
+    until every process of the group is gone, and kill what is left after ``grace``
+    seconds. A second interrupt while waiting kills the group at once."""
+    pgid = process.pid
+    try:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signum)
+        deadline = time.monotonic() + grace
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        if process.poll() is None or _group_alive(pgid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+            process.wait()
+
+
+def _last(lines: Sequence[str], code: int) -> str:
+    meaningful = [line.strip() for line in lines if line.strip()]
+    return _shorten(meaningful[-1], 200) if meaningful else f"exit {code}"
 
 
 def _ref_error(ref: str, exc: DockerException) -> ConfigError | EngineUnavailable:

@@ -44,4 +44,5 @@ class Interrupted(UvbuildError):
 
     def __init__(self, message: str, signum: int = 2) -> None:
         super().__init__(message)
+        self.signum = signum
         self.exit_code = 128 + signum

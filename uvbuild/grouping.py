@@ -12,7 +12,8 @@ import fnmatch
 import re
 from collections.abc import Iterable, Sequence
 
-from uvbuild.model import Grouping, HeavyChoice, SelectedPackage
+from uvbuild.config import DEFAULT_LAYER_LIMIT, OTHER_LAYER
+from uvbuild.model import Grouping, HeavyChoice, LayerGroup, SelectedPackage
 
 DEFAULT_HEAVY_PATTERNS: tuple[str, ...] = (
     "torch",
@@ -36,6 +37,34 @@ DEFAULT_HEAVY_PATTERNS: tuple[str, ...] = (
     "deepspeed",
     "vllm",
     "opencv-*",
+)
+
+#: The layer groups when ``[tool.uvbuild.layers]`` is not set: the CUDA libraries (several
+#: GB, rarely changing) apart from the frameworks built on them (bumped far more often).
+#: Heavy packages neither names go to the last group, ``other``.
+DEFAULT_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("cuda", ("nvidia-*", "cuda-*", "tensorrt*")),
+    (
+        "frameworks",
+        (
+            "torch",
+            "torchvision",
+            "torchaudio",
+            "triton",
+            "pytorch-triton*",
+            "xformers",
+            "flash-attn",
+            "torch-tensorrt",
+            "jax-cuda*",
+            "jaxlib",
+            "tensorflow*",
+            "onnxruntime-gpu",
+            "cupy-cuda*",
+            "bitsandbytes",
+            "deepspeed",
+            "vllm",
+        ),
+    ),
 )
 
 
@@ -103,3 +132,104 @@ def split(
         else:
             heavy.append(HeavyChoice(item, reason))
     return Grouping(heavy=tuple(heavy), light=tuple(light)), tuple(notes)
+
+
+def layer_groups(
+    heavy: Sequence[HeavyChoice],
+    *,
+    mode: str = "groups",
+    layout: Sequence[tuple[str, Sequence[str]]] | None = None,
+    limit: int = DEFAULT_LAYER_LIMIT,
+) -> tuple[tuple[LayerGroup, ...], tuple[str, ...]]:
+    """The heavy packages' layer groups, in layer order, and notes for ``plan``.
+
+    Each package joins the first group of ``layout`` (default DEFAULT_LAYERS) with a
+    pattern that matches its name; the rest form the last group, ``other``. Empty groups
+    are left out. ``mode="auto"`` then cuts every group whose wheels exceed ``limit``
+    into parts ``<group>-1``, ``<group>-2``... (see :func:`split_by_size`). Fewer than two
+    groups, or ``mode="single"``, gives no groups: the base installs everything in one
+    layer, as a separate stage would gain nothing.
+    """
+    if mode == "single" or not heavy:
+        return (), ()
+    chosen = DEFAULT_LAYERS if layout is None else tuple(layout)
+    matchers = [(name, tuple(normalize_pattern(p) for p in patterns)) for name, patterns in chosen]
+    members: dict[str, list[HeavyChoice]] = {name: [] for name, _ in chosen}
+    rest: list[HeavyChoice] = []
+    for choice in sorted(heavy, key=lambda c: (c.selected.name, c.selected.version or "")):
+        for name, patterns in matchers:
+            if matching_pattern(choice.selected.name, patterns) is not None:
+                members[name].append(choice)
+                break
+        else:
+            rest.append(choice)
+    groups = [
+        LayerGroup(name, tuple(members[name]), tuple(patterns))
+        for name, patterns in chosen
+        if members[name]
+    ]
+    if rest:
+        groups.append(LayerGroup(OTHER_LAYER, tuple(rest)))
+    notes: list[str] = []
+    if mode == "auto":
+        groups, notes = split_by_size(groups, limit)
+    else:
+        for group in groups:
+            if group.size > limit:
+                notes.append(
+                    f"layer {group.name} holds {group.size:,} bytes of wheels, more than the "
+                    f'layer-limit {limit:,}: layer-mode = "auto" would split it'
+                )
+    if len(groups) < 2:
+        return (), tuple(notes)
+    return tuple(groups), tuple(notes)
+
+
+def split_by_size(groups: Sequence[LayerGroup], limit: int) -> tuple[list[LayerGroup], list[str]]:
+    """Cut each group into parts whose wheels add up to at most ``limit``.
+
+    Packages are taken in name order and a part is closed when the next one would not
+    fit ("next fit"): a size change moves at most the boundary around that package, so
+    the other parts, and their keys, stay. A package whose size the lock does not record
+    counts as ``limit`` (a part of its own), as does one larger than ``limit``.
+    """
+    taken = {group.name for group in groups}
+    out: list[LayerGroup] = []
+    notes: list[str] = []
+    unknown: list[str] = []
+    for group in groups:
+        parts: list[list[HeavyChoice]] = []
+        current: list[HeavyChoice] = []
+        filled = 0
+        for choice in group.packages:
+            size = choice.selected.size
+            if size is None:
+                unknown.append(choice.selected.name)
+            elif size > limit:
+                notes.append(
+                    f"{choice.selected.name} alone is {size:,} bytes, more than the "
+                    f"layer-limit {limit:,}: it gets a layer of its own"
+                )
+            weight = limit if size is None else size
+            if current and filled + weight > limit:
+                parts.append(current)
+                current, filled = [], 0
+            current.append(choice)
+            filled += weight
+        if current:
+            parts.append(current)
+        if len(parts) == 1:
+            out.append(group)
+            continue
+        for number, part in enumerate(parts, start=1):
+            name = f"{group.name}-{number}"
+            if name in taken:
+                name = f"{group.name}-part{number}"
+            taken.add(name)
+            out.append(LayerGroup(name, tuple(part), group.patterns, part=number))
+    if unknown:
+        notes.append(
+            f"size unknown for {len(unknown)} heavy package(s): in auto mode each gets a "
+            "layer of its own"
+        )
+    return out, notes

@@ -15,10 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from uvbuild.model import HeavyChoice
+from uvbuild.model import HeavyChoice, LayerGroup
 
 # Bump whenever the generated uvbuild-base stage changes what it installs or how.
-RECIPE_VERSION = "uvbuild-base/1"
+RECIPE_VERSION = "uvbuild-base/2"
+# Bump whenever a generated uvbuild-layer-<group> stage changes what it installs or how.
+LAYER_RECIPE_VERSION = "uvbuild-layer/1"
 TAG_LENGTH = 16
 
 
@@ -48,13 +50,34 @@ def package_entry(choice: HeavyChoice) -> dict[str, Any]:
     }
 
 
-def key_document(heavy: Sequence[HeavyChoice], inputs: KeyInputs) -> dict[str, Any]:
-    """The exact document that is hashed; ``plan`` shows it as "the inputs of the key"."""
+def key_document(
+    heavy: Sequence[HeavyChoice], inputs: KeyInputs, layers: Sequence[LayerGroup] = ()
+) -> dict[str, Any]:
+    """The exact document the base key hashes; ``plan`` shows it as "the inputs of the key".
+
+    ``layers`` are the layer groups with their keys already set: their names, order and
+    keys are part of the base (one ``COPY --link`` each), so the base key moves when any
+    group's key does, and only then (or when the base recipe changes).
+    """
+    document = _document(RECIPE_VERSION, heavy, inputs)
+    document["layers"] = [{"name": group.name, "key": group.key} for group in layers]
+    return document
+
+
+def layer_document(group: LayerGroup, inputs: KeyInputs) -> dict[str, Any]:
+    """What a layer group's key hashes: its lock subset and the inputs all groups share.
+
+    The group's name is not in it: the layer's bytes do not depend on it.
+    """
+    return _document(LAYER_RECIPE_VERSION, group.packages, inputs)
+
+
+def _document(recipe: str, heavy: Sequence[HeavyChoice], inputs: KeyInputs) -> dict[str, Any]:
     packages = sorted(
         (package_entry(c) for c in heavy), key=lambda e: (e["name"], e["version"] or "")
     )
     return {
-        "recipe": RECIPE_VERSION,
+        "recipe": recipe,
         "platform": inputs.platform,
         "python": inputs.python,
         "base-image": inputs.base_image,
@@ -88,7 +111,7 @@ def explain(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Human lines naming what moved between two key documents (empty: same key)."""
     lines: list[str] = []
     for field in sorted(set(old) | set(new)):
-        if field == "packages":
+        if field in ("packages", "layers"):
             continue
         if old.get(field) != new.get(field):
             lines.append(f"{field}: {old.get(field)!r} -> {new.get(field)!r}")
@@ -121,4 +144,24 @@ def explain(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
             lines.append(
                 f"changed {name} {a['version']}: selected wheel {b['wheel']} ({b['hash']})"
             )
-    return lines
+    return lines + _explain_layers(old.get("layers"), new.get("layers"), explained=bool(lines))
+
+
+def _explain_layers(old: Any, new: Any, *, explained: bool) -> list[str]:
+    """Lines for the layer groups: a changed layout (names, order), and when nothing
+    above explains it, which group keys moved (a package changed group, say)."""
+    if old == new or old is None or new is None:
+        return []
+    before = {entry["name"]: entry["key"] for entry in old}
+    after = {entry["name"]: entry["key"] for entry in new}
+    if list(before) != list(after):
+        return [
+            f"layers: {' '.join(before) or '(one layer)'} -> {' '.join(after) or '(one layer)'}"
+        ]
+    if explained:
+        return []  # the group keys moved with the packages or inputs named above
+    return [
+        f"layer {name}: key {before[name][:TAG_LENGTH]} -> {key[:TAG_LENGTH]}"
+        for name, key in after.items()
+        if before[name] != key
+    ]

@@ -200,6 +200,32 @@ class Grouping:
     light: tuple[SelectedPackage, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class LayerGroup:
+    """Heavy packages installed in a stage of their own and copied into the base with
+    ``COPY --link``, so their layer does not depend on the layers below it.
+
+    ``key`` hashes the group's lock subset plus the inputs every group shares (set by the
+    planner); ``patterns`` are the layout's patterns that formed it (empty for the group
+    of leftovers); ``part`` numbers the pieces of a group the auto mode split by size.
+    """
+
+    name: str
+    packages: tuple[HeavyChoice, ...]
+    patterns: tuple[str, ...] = ()
+    key: str = ""
+    part: int | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes of the selected wheels (about the compressed layer); unknown sizes count 0."""
+        return sum(c.selected.size or 0 for c in self.packages)
+
+    @property
+    def unknown_size(self) -> int:
+        return sum(1 for c in self.packages if c.selected.size is None)
+
+
 PLAN_SCHEMA = "uvbuild.plan/1"
 
 
@@ -221,6 +247,16 @@ class BuildPlan:
     key_document: str  # canonical JSON of what the key hashes
     members: tuple[str, ...] = ()  # workspace member directories, relative, without "."
     notes: tuple[str, ...] = ()
+    # The heavy packages' layer groups, in layer order; empty: one layer (layer-mode
+    # "single", or every heavy package fell into one group).
+    layers: tuple[LayerGroup, ...] = ()
+    layer_mode: str = "groups"
+
+    def layer_of(self, name: str) -> LayerGroup | None:
+        for group in self.layers:
+            if any(c.selected.name == name for c in group.packages):
+                return group
+        return None
 
     @property
     def heavy(self) -> tuple[SelectedPackage, ...]:
@@ -257,7 +293,26 @@ class BuildPlan:
                 "unknown-size": sum(1 for s in items if s.size is None),
             }
 
-        heavy = [{**entry(c.selected), "reason": c.reason} for c in self.grouping.heavy]
+        def layer_name(selected: SelectedPackage) -> str | None:
+            group = self.layer_of(selected.name)
+            return group.name if group else None
+
+        heavy = [
+            {**entry(c.selected), "reason": c.reason, "layer": layer_name(c.selected)}
+            for c in self.grouping.heavy
+        ]
+        layers = [
+            {
+                "name": group.name,
+                "key": group.key,
+                "patterns": list(group.patterns),
+                "part": group.part,
+                "packages": [c.selected.name for c in group.packages],
+                "bytes": group.size,
+                "unknown-size": group.unknown_size,
+            }
+            for group in self.layers
+        ]
         return {
             "schema": PLAN_SCHEMA,
             "project": {
@@ -286,6 +341,8 @@ class BuildPlan:
                 "tag": self.tag,
                 "repo": self.base_repo,
                 "inputs": json.loads(self.key_document),
+                "layer-mode": self.layer_mode,
+                "layers": layers,
             },
             "heavy": heavy,
             "light": [entry(s) for s in self.light],

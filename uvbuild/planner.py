@@ -211,10 +211,19 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
         venv=config.venv,
         compile_bytecode=config.compile_bytecode,
     )
-    document = hashing.key_document(split.heavy, inputs)
+    layers, layer_notes = grouping.layer_groups(
+        split.heavy, mode=config.layer_mode, layout=config.layers, limit=config.layer_limit
+    )
+    layers = tuple(
+        replace(group, key=hashing.base_key(hashing.layer_document(group, inputs)))
+        for group in layers
+    )
+    document = hashing.key_document(split.heavy, inputs, layers)
     key = hashing.base_key(document)
     repo = config.base_repo or hashing.default_base_repo(project.name or project.dir.name)
-    notes = (*notes, *(s.unavailable for s in selected if s.unavailable))
+    notes = (*notes, *(s.unavailable for s in selected if s.unavailable), *layer_notes)
+    if config.layer_mode == "single" and config.layers is not None:
+        notes = (*notes, 'layer-mode is "single": tool.uvbuild.layers is not used')
     unknown = [c.selected.name for c in split.heavy if c.selected.size is None]
     if unknown:
         notes = (
@@ -237,4 +246,6 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
         key_document=json.dumps(document, sort_keys=True, separators=(",", ":")),
         members=workspace_members(lock_data, project.dir),
         notes=notes,
+        layers=layers,
+        layer_mode=config.layer_mode,
     )
