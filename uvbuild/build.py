@@ -310,15 +310,11 @@ class Builder:
         (work / "Dockerfile.dockerignore").write_text(render.dockerignore(text))
         return generated
 
-    def _base(self, work: Path, generated: Path, result: BuildResult) -> None:
+    def base_request(self, work: Path, generated: Path, iidfile: Path | None) -> BuildRequest:
+        """The base build: only the uvbuild-base target of the generated Dockerfile, from an
+        empty context, with the heavy requirements as a named context."""
         plan, options = self.plan, self.options
-        exists = self.engine_ok and self.engine.image_exists(plan.tag)
-        if exists and not options.rebuild_base:
-            result.base_action = "would reuse" if options.dry_run else "reused"
-            self.report.step(f"reusing base {plan.tag} (heavy packages: {len(plan.heavy)})")
-            return
-        iidfile = work / "base.iid"
-        request = BuildRequest(
+        return BuildRequest(
             context=str(work / "empty"),
             file=str(generated),
             target=render.BASE_STAGE,
@@ -331,8 +327,51 @@ class Builder:
             builder=options.builder,
             network=options.network,
             add_hosts=options.add_hosts,
-            iidfile=str(iidfile),
+            iidfile=str(iidfile) if iidfile else None,
         )
+
+    def app_request(
+        self, work: Path, generated: Path, load: bool, iidfile: Path | None, *, base_ref: str
+    ) -> BuildRequest:
+        """The app build, reading the base through the named context uvbuild-base."""
+        plan, options = self.plan, self.options
+        return BuildRequest(
+            context=plan.project_dir,
+            file=str(self.user_dockerfile or generated),
+            tags=options.tags,
+            target=options.target,
+            build_args=options.build_args,
+            # The frontend resolves every stage it parses, the replaced base stage too, so
+            # the heavy context goes along although nothing reads it.
+            build_contexts=(
+                (render.BASE_STAGE, f"docker-image://{base_ref}"),
+                (render.HEAVY_CONTEXT, str(work / "heavy")),
+            ),
+            platforms=(plan.target.platform,),
+            load=load,
+            push=options.push,
+            progress=options.progress,
+            no_cache=options.no_cache,
+            secrets=options.secrets,
+            ssh=options.ssh,
+            labels=options.labels,
+            builder=options.builder,
+            network=options.network,
+            add_hosts=options.add_hosts,
+            cache_from=options.cache_from,
+            cache_to=options.cache_to,
+            iidfile=str(iidfile) if iidfile else None,
+        )
+
+    def _base(self, work: Path, generated: Path, result: BuildResult) -> None:
+        plan, options = self.plan, self.options
+        exists = self.engine_ok and self.engine.image_exists(plan.tag)
+        if exists and not options.rebuild_base:
+            result.base_action = "would reuse" if options.dry_run else "reused"
+            self.report.step(f"reusing base {plan.tag} (heavy packages: {len(plan.heavy)})")
+            return
+        iidfile = work / "base.iid"
+        request = self.base_request(work, generated, iidfile)
         action = "rebuilt" if exists else "built"
         if options.dry_run:
             result.base_action = f"would build ({action})"
@@ -381,33 +420,7 @@ class Builder:
         plan, options = self.plan, self.options
         dockerfile = self.user_dockerfile or generated
         iidfile = work / "app.iid"
-        request = BuildRequest(
-            context=plan.project_dir,
-            file=str(dockerfile),
-            tags=options.tags,
-            target=options.target,
-            build_args=options.build_args,
-            # The frontend resolves every stage it parses, the replaced base stage too, so
-            # the heavy context goes along although nothing reads it.
-            build_contexts=(
-                (render.BASE_STAGE, f"docker-image://{plan.tag}"),
-                (render.HEAVY_CONTEXT, str(work / "heavy")),
-            ),
-            platforms=(plan.target.platform,),
-            load=load,
-            push=options.push,
-            progress=options.progress,
-            no_cache=options.no_cache,
-            secrets=options.secrets,
-            ssh=options.ssh,
-            labels=options.labels,
-            builder=options.builder,
-            network=options.network,
-            add_hosts=options.add_hosts,
-            cache_from=options.cache_from,
-            cache_to=options.cache_to,
-            iidfile=str(iidfile),
-        )
+        request = self.app_request(work, generated, load, iidfile, base_ref=plan.tag)
         result.tags = options.tags
         if options.dry_run:
             result.commands.append(self.engine.command_line(build_args(request)))
