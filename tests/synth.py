@@ -263,8 +263,12 @@ class IndexServer:
         password: str | None = None,
         port: int = 0,
         file_delay: float = 0.0,
+        host: str = "127.0.0.1",
     ) -> None:
         self.files: dict[str, IndexFile] = {}
+        # Another address (the docker0 bridge, 172.17.0.1) lets build containers on the
+        # default bridge network reach the index without --network host.
+        self.host = host
         self.file_delay = file_delay
         self._port = port
         self._lock = threading.Lock()
@@ -325,7 +329,7 @@ class IndexServer:
 
     @property
     def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -339,7 +343,7 @@ class IndexServer:
         if self._httpd is not None:
             return self
         handler = type("_BoundHandler", (_IndexHandler,), {"index": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        self._httpd = ThreadingHTTPServer((self.host, self._port), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,

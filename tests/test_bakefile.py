@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from uvbuild import bakefile
+import json
+from pathlib import Path
+
+import pytest
+
+from uvbuild import bakefile, planner
+from uvbuild.build import Builder, BuildOptions
 from uvbuild.engine import BuildRequest
+from uvbuild.errors import ConfigError
 
 BASE = BuildRequest(
     context="/w/empty",
@@ -70,3 +77,89 @@ def test_an_existing_base_is_read_as_an_image():
     document = bakefile.document(None, APP, base_ref=ref)
     assert set(document["target"]) == {"app"}
     assert document["target"]["app"]["contexts"]["uvbuild-base"] == f"docker-image://{ref}"
+
+
+# -- bakefile.write: the bake file of a Builder (fake engine, no Docker) ------------------
+
+PROJECT = Path(__file__).parent / "fixtures" / "two_indexes"
+
+
+class BakeEngine:
+    def __init__(self, *, exists: bool, keeps_network: bool = False) -> None:
+        self.exists = exists
+        self.keeps_network = keeps_network
+        self.calls: list[tuple] = []
+
+    def check(self):
+        from uvbuild.engine import BuilderInfo
+
+        return BuilderInfo("default", "docker", "v0")
+
+    def image_exists(self, ref: str) -> bool:
+        self.calls.append(("image_exists", ref))
+        return self.exists
+
+    def registry_image(self, ref, platform=None):
+        self.calls.append(("registry_image", ref))
+        return None
+
+    def bake_keeps(self, attribute, value, workdir) -> bool:
+        self.calls.append(("bake_keeps", attribute, value))
+        return self.keeps_network
+
+
+class Report:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def step(self, message: str) -> None:
+        self.lines.append(message)
+
+    info = warn = detail = stream = step
+
+
+def write(tmp_path, monkeypatch, engine, **options):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    plan = planner.make_plan(PROJECT, {"platform": "linux/amd64", "python": "3.11"})
+    builder = Builder(plan, BuildOptions(**options), engine, Report())
+    return plan, bakefile.write(builder, tmp_path / "out" / "docker-bake.json", Report())
+
+
+def test_write_a_base_to_build(tmp_path, monkeypatch):
+    plan, result = write(tmp_path, monkeypatch, BakeEngine(exists=False), tags=("app:dev",))
+    document = json.loads(result.file.read_text())
+    assert result.base_action == "build"
+    base, app = document["target"]["uvbuild-base"], document["target"]["app"]
+    assert base["tags"] == [plan.tag]
+    assert base["output"] == ["type=docker"]
+    assert app["contexts"]["uvbuild-base"] == "target:uvbuild-base"
+    inputs = tmp_path / "cache" / "uvbuild" / "bake" / plan.key[:16]
+    assert result.inputs == inputs
+    assert app["dockerfile"] == str(inputs / "Dockerfile") and (inputs / "Dockerfile").is_file()
+    assert base["contexts"]["uvbuild-heavy"] == str(inputs / "heavy")
+    assert any((inputs / "heavy").iterdir())
+    assert app["context"] == plan.project_dir and app["tags"] == ["app:dev"]
+
+
+def test_write_an_existing_base(tmp_path, monkeypatch):
+    plan, result = write(tmp_path, monkeypatch, BakeEngine(exists=True))
+    document = json.loads(result.file.read_text())
+    assert result.base_action == "reuse"
+    assert set(document["target"]) == {"app"}
+    assert document["target"]["app"]["contexts"]["uvbuild-base"] == f"docker-image://{plan.tag}"
+
+
+def test_rebuild_base_makes_it_a_target(tmp_path, monkeypatch):
+    _plan, result = write(tmp_path, monkeypatch, BakeEngine(exists=True), rebuild_base=True)
+    assert result.base_action == "build"
+    assert result.document["target"]["uvbuild-base"]["no-cache"] is True
+
+
+def test_network_that_bake_drops_is_a_config_error(tmp_path, monkeypatch):
+    engine = BakeEngine(exists=False, keeps_network=False)
+    with pytest.raises(ConfigError, match="drops the `network` attribute"):
+        write(tmp_path, monkeypatch, engine, network="host")
+    assert not (tmp_path / "out" / "docker-bake.json").exists()
+    engine = BakeEngine(exists=False, keeps_network=True)
+    _plan, result = write(tmp_path, monkeypatch, engine, network="host")
+    assert result.document["target"]["app"]["network"] == "host"

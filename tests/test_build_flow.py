@@ -508,3 +508,325 @@ def test_reused_base_needs_no_disk_check(plan):
     _result, report = run(plan, engine)
     assert engine.named("storage") == []
     assert report.of("warn") == []
+
+
+# -- registry bases, builders outside the engine, cache export, the per-base lock (#4) -------
+
+REGISTRY_REPO = "127.0.0.1:5000/team/base"
+REGISTRY_DIFF_IDS = ("sha256:l1", "sha256:r2")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(monkeypatch, tmp_path: Path) -> None:
+    """Locks (and dry-run files) go to a per-test cache directory."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def registry_plan():
+    return planner.make_plan(FIXTURES / "two_indexes", {**FLAGS, "base_repo": REGISTRY_REPO})
+
+
+class RegistryEngine(FakeEngine):
+    """A FakeEngine with a registry: ``in_registry`` holds the refs it has; a push or a
+    pushing build adds one. ``unreachable`` makes every registry question fail."""
+
+    def __init__(self, *, in_registry: bool = False, unreachable: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.registry: set[str] = set()
+        self.in_registry = in_registry
+        self.unreachable = unreachable
+
+    def registry_image(self, ref: str, platform: str | None = None):
+        from uvbuild.engine import RegistryImage
+
+        self.calls.append(("registry_image", ref))
+        if self.unreachable:
+            raise EngineUnavailable("the registry 127.0.0.1:5000 cannot be reached (refused)")
+        if self.in_registry or ref in self.registry:
+            return RegistryImage(ref, "sha256:" + "d" * 64, REGISTRY_DIFF_IDS, 123)
+        return None
+
+    def push_image(self, ref: str, on_line) -> None:
+        self.calls.append(("push_image", ref))
+        self.registry.add(ref)
+
+    def build(self, request: BuildRequest, on_line, step: str) -> None:
+        super().build(request, on_line, step)
+        if request.push and request.target == render.BASE_STAGE:
+            self.registry.update(request.tags)
+
+
+def test_registry_base_is_reused_without_building(registry_plan):
+    engine = RegistryEngine(in_registry=True)
+    result, report = run(registry_plan, engine, tags=("app:dev",))
+    assert engine.named("build") == [("build", "app")]
+    assert engine.named("tag") == []
+    assert engine.named("image_exists") == [("image_exists", registry_plan.tag)]
+    app = engine.stage("app")
+    assert _context(app)[render.BASE_STAGE] == f"docker-image://{registry_plan.tag}"
+    assert result.base_action == "reused"
+    assert result.to_dict()["base"]["source"] == "registry"
+    assert any(m.startswith("reusing base from registry") for m in report.of("step"))
+    # The layer report takes the base's diff ids from the registry, not the engine.
+    assert engine.named("diff_ids") == []
+    assert [(layer.diff_id, layer.shared) for layer in result.layers] == [
+        ("sha256:l1", True),
+        ("sha256:l2", False),
+    ]
+
+
+def test_local_base_wins_over_the_registry(registry_plan):
+    engine = RegistryEngine(exists=True, in_registry=True)
+    result, _ = run(registry_plan, engine)
+    assert engine.named("registry_image") == []
+    assert result.to_dict()["base"]["source"] == "engine"
+    assert engine.named("build") == [("build", "app")]
+
+
+def test_local_base_repo_never_asks_a_registry(plan):
+    engine = RegistryEngine(exists=False)
+    run(plan, engine)
+    assert engine.named("registry_image") == []
+
+
+def test_missing_registry_base_is_built_locally_and_not_pushed_by_default(registry_plan):
+    engine = RegistryEngine()
+    result, _ = run(registry_plan, engine)
+    order = [c for c in engine.calls if c[0] in ("build", "tag", "push_image")]
+    assert order == [("build", "base"), ("tag", BASE_ID, registry_plan.tag), ("build", "app")]
+    assert engine.stage("base").load is True and engine.stage("base").push is False
+    assert result.base_action == "built"
+    assert result.to_dict()["base"]["pushed"] is False
+
+
+def test_push_base_pushes_after_tagging(registry_plan):
+    engine = RegistryEngine()
+    result, report = run(registry_plan, engine, push_base=True)
+    order = [c for c in engine.calls if c[0] in ("build", "tag", "push_image")]
+    assert order == [
+        ("build", "base"),
+        ("tag", BASE_ID, registry_plan.tag),
+        ("push_image", registry_plan.tag),
+        ("build", "app"),
+    ]
+    assert result.to_dict()["base"] | {"seconds": 0} == {
+        "tag": registry_plan.tag,
+        "key": registry_plan.key,
+        "action": "built",
+        "seconds": 0,
+        "source": "engine",
+        "pushed": True,
+    }
+    assert any(m.startswith("pushing base") for m in report.of("step"))
+
+
+def test_push_base_pushes_a_local_base_the_registry_lacks(registry_plan):
+    engine = RegistryEngine(exists=True)
+    result, _ = run(registry_plan, engine, push_base=True)
+    assert engine.named("build") == [("build", "app")]
+    assert engine.named("push_image") == [("push_image", registry_plan.tag)]
+    assert result.base_action == "reused" and result.base_pushed
+
+
+def test_push_base_skips_a_base_the_registry_has(registry_plan):
+    engine = RegistryEngine(exists=True, in_registry=True)
+    run(registry_plan, engine, push_base=True)
+    assert engine.named("push_image") == []
+
+
+def test_push_base_needs_a_registry_repo(plan):
+    engine = RegistryEngine()
+    with pytest.raises(ConfigError, match=r"--push-base .*--base-repo \(tool.uvbuild.base-repo\)"):
+        run(plan, engine, push_base=True)
+    assert engine.builds == []
+
+
+def test_failed_push_propagates_after_the_local_tag(registry_plan):
+    class Refusing(RegistryEngine):
+        def push_image(self, ref, on_line):
+            self.calls.append(("push_image", ref))
+            raise BuildFailed(f"pushing {ref} failed: denied")
+
+    engine = Refusing()
+    with pytest.raises(BuildFailed, match="denied"):
+        run(registry_plan, engine, push_base=True)
+    assert engine.named("build") == [("build", "base")]
+    assert engine.registry == set()
+
+
+def test_unreachable_registry_stops_before_any_build(registry_plan):
+    engine = RegistryEngine(unreachable=True)
+    with pytest.raises(EngineUnavailable, match="cannot be reached"):
+        run(registry_plan, engine)
+    assert engine.builds == []
+
+
+def test_dry_run_with_an_unreachable_registry_warns(registry_plan):
+    engine = RegistryEngine(unreachable=True)
+    result, report = run(registry_plan, engine, dry_run=True, push_base=True)
+    assert engine.builds == []
+    assert any("cannot be reached" in w for w in report.of("warn"))
+    assert len(result.commands) == 4
+    assert result.commands[2] == f"docker push {registry_plan.tag}"
+
+
+@pytest.mark.parametrize("driver", ["docker-container", "remote", "kubernetes"])
+def test_builder_outside_the_engine_needs_a_registry_repo(plan, driver):
+    engine = RegistryEngine(driver=driver)
+    with pytest.raises(EngineUnavailable) as caught:
+        run(plan, engine)
+    message = str(caught.value)
+    assert f"{driver} driver" in message
+    assert "--base-repo (tool.uvbuild.base-repo)" in message
+    assert "\n" not in message
+    assert engine.builds == []
+
+
+def test_builder_outside_the_engine_reuses_the_registry_base(registry_plan):
+    engine = RegistryEngine(driver="docker-container", in_registry=True, exists=True)
+    result, _ = run(registry_plan, engine)
+    assert engine.named("image_exists") == []  # the engine's store is not the builder's
+    assert engine.named("build") == [("build", "app")]
+    app = engine.stage("app")
+    assert _context(app)[render.BASE_STAGE] == f"docker-image://{registry_plan.tag}"
+    assert app.load is True  # loaded through the builder's own docker exporter
+    assert result.base_source == "registry"
+
+
+def test_builder_outside_the_engine_pushes_the_base_it_builds(registry_plan):
+    engine = RegistryEngine(driver="docker-container")
+    result, report = run(registry_plan, engine, tags=("app:dev",))
+    assert engine.named("build") == [("build", "base"), ("build", "app")]
+    assert engine.named("tag") == [] and engine.named("push_image") == []
+    assert engine.named("storage") == []  # the builder's storage is not the engine's
+    base = engine.stage("base")
+    assert (base.push, base.load, base.tags) == (True, False, (registry_plan.tag,))
+    assert "--push" in build_args(base) and "--load" not in build_args(base)
+    assert registry_plan.tag in engine.registry
+    assert result.base_action == "built" and result.base_pushed
+    assert result.base_source == "registry"
+    assert any("pushed by the docker-container builder" in m for m in report.of("step"))
+    app = engine.stage("app")
+    assert _context(app)[render.BASE_STAGE] == f"docker-image://{registry_plan.tag}"
+
+
+@pytest.mark.parametrize(("options", "load"), [({}, True), ({"load": False}, False)])
+def test_builder_outside_the_engine_passes_load_through(registry_plan, options, load):
+    engine = RegistryEngine(driver="docker-container", in_registry=True)
+    run(registry_plan, engine, **options)
+    assert engine.stage("app").load is load
+
+
+def test_dry_run_with_a_builder_outside_the_engine(registry_plan):
+    engine = RegistryEngine(driver="docker-container")
+    result, _ = run(registry_plan, engine, dry_run=True)
+    assert len(result.commands) == 2  # no `docker tag`: the base build pushes
+    assert "--push" in result.commands[0]
+
+
+def test_cache_export_reaches_only_the_app_build(plan):
+    engine = FakeEngine(exists=False)
+    run(
+        plan,
+        engine,
+        cache_from=("type=registry,ref=reg/cache",),
+        cache_to=("type=registry,ref=reg/cache,mode=max",),
+    )
+    base, app = engine.stage("base"), engine.stage("app")
+    assert (base.cache_from, base.cache_to) == ((), ())
+    assert "--cache-to" not in build_args(base) and "--cache-from" not in build_args(base)
+    assert app.cache_from == ("type=registry,ref=reg/cache",)
+    assert app.cache_to == ("type=registry,ref=reg/cache,mode=max",)
+    args = build_args(app)
+    assert args[args.index("--cache-to") + 1] == "type=registry,ref=reg/cache,mode=max"
+
+
+def test_no_cache_export_by_default(plan):
+    engine = FakeEngine(exists=False)
+    run(plan, engine)
+    for stage in ("base", "app"):
+        args = build_args(engine.stage(stage))
+        assert "--cache-to" not in args and "--cache-from" not in args
+
+
+# -- the per-base lock --------------------------------------------------------------------------
+
+
+def _lock_files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "cache" / "uvbuild" / "locks").glob("*.lock"))
+
+
+def _locked(path: Path) -> bool:
+    import fcntl
+    import os
+
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def test_base_build_holds_the_lock_and_releases_it(plan, tmp_path):
+    seen = []
+
+    class Watching(FakeEngine):
+        def build(self, request, on_line, step):
+            if request.target == render.BASE_STAGE:
+                seen.extend(_locked(path) for path in _lock_files(tmp_path))
+            super().build(request, on_line, step)
+
+    run(plan, Watching(exists=False))
+    assert seen == [True]
+    assert [_locked(path) for path in _lock_files(tmp_path)] == [False]
+
+
+def test_existing_base_takes_no_lock(plan, tmp_path):
+    run(plan, FakeEngine(exists=True))
+    assert _lock_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("failure", ["fail", "interrupt"])
+def test_failed_or_interrupted_base_build_releases_the_lock(plan, tmp_path, failure):
+    engine = FakeEngine(exists=False, **{failure: "base"})
+    with pytest.raises((BuildFailed, Interrupted)):
+        run(plan, engine)
+    assert [_locked(path) for path in _lock_files(tmp_path)] == [False]
+
+
+def test_waiting_run_rechecks_and_reuses_the_base_the_holder_built(plan, tmp_path):
+    import hashlib
+    import threading
+    import time
+
+    from uvbuild import keylock
+    from uvbuild.build import user_cache_dir
+
+    engine = FakeEngine(exists=False)
+    held = threading.Event()
+
+    def other_run() -> None:  # holds the lock, "builds" the base, releases
+        key = hashlib.sha256(plan.tag.encode()).hexdigest()
+        with keylock.hold(user_cache_dir(), key):
+            held.set()
+            time.sleep(0.6)
+            engine.exists = True
+
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    held.wait(5)
+    try:
+        result, report = run(plan, engine)
+    finally:
+        thread.join()
+    assert engine.named("build") == [("build", "app")]
+    assert result.base_action == "reused"
+    waiting = [m for m in report.of("step") if m.startswith("waiting for")]
+    assert len(waiting) == 1
+    assert waiting[0].startswith("waiting for pid ")
+    assert waiting[0].endswith(f", which is building base {plan.tag}")
+    assert engine.named("image_exists") == [("image_exists", plan.tag)] * 2

@@ -54,6 +54,7 @@ VALID: dict[str, tuple[object, object]] = {
     ),
     "layer-mode": ("auto", "auto"),
     "layer-limit": ("1.5GB", 1_500_000_000),
+    "index-credentials": (["synth"], ("synth",)),
 }
 
 
@@ -261,6 +262,7 @@ BAD_VALUES = [
     ("layer-mode", "layers"),
     ("layer-mode", True),
     ("layer-limit", "huge"),
+    ("index-credentials", ["no spaces"]),
 ]
 
 
@@ -322,3 +324,32 @@ def test_base_repo_may_name_a_registry_port():
     assert load_config({"base-repo": "127.0.0.1:5000/team/base"}).base_repo == (
         "127.0.0.1:5000/team/base"
     )
+
+
+# -- index-credentials -------------------------------------------------------------------
+
+
+def test_index_credentials_from_table_and_flag():
+    assert load_config({}).index_credentials == ()
+    assert load_config({"index-credentials": ["synth", "corp.pkgs"]}).index_credentials == (
+        "synth",
+        "corp.pkgs",
+    )
+    config = load_config(
+        {"index-credentials": ["synth"]}, {"index_credentials": ("other", "other")}
+    )
+    assert config.index_credentials == ("other",)  # the flag replaces; duplicates dropped
+    assert config_to_dict(config)["index-credentials"] == ["other"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("synth", "expected an array of strings"),
+        (["bad name"], "is not an index name"),
+        (["-x"], "is not an index name"),
+    ],
+)
+def test_index_credentials_errors_name_the_key(value, message):
+    with pytest.raises(ConfigError, match=rf"tool\.uvbuild\.index-credentials: .*{message}"):
+        load_config({"index-credentials": value})

@@ -6,12 +6,15 @@ Update the golden files with ``UVBUILD_UPDATE_GOLDEN=1 python -m pytest tests/te
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from uvbuild import __version__, planner, render
+from uvbuild.config import Config
+from uvbuild.errors import ConfigError
 from uvbuild.model import (
     Artifact,
     Grouping,
@@ -90,7 +93,8 @@ def test_stages(two_indexes):
     assert "FROM python:3.11-slim-bookworm AS uvbuild-base\n" in text
     assert "FROM uvbuild-base AS uvbuild-deps\n" in text
     assert "FROM uvbuild-deps AS uvbuild-app\n" in text
-    assert "COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /uvx /bin/" in text
+    assert "--mount=type=bind,from=ghcr.io/astral-sh/uv:0.13.9,target=/tmp/uvbuild-uv" in text
+    assert "cp /tmp/uvbuild-uv/uv /tmp/uvbuild-uv/uvx /bin/" in text
     assert "--mount=type=bind,from=uvbuild-heavy,target=/tmp/uvbuild-heavy" in text
     assert text.endswith("\n")
 
@@ -343,7 +347,7 @@ def test_layered_base_copies_each_group_with_link(layered):
     assert "uv pip install" not in base
     assert "uvbuild-heavy" not in base
     lines = base.splitlines()
-    venv = lines.index("RUN uv venv /opt/venv")
+    venv = lines.index("    uv venv /opt/venv && \\") + 2  # then the mtimes are set
     assert lines[venv + 1 : venv + 3] == [
         "COPY --link --from=uvbuild-layer-cuda /uvbuild-layer/ /opt/venv/",
         "COPY --link --from=uvbuild-layer-frameworks /uvbuild-layer/ /opt/venv/",
@@ -353,7 +357,7 @@ def test_layered_base_copies_each_group_with_link(layered):
     for group in layered.layers:
         assert labels[f"io.uvbuild.layer.{group.name}.key"] == group.key
         assert f'io.uvbuild.layer.{group.name}.key="{group.key}"' in base
-    assert labels["io.uvbuild.recipe"] == "uvbuild-base/2"
+    assert labels["io.uvbuild.recipe"] == "uvbuild-base/3"
 
 
 def test_single_layer_base_has_no_layer_labels(two_indexes):
@@ -410,3 +414,160 @@ def test_layer_stage_gathers_exactly_what_the_install_added(tmp_path):
         "share/man/man1/torch.1",
     ]
     assert run_new_tops(tmp_path, before, added) == set(added)
+
+
+# -- reproducible bases ------------------------------------------------------------------
+
+
+def _timed(selected: SelectedPackage, upload_time: str | None) -> SelectedPackage:
+    assert selected.wheel is not None
+    return replace(selected, wheel=replace(selected.wheel, upload_time=upload_time))
+
+
+def test_upload_epoch_is_the_newest_upload_time_or_zero():
+    a = _selected("a", "1", PYPI, "sha256:" + "1" * 64)
+    b = _selected("b", "1", PYPI, "sha256:" + "2" * 64)
+    assert render.upload_epoch([]) == 0
+    older, newer = "2024-01-01T00:00:00.000000Z", "2024-01-02T00:00:01Z"
+    assert render.upload_epoch([_timed(a, older), _timed(b, newer)]) == 1704153601
+    assert render.upload_epoch([_timed(a, older)]) == 1704067200
+    # one wheel without an upload time (the PyTorch index records none): 0, not a guess
+    assert render.upload_epoch([_timed(a, newer), _timed(b, None)]) == 0
+    assert render.upload_epoch([_timed(a, "yesterday")]) == 0
+
+
+def test_every_base_and_layer_run_sets_the_epoch_and_clamps_mtimes(layered, two_indexes):
+    for plan in (layered, two_indexes):
+        text = render.dockerfile(plan)
+        for name in [render.layer_stage_name(g) for g in plan.layers] + ["uvbuild-base"]:
+            body = stage(text, name)
+            runs = body.count("\nRUN ")
+            assert runs >= 2  # uv, then the venv
+            assert body.count("export SOURCE_DATE_EPOCH=") == runs
+            assert body.count("find / -xdev") == runs
+            assert "COPY --from=" not in body  # a COPY would date /bin with the build time
+        # the app stages are the user's: no epoch there
+        assert "SOURCE_DATE_EPOCH" not in stage(text, "uvbuild-deps")
+        assert "SOURCE_DATE_EPOCH" not in stage(text, "uvbuild-app")
+        assert "ENV SOURCE_DATE_EPOCH" not in text
+
+
+def test_layer_epochs_come_from_their_own_group(layered):
+    text = render.dockerfile(layered)
+    for group in layered.layers:
+        epoch = render.layer_epoch(group)
+        assert f"export SOURCE_DATE_EPOCH={epoch} &&" in stage(text, render.layer_stage_name(group))
+    # the base's own venv holds no package: epoch 0, whatever the groups hold
+    base = stage(text, "uvbuild-base")
+    assert "export SOURCE_DATE_EPOCH=0 &&" in base and base.count("SOURCE_DATE_EPOCH=") == 2
+    assert render.source_date_epoch(layered) == render.upload_epoch(layered.heavy)
+
+
+def test_clamp_leaves_mounts_and_engine_files_alone(two_indexes):
+    base = stage(render.dockerfile(two_indexes), "uvbuild-base")
+    clamp = next(line for line in base.splitlines() if "-newer" in line and "/opt/venv" in line)
+    for path in ("/proc", "/sys", "/dev", "/etc/hosts", "/etc/resolv.conf", render.UV_CACHE):
+        assert f"-path {path} " in clamp
+    assert f"-path {render.HEAVY_MOUNT} " in clamp
+    assert "-xdev" in clamp and f"-newer {render.RUN_START}" in clamp
+
+
+def test_run_start_marker_clamps_what_the_run_wrote(tmp_path):
+    """The find/touch of a RUN, run here on a scratch tree: new files get the epoch, older
+    ones keep their time."""
+    old = tmp_path / "old"
+    old.write_text("x")
+    os.utime(old, (1_000_000, 1_000_000))
+    marker = tmp_path / "start"
+    marker.write_text("")
+    os.utime(marker, (2_000_000, 2_000_000))
+    new = tmp_path / "dir" / "new"
+    new.parent.mkdir()
+    new.write_text("y")
+    script = (
+        f"find {tmp_path} \\( -path {marker} \\) -prune -o \\( -newer {marker} \\) "
+        '-exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +'
+    )
+    subprocess.run(["sh", "-c", script], check=True, env={**os.environ, "SOURCE_DATE_EPOCH": "5"})
+    assert int(old.stat().st_mtime) == 1_000_000
+    assert int(new.stat().st_mtime) == 5 and int(new.parent.stat().st_mtime) == 5
+
+
+# -- private indexes ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def private():
+    """two_indexes with the PyTorch index named "pytorch" in index-credentials."""
+    base = planner.make_plan(FIXTURES / "two_indexes", {**FLAGS, "layer_mode": "single"})
+    return replace(
+        base,
+        config=replace(base.config, index_credentials=("pytorch",)),
+        credential_indexes=(("pytorch", TORCH_INDEX),),
+    )
+
+
+def test_index_env_name_follows_uv():
+    assert render.index_env_name("synth") == "UV_INDEX_SYNTH"
+    assert render.index_env_name("my-corp.index_2") == "UV_INDEX_MY_CORP_INDEX_2"
+
+
+def test_index_secrets_and_flags_name_variables_only(private):
+    secrets = render.index_secrets(private)
+    assert [(s.id, s.env) for s in secrets] == [
+        ("uv-index-pytorch-username", "UV_INDEX_PYTORCH_USERNAME"),
+        ("uv-index-pytorch-password", "UV_INDEX_PYTORCH_PASSWORD"),
+    ]
+    env = {"UV_INDEX_PYTORCH_USERNAME": "me", "UV_INDEX_PYTORCH_PASSWORD": "hunter2"}
+    flags = render.secret_flags(private, env)
+    assert flags == (
+        "id=uv-index-pytorch-username,env=UV_INDEX_PYTORCH_USERNAME",
+        "id=uv-index-pytorch-password,env=UV_INDEX_PYTORCH_PASSWORD",
+    )
+    assert "hunter2" not in " ".join(flags)
+    assert render.secret_flags(private, {}) == ()
+    assert render.missing_credentials(private, {"UV_INDEX_PYTORCH_USERNAME": "me"}) == (
+        "UV_INDEX_PYTORCH_PASSWORD",
+    )
+    assert render.secret_flags(private, {"UV_INDEX_PYTORCH_USERNAME": "me"}) == flags[:1]
+
+
+def test_every_uv_run_mounts_the_secrets_and_exports_them_in_its_shell(private):
+    text = render.dockerfile(private)
+    assert "ENV UV_INDEX" not in text and "ARG" not in text
+    for name in ("uvbuild-base", "uvbuild-deps", "uvbuild-app"):
+        body = stage(text, name)
+        run = body[body.rindex("\nRUN ") :]
+        assert "--mount=type=secret,id=uv-index-pytorch-username \\" in run
+        assert "--mount=type=secret,id=uv-index-pytorch-password \\" in run
+        assert (
+            "if [ -f /run/secrets/uv-index-pytorch-password ]; then export "
+            'UV_INDEX_PYTORCH_PASSWORD="$(cat /run/secrets/uv-index-pytorch-password)"; fi'
+        ) in run
+        # the exports come before uv runs, in the same shell
+        assert run.index("export UV_INDEX_PYTORCH_USERNAME") < run.index(" uv ")
+    base = stage(text, "uvbuild-base")
+    # the named index: uv matches the credentials by its name
+    assert f"--default-index pytorch={TORCH_INDEX} -r" in base
+    assert f"--index-url {PYPI} -r" in base  # the other index needs none
+    assert "-path /run/secrets " in base  # never touched by the clamp
+
+
+def test_without_index_credentials_no_secret_is_mounted(two_indexes):
+    text = render.dockerfile(two_indexes)
+    assert "type=secret" not in text and "UV_INDEX_" not in text
+    assert render.index_secrets(two_indexes) == ()
+
+
+def test_index_credentials_resolve_to_named_indexes(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "p"\nversion = "0"\n'
+        '[[tool.uv.index]]\nname = "corp"\nurl = "https://pkgs.example/simple"\n'
+        '[[tool.uv.index]]\nurl = "https://unnamed.example/simple"\n'
+    )
+    project = planner.read_project(tmp_path)
+    assert project.indexes == (("corp", "https://pkgs.example/simple"),)
+    config = Config(index_credentials=("corp",))
+    assert planner.credential_indexes(project, config) == (("corp", "https://pkgs.example/simple"),)
+    with pytest.raises(ConfigError, match=r"index-credentials: no \[\[tool.uv.index\]\] named 'x'"):
+        planner.credential_indexes(project, Config(index_credentials=("x",)))

@@ -7,6 +7,7 @@ steps can be followed in tests with a fake engine.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -17,9 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from uvbuild import render
-from uvbuild.engine import FIX_DRIVER, BuildRequest, Engine, Storage, build_args
-from uvbuild.errors import ConfigError, EngineUnavailable, Interrupted, UvbuildError
+from uvbuild import keylock, render
+from uvbuild.engine import FIX_DRIVER, BuildRequest, Engine, RegistryImage, Storage, build_args
+from uvbuild.errors import (
+    BuildFailed,
+    ConfigError,
+    EngineUnavailable,
+    Interrupted,
+    UvbuildError,
+)
 from uvbuild.model import BuildPlan
 
 BUILD_SCHEMA = "uvbuild.build/1"
@@ -65,6 +72,7 @@ class BuildOptions:
     cache_to: tuple[str, ...] = ()
     syntax: str | None = None
     dry_run: bool = False
+    push_base: bool = False  # push a base built in the engine to its registry repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +97,8 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     dry_run: bool = False
+    base_source: str = "engine"  # where the app build reads the base: "engine" or "registry"
+    base_pushed: bool = False  # this run pushed the base to its registry
 
     def to_dict(self) -> dict[str, Any]:
         new = sum(layer.size for layer in self.layers if not layer.shared and layer.size > 0)
@@ -101,6 +111,8 @@ class BuildResult:
                 "key": self.base_key,
                 "action": self.base_action,
                 "seconds": round(self.base_seconds, 3),
+                "source": self.base_source,
+                "pushed": self.base_pushed,
             },
             "image": {
                 "id": self.image_id,
@@ -180,6 +192,13 @@ def user_cache_dir() -> Path:
     return Path(root) / "uvbuild"
 
 
+def is_registry_repo(repo: str) -> bool:
+    """A repository whose first part names a registry host (``host.tld/...``,
+    ``host:5000/...``, ``localhost/...``): its bases are looked for and pushed there."""
+    first, sep, _ = repo.partition("/")
+    return bool(sep) and ("." in first or ":" in first or first == "localhost")
+
+
 def choose_dockerfile(plan: BuildPlan, options: BuildOptions) -> Path | None:
     """The user's Dockerfile to build, or None for the generated one."""
     project = Path(plan.project_dir)
@@ -251,17 +270,57 @@ class Builder:
         self.report = report
         self.user_dockerfile = choose_dockerfile(plan, options)
         self.engine_ok = True
+        self.driver = "docker"  # the selected builder's driver, once checked
+        self.registry_base: RegistryImage | None = None  # the base in its registry, when seen
+        self.lock_dir = user_cache_dir()  # where the per-base build locks live
 
     def run(self) -> BuildResult:
         plan, options = self.plan, self.options
+        if options.push_base and not self.registry_repo:
+            raise ConfigError(
+                f"--push-base needs a registry base repository, but {plan.base_repo!r} names "
+                "none; set --base-repo (tool.uvbuild.base-repo) to e.g. "
+                "registry.example.com/team/base"
+            )
         result = BuildResult(plan.tag, plan.key, "", dry_run=options.dry_run)
         result.dockerfile = str(self.user_dockerfile) if self.user_dockerfile else GENERATED
         load = self._check_engine()
         with self._workdir() as work:
             generated = self._write_inputs(work)
-            self._base(work, generated, result)
-            self._app(work, generated, load, result)
+            with self._credentials_hint(result):
+                self._base(work, generated, result)
+                self._app(work, generated, load, result)
         return result
+
+    @contextlib.contextmanager
+    def _credentials_hint(self, result: BuildResult) -> Iterator[None]:
+        """Warn before the builds when a variable of ``index-credentials`` is not set, and
+        name what to set when a build then fails (or fails on a refused index)."""
+        missing = render.missing_credentials(self.plan, os.environ)
+        names = ", ".join(name for name, _ in self.plan.credential_indexes)
+        if missing:
+            warning = (
+                f"{' and '.join(missing)} not set: uv in the build sends no credentials "
+                f"for index {names} (tool.uvbuild.index-credentials)"
+            )
+            result.warnings.append(warning)
+            self.report.warn(warning)
+        try:
+            yield
+        except BuildFailed as exc:
+            text = str(exc)
+            if missing:
+                raise BuildFailed(
+                    f"{text}; the build had no credentials for index {names}: set "
+                    f"{' and '.join(missing)}"
+                ) from exc
+            if "401" in text or "403" in text or "credentials" in text.lower():
+                raise BuildFailed(
+                    f"{text}; for a private index, list its [[tool.uv.index]] name in "
+                    "tool.uvbuild.index-credentials and set UV_INDEX_<NAME>_USERNAME and "
+                    "UV_INDEX_<NAME>_PASSWORD"
+                ) from exc
+            raise
 
     @contextlib.contextmanager
     def _workdir(self) -> Iterator[Path]:
@@ -277,6 +336,16 @@ class Builder:
         self.report.info(f"the commands read the generated files in {work}")
         yield work
 
+    @property
+    def registry_repo(self) -> bool:
+        """Whether base-repo names a registry (bases are looked for and pushed there)."""
+        return is_registry_repo(self.plan.base_repo)
+
+    @property
+    def base_in_engine(self) -> bool:
+        """Whether the builder builds into the engine's image store (the docker driver)."""
+        return self.driver == "docker"
+
     def _check_engine(self) -> bool:
         """Check the engine and builder; returns whether the app image is loaded."""
         try:
@@ -287,14 +356,22 @@ class Builder:
             self.report.warn(f"dry run without an engine, assuming the base must be built: {exc}")
             self.engine_ok = False
             return self.options.load if self.options.load is not None else True
-        if info.driver != "docker":
+        self.driver = info.driver
+        if info.driver != "docker" and not self.registry_repo:
             raise EngineUnavailable(
                 f"builder {info.name!r} uses the {info.driver} driver, which cannot see images "
-                f"in the local engine; {FIX_DRIVER}"
+                "in the local engine, so the base must come from a registry: set --base-repo "
+                "(tool.uvbuild.base-repo) to a registry repository such as "
+                f"registry.example.com/team/base, or {FIX_DRIVER}"
             )
         if self.options.load is None:
             return not self.options.push
         return self.options.load
+
+    def write_inputs(self, work: Path) -> Path:
+        """Write the generated Dockerfile, its ignore file and the heavy requirements into
+        ``work`` (an empty directory); returns the Dockerfile. ``uvbuild bake`` keeps them."""
+        return self._write_inputs(work)
 
     def _write_inputs(self, work: Path) -> Path:
         heavy_dir = work / "heavy"
@@ -318,12 +395,18 @@ class Builder:
             context=str(work / "empty"),
             file=str(generated),
             target=render.BASE_STAGE,
+            # the image's creation and history times (the stages set their files' own)
+            build_args=(("SOURCE_DATE_EPOCH", str(render.source_date_epoch(plan))),),
             build_contexts=((render.HEAVY_CONTEXT, str(work / "heavy")),),
             platforms=(plan.target.platform,),
-            load=True,
+            # A builder outside the engine (docker-container, remote, kubernetes) cannot load
+            # into the engine's image store: it pushes the base to its registry repository.
+            tags=() if self.base_in_engine else (plan.tag,),
+            load=self.base_in_engine,
+            push=not self.base_in_engine,
             progress=options.progress,
             no_cache=options.rebuild_base,
-            secrets=options.secrets,
+            secrets=options.secrets + render.secret_flags(plan, os.environ),
             builder=options.builder,
             network=options.network,
             add_hosts=options.add_hosts,
@@ -352,7 +435,7 @@ class Builder:
             push=options.push,
             progress=options.progress,
             no_cache=options.no_cache,
-            secrets=options.secrets,
+            secrets=options.secrets + render.secret_flags(plan, os.environ),
             ssh=options.ssh,
             labels=options.labels,
             builder=options.builder,
@@ -364,24 +447,90 @@ class Builder:
         )
 
     def _base(self, work: Path, generated: Path, result: BuildResult) -> None:
+        """Reuse the base (engine first, then its registry) or build it.
+
+        Building holds a per-base lock (keylock), so two runs on this machine build a base
+        once: the second waits, then finds the base and reuses it. A base that exists takes
+        no lock at all.
+        """
         plan, options = self.plan, self.options
-        exists = self.engine_ok and self.engine.image_exists(plan.tag)
-        if exists and not options.rebuild_base:
-            result.base_action = "would reuse" if options.dry_run else "reused"
-            self.report.step(f"reusing base {plan.tag} (heavy packages: {len(plan.heavy)})")
+        where = self._locate_base()
+        if where and not options.rebuild_base:
+            self._reuse_base(where, result)
             return
+        if options.dry_run:
+            self._dry_run_base(work, generated, result, rebuilt=where is not None)
+            return
+        lock_key = hashlib.sha256(plan.tag.encode()).hexdigest()
+
+        def waiting(holder: str) -> None:
+            self.report.step(f"waiting for {holder}, which is building base {plan.tag}")
+
+        with keylock.hold(self.lock_dir, lock_key, on_wait=waiting):
+            if not options.rebuild_base:
+                where = self._locate_base()  # another run may have built it meanwhile
+                if where:
+                    self._reuse_base(where, result)
+                    return
+            self._build_base(work, generated, result, rebuilt=where is not None)
+
+    def _locate_base(self) -> str | None:
+        """Where the base already is: "engine", "registry", or None (it must be built)."""
+        plan = self.plan
+        if not self.engine_ok:
+            return None
+        if self.base_in_engine and self.engine.image_exists(plan.tag):
+            return "engine"
+        if not self.registry_repo:
+            return None
+        try:
+            self.registry_base = self.engine.registry_image(plan.tag, plan.target.platform)
+        except EngineUnavailable as exc:
+            if not self.options.dry_run:
+                raise
+            self.report.warn(f"dry run: assuming the base must be built: {exc}")
+            return None
+        return "registry" if self.registry_base else None
+
+    def _reuse_base(self, where: str, result: BuildResult) -> None:
+        plan, options = self.plan, self.options
+        result.base_action = "would reuse" if options.dry_run else "reused"
+        result.base_source = where
+        if where == "registry":
+            self.report.step(
+                f"reusing base from registry {plan.tag} (heavy packages: {len(plan.heavy)}); "
+                "nothing to build"
+            )
+            return
+        self.report.step(f"reusing base {plan.tag} (heavy packages: {len(plan.heavy)})")
+        # With --push-base, a base built here whose push failed (or predates the flag).
+        if (
+            options.push_base
+            and not options.dry_run
+            and self.engine.registry_image(plan.tag, plan.target.platform) is None
+        ):
+            self._push_base(result)
+
+    def _dry_run_base(self, work: Path, generated: Path, result: BuildResult, rebuilt: bool):
+        plan = self.plan
+        request = self.base_request(work, generated, work / "base.iid")
+        result.base_action = f"would build ({'rebuilt' if rebuilt else 'built'})"
+        result.commands.append(self.engine.command_line(build_args(request)))
+        if self.base_in_engine:
+            result.commands.append(self.engine.command_line(["tag", "<image id>", plan.tag]))
+            if self.options.push_base:
+                result.commands.append(self.engine.command_line(["push", plan.tag]))
+
+    def _build_base(self, work: Path, generated: Path, result: BuildResult, rebuilt: bool):
+        plan, options = self.plan, self.options
         iidfile = work / "base.iid"
         request = self.base_request(work, generated, iidfile)
-        action = "rebuilt" if exists else "built"
-        if options.dry_run:
-            result.base_action = f"would build ({action})"
-            result.commands.append(self.engine.command_line(build_args(request)))
-            result.commands.append(self.engine.command_line(["tag", "<image id>", plan.tag]))
-            return
-        self._check_disk(result)
+        if self.base_in_engine:
+            self._check_disk(result)
         self.report.step(
             f"building base {plan.tag}: {len(plan.heavy)} heavy packages"
-            + (" (forced by --rebuild-base)" if exists else "")
+            + (" (forced by --rebuild-base)" if rebuilt else "")
+            + ("" if self.base_in_engine else f", pushed by the {self.driver} builder")
         )
         started = time.monotonic()
         try:
@@ -392,11 +541,35 @@ class Builder:
                 "not tagged; the next run builds it again",
                 exc.signum,
             ) from exc
+        result.base_action = "rebuilt" if rebuilt else "built"
+        if not self.base_in_engine:
+            # BuildKit pushed the layers, then the manifest: the tag exists only now.
+            result.base_seconds = time.monotonic() - started
+            result.base_source = "registry"
+            result.base_pushed = True
+            self.registry_base = self.engine.registry_image(plan.tag, plan.target.platform)
+            return
         image_id = iidfile.read_text().strip()
         # Tag only now: a base tag exists only for a complete, successful build.
         self.engine.tag(image_id, plan.tag)
         result.base_seconds = time.monotonic() - started
-        result.base_action = action
+        if options.push_base:
+            self._push_base(result)
+
+    def _push_base(self, result: BuildResult) -> None:
+        """``docker push`` the base: the registry gets the layers first and the manifest
+        (which makes the tag) last, so a push that fails or is stopped leaves no tag."""
+        plan = self.plan
+        self.report.step(f"pushing base {plan.tag} to its registry")
+        try:
+            self.engine.push_image(plan.tag, self.report.stream)
+        except Interrupted as exc:
+            raise Interrupted(
+                f"{exc} while pushing the base: the registry has no {plan.tag} tag; the base "
+                "stays in the engine and the next run with --push-base pushes it",
+                exc.signum,
+            ) from exc
+        result.base_pushed = True
 
     def _check_disk(self, result: BuildResult) -> None:
         """Warn before the base build when the engine's storage looks too small for it."""
@@ -447,7 +620,10 @@ class Builder:
 
     def _layer_report(self, image_id: str) -> list[LayerReport]:
         try:
-            base = set(self.engine.diff_ids(self.plan.tag))
+            if self.base_in_engine and self.registry_base is None:
+                base = set(self.engine.diff_ids(self.plan.tag))
+            else:  # the base was read from (or pushed to) its registry, not the engine
+                base = set(self.registry_base.diff_ids if self.registry_base else ())
             layers = self.engine.image_layers(image_id)
         except UvbuildError as exc:
             self.report.warn(f"cannot read the image's layers: {exc}")

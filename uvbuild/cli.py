@@ -118,6 +118,13 @@ def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Compile .pyc files at install time (default on).",
         ),
         click.option(
+            "--index-credentials",
+            "index_credentials",
+            multiple=True,
+            help="A [[tool.uv.index]] name whose UV_INDEX_<NAME>_USERNAME/_PASSWORD reach uv "
+            "in the build as secrets (repeatable).",
+        ),
+        click.option(
             "--lock",
             "lock_path",
             type=click.Path(dir_okay=False, path_type=Path),
@@ -150,6 +157,7 @@ PLAN_FLAG_NAMES = (
     "heavy_threshold",
     "glibc",
     "compile_bytecode",
+    "index_credentials",
 )
 
 
@@ -159,6 +167,7 @@ def split_plan_flags(kwargs: dict[str, Any]) -> tuple[Path, Path | None, dict[st
     flags = {name: kwargs.pop(name) for name in PLAN_FLAG_NAMES}
     if flags["heavy"]:
         flags["heavy"] = tuple(flags["heavy"])
+    flags["index_credentials"] = tuple(flags["index_credentials"])
     return path, lock_path, flags
 
 
@@ -197,6 +206,9 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: bool, color: bool
 def plan(app: App, as_json: bool, explain_against: Path | None, **kwargs: Any) -> None:
     """Show the heavy and light packages, the base key and its tag."""
     path, lock_path, flags = split_plan_flags(kwargs)
+    if len(_platform_list(flags)) > 1:
+        _plan_platforms(app, path, lock_path, flags, as_json, explain_against)
+        return
     pending = start_lock_check(path) if lock_path is None and path.is_dir() else None
     the_plan = make_plan(path, lock_path, flags)
     check = pending() if pending is not None else None
@@ -274,6 +286,11 @@ def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
 )
 @click.option("--no-cache", is_flag=True, help="Do not use the build cache for the app stages.")
 @click.option("--rebuild-base", is_flag=True, help="Build the base again even when it exists.")
+@click.option(
+    "--push-base",
+    is_flag=True,
+    help="Push a base built here to its registry base-repo (skipped when already there).",
+)
 @click.option("--secret", "secrets", multiple=True, help="Build secret, as docker takes it.")
 @click.option("--ssh", "ssh", multiple=True, help="SSH agent socket or keys, as docker takes it.")
 @click.option("--label", "labels", multiple=True, help="KEY=VALUE image label (repeatable).")
@@ -293,6 +310,9 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
     from uvbuild.engine import Engine
 
     path, lock_path, flags = split_plan_flags(kwargs)
+    platforms = _platform_list(flags)
+    if len(platforms) > 1:  # one plan per platform; the first one is planned here
+        flags = {**flags, "platform": platforms[0]}
     pending = start_lock_check(path) if lock_path is None and path.is_dir() else None
     the_plan = make_plan(path, lock_path, flags)
     terminal = app.terminal
@@ -324,12 +344,29 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
         cache_to=tuple(kwargs["cache_to"]),
         syntax=kwargs["syntax"],
         dry_run=kwargs["dry_run"],
+        push_base=kwargs["push_base"],
     )
     engine = Engine(
         builder=options.builder,
         log=terminal.detail,
         trace=terminal.command if terminal.verbose else None,
     )
+    if len(platforms) > 1:
+        from uvbuild.multiplatform import build_platforms
+
+        plans = [the_plan]
+        plans += [make_plan(path, lock_path, {**flags, "platform": p}) for p in platforms[1:]]
+        with terminal.progress():
+            summary = build_platforms(plans, options, engine, terminal)
+        if as_json:
+            terminal.json(summary)
+        elif options.dry_run:
+            for command in summary["commands"]:
+                terminal.result(command)
+        else:
+            for tag in options.tags:
+                terminal.result(tag)
+        return
     with terminal.progress():
         result = Builder(the_plan, options, engine, terminal).run()
     if as_json:
@@ -373,6 +410,204 @@ def doctor(app: App, builder: str | None, as_json: bool, **kwargs: Any) -> None:
     error = report.error()
     if error is not None:
         raise error
+
+
+# -- several platforms, bake and gc ------------------------------------------------------
+
+
+def _platform_list(flags: dict[str, Any]) -> tuple[str, ...]:
+    """The platforms of ``--platform a,b`` (one or none for a single platform)."""
+    from uvbuild.multiplatform import split_platforms
+
+    value = flags.get("platform")
+    return split_platforms(value) if value and "," in value else ()
+
+
+def _plan_platforms(
+    app: App,
+    path: Path,
+    lock_path: Path | None,
+    flags: dict[str, Any],
+    as_json: bool,
+    explain_against: Path | None,
+) -> None:
+    """``plan --platform a,b``: one plan per platform, as sections or ``uvbuild.plans/1``."""
+    from uvbuild.multiplatform import plans_document
+
+    pending = start_lock_check(path) if lock_path is None and path.is_dir() else None
+    plans = [make_plan(path, lock_path, {**flags, "platform": p}) for p in _platform_list(flags)]
+    check = pending() if pending is not None else None
+    if check is not None and check.status != "fresh":
+        app.terminal.warn(check.detail)
+    documents = []
+    for the_plan in plans:
+        document = the_plan.to_dict()
+        document["lock-check"] = check.status if check else "unchecked"
+        if explain_against is not None:
+            old = make_plan(path, explain_against, {**flags, "platform": the_plan.target.platform})
+            document["explain"] = {
+                "old-key": old.key,
+                "new-key": the_plan.key,
+                "changes": explain(json.loads(old.key_document), json.loads(the_plan.key_document)),
+            }
+        documents.append(document)
+    if as_json:
+        app.terminal.json(plans_document(documents))
+        return
+    for index, (the_plan, document) in enumerate(zip(plans, documents, strict=True)):
+        if index:
+            app.terminal.out.print("")
+        app.terminal.out.print(f"== platform {the_plan.target.platform} ==")
+        app.terminal.plan_table(the_plan)
+        changes = document.get("explain", {}).get("changes")
+        if changes is not None:
+            app.terminal.out.print(f"key changes against {explain_against}: {len(changes)}")
+            for line in changes:
+                app.terminal.out.print(f"  {line}")
+
+
+@cli.command()
+@output_options
+@plan_options
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    default="docker-bake.json",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Bake file to write.",
+)
+@click.option("-t", "--tag", "tags", multiple=True, help="Name and tag of the image (repeatable).")
+@click.option(
+    "-f",
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False),
+    help="A Dockerfile that uses `FROM uvbuild-base` (default: ./Dockerfile if any).",
+)
+@click.option("--target", help="Stage of the Dockerfile to build.")
+@click.option("--build-arg", "build_args", multiple=True, help="KEY=VALUE (repeatable).")
+@click.option("--load/--no-load", default=None, help="Load the app into the engine (default on).")
+@click.option("--push", is_flag=True, help="Push the app (and a registry base) when baked.")
+@click.option("--no-cache", is_flag=True, help="Do not use the build cache for the app stages.")
+@click.option("--rebuild-base", is_flag=True, help="Make the base a target even when it exists.")
+@click.option("--secret", "secrets", multiple=True, help="Build secret, as docker takes it.")
+@click.option("--ssh", "ssh", multiple=True, help="SSH agent socket or keys, as docker takes it.")
+@click.option("--label", "labels", multiple=True, help="KEY=VALUE image label (repeatable).")
+@click.option("--builder", help="buildx builder to check the base against.")
+@click.option("--network", help="Network for RUN steps (refused when buildx drops it).")
+@click.option("--cache-from", multiple=True, help="External cache source (repeatable).")
+@click.option("--cache-to", multiple=True, help="Cache export destination (repeatable).")
+@click.option("--syntax", help="Add a `# syntax=REF` line to the generated Dockerfile.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (schema in README).")
+@click.pass_obj
+def bake(app: App, output: Path, as_json: bool, **kwargs: Any) -> None:
+    """Write a docker-bake file that builds the base (when missing) and the app, for
+    `docker buildx bake -f FILE`. Its generated inputs stay in ~/.cache/uvbuild/bake/."""
+    from uvbuild import bakefile
+    from uvbuild.build import Builder, BuildOptions
+    from uvbuild.engine import Engine
+
+    path, lock_path, flags = split_plan_flags(kwargs)
+    if len(_platform_list(flags)) > 1:
+        raise ConfigError(
+            "bake takes one --platform; write one bake file per platform, or use "
+            "`uvbuild build --platform a,b --push`"
+        )
+    the_plan = make_plan(path, lock_path, flags)
+    terminal = app.terminal
+    options = BuildOptions(
+        tags=tuple(kwargs["tags"]),
+        file=kwargs["file"],
+        target=kwargs["target"],
+        build_args=_pairs(kwargs["build_args"], "--build-arg"),
+        load=kwargs["load"],
+        push=kwargs["push"],
+        no_cache=kwargs["no_cache"],
+        rebuild_base=kwargs["rebuild_base"],
+        secrets=tuple(kwargs["secrets"]),
+        ssh=tuple(kwargs["ssh"]),
+        labels=_pairs(kwargs["labels"], "--label"),
+        builder=kwargs["builder"],
+        network=kwargs["network"],
+        cache_from=tuple(kwargs["cache_from"]),
+        cache_to=tuple(kwargs["cache_to"]),
+        syntax=kwargs["syntax"],
+        progress="plain",
+    )
+    engine = Engine(
+        builder=options.builder,
+        log=terminal.detail,
+        trace=terminal.command if terminal.verbose else None,
+    )
+    with terminal.progress():
+        result = bakefile.write(Builder(the_plan, options, engine, terminal), output, terminal)
+    if as_json:
+        terminal.json(result.to_dict())
+    else:
+        terminal.result(str(result.file))
+
+
+@cli.command()
+@output_options
+@plan_options
+@click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Newest bases to keep per platform.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be removed; remove nothing.")
+@click.option(
+    "--all-repos",
+    is_flag=True,
+    help="Also bases of this project in other repositories, and untagged ones.",
+)
+@click.option("--builder", help="buildx builder whose cache records are pruned.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+@click.pass_obj
+def gc(
+    app: App,
+    keep: int,
+    dry_run: bool,
+    all_repos: bool,
+    builder: str | None,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Remove this project's old local base images (all but the KEEP newest and those in
+    use) and the build cache records that keep their layers alive."""
+    from uvbuild import gc as collector
+    from uvbuild.engine import Engine
+
+    path, lock_path, flags = split_plan_flags(kwargs)
+    the_plan = make_plan(path, lock_path, flags)
+    terminal = app.terminal
+    engine = Engine(
+        builder=builder,
+        log=terminal.detail,
+        trace=terminal.command if terminal.verbose else None,
+    )
+    with terminal.progress():
+        result = collector.collect(
+            the_plan, engine, terminal, keep=keep, dry_run=dry_run, all_repos=all_repos
+        )
+    if as_json:
+        terminal.json(result.to_dict())
+        return
+    verb = "would remove" if dry_run else "removed"
+    for decision in result.decisions:
+        name = ", ".join(decision.base.tags) or decision.base.id[:19]
+        what = verb if decision.remove else f"kept ({decision.reason})"
+        terminal.result(f"{what}: {name}")
+    if result.bytes_freed is not None:
+        from uvbuild.build import format_bytes
+
+        terminal.result(f"freed {format_bytes(result.bytes_freed)} (du -sb {result.data_root})")
+    for error in result.errors:
+        terminal.warn(error)
 
 
 def _on_signal(signum: int, _frame: Any) -> None:

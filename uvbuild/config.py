@@ -27,6 +27,9 @@ LAYER_MODES = ("groups", "auto", "single")
 OTHER_LAYER = "other"
 _LAYER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 
+# uv's rule for [[tool.uv.index]] names
+_INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
@@ -59,6 +62,8 @@ class Config:
     layers: tuple[tuple[str, tuple[str, ...]], ...] | None = None
     layer_mode: str = "groups"
     layer_limit: int = DEFAULT_LAYER_LIMIT
+    # [[tool.uv.index]] names whose credentials reach uv in the build as BuildKit secrets
+    index_credentials: tuple[str, ...] = ()
 
     @property
     def resolved_base_image(self) -> str:
@@ -90,6 +95,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "layers": ("layers", "layers"),
     "layer-mode": ("layer_mode", "layer-mode"),
     "layer-limit": ("layer_limit", "size"),
+    "index-credentials": ("index_credentials", "index-names"),
 }
 CONFIG_KEYS = tuple(_KEYS)
 FIELD_TO_KEY = {field: key for key, (field, _) in _KEYS.items()}
@@ -180,6 +186,15 @@ def _convert(kind: str, value: Any, where: str) -> Any:
         if not isinstance(value, str) or value.strip() not in LAYER_MODES:
             raise ConfigError(f"{where}: expected one of {', '.join(LAYER_MODES)}, got {value!r}")
         return value.strip()
+    if kind == "index-names":
+        names = _convert("names", value, where)
+        for name in names:
+            if not _INDEX_NAME.fullmatch(name):
+                raise ConfigError(
+                    f"{where}: {name!r} is not an index name; name a [[tool.uv.index]] entry "
+                    "by its `name` (letters, digits, '-', '_' and '.')"
+                )
+        return tuple(dict.fromkeys(names))
     if kind == "glibc":
         if not isinstance(value, str) or not re.fullmatch(r"2\.\d{1,2}", value.strip()):
             raise ConfigError(f"{where}: expected a glibc version such as 2.28, got {value!r}")

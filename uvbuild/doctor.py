@@ -196,12 +196,14 @@ def diagnose(
             if buildkit.startswith("v0.0.0"):
                 buildkit += ": no version reported, features are probed below"
             detail = f"{builder.name} ({builder.driver} driver, BuildKit {buildkit})"
-            if builder.driver != "docker":
+            registry = plan is not None and _is_registry_repo(plan.base_repo)
+            if builder.driver != "docker" and not registry:
                 add(
                     "builder",
                     title,
                     "fail",
-                    f"{detail}: uvbuild needs the docker driver to use the base it builds",
+                    f"{detail}: uvbuild needs the docker driver to use the base it builds, "
+                    "or a registry base-repo (--base-repo)",
                     FIX_DRIVER,
                 )
                 builder = None

@@ -54,6 +54,12 @@ FIX_DRIVER = (
     "into the engine's image store"
 )
 
+FIX_REGISTRY = (
+    "start the registry or correct --base-repo (tool.uvbuild.base-repo); "
+    "run `docker login <registry>` when it needs credentials"
+)
+FIX_PUSH = "Check write access (`docker login <registry>`) and --base-repo (tool.uvbuild.base-repo)"
+
 # How long a build child may take to stop after the signal before it is killed.
 STOP_GRACE_SECONDS = 15.0
 PROBE_TIMEOUT = 120.0
@@ -189,6 +195,16 @@ class Storage:
     root: str | None
     free: int | None
     reason: str = ""  # why ``free`` is None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryImage:
+    """A base image as its registry holds it (read without pulling)."""
+
+    ref: str
+    digest: str  # the manifest's digest
+    diff_ids: tuple[str, ...]  # layers, oldest first
+    layer_bytes: int  # the compressed layers: at most what a pull downloads
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,8 +392,12 @@ class Engine:
         builder = self.client.buildx.inspect(self.builder)
         nodes = builder.nodes or []
         version = next((n.version for n in nodes if getattr(n, "version", None)), None)
-        # `buildx inspect` exits 0 even when the engine is down: then no node runs.
-        running = bool(builder.driver) and any(n.status == "running" for n in nodes)
+        # `buildx inspect` exits 0 even when the engine is down: then no node runs. A
+        # docker-container (or kubernetes) builder is "inactive" until a build boots it.
+        running = bool(builder.driver) and any(
+            n.status == "running" or (n.status == "inactive" and builder.driver != "docker")
+            for n in nodes
+        )
         return BuilderInfo(builder.name, builder.driver, version, running)
 
     # -- probes for `uvbuild doctor` -----------------------------------------------------------
@@ -446,6 +466,76 @@ class Engine:
         if proc.returncode == 0:
             return Probe(True, f"{ref} is in its registry (pulled at the first build)")
         return Probe(False, f"{ref}: {_text_tail(proc.stderr, 'not found')}")
+
+    def registry_image(self, ref: str, platform: str | None = None) -> RegistryImage | None:
+        """``ref`` as its registry holds it, or None when the registry has no such tag;
+        nothing is pulled (``docker buildx imagetools inspect``, run with a timeout because
+        python-on-whales' ``buildx.imagetools.inspect`` has none). A registry that cannot be
+        reached or refuses the credentials raises EngineUnavailable."""
+        proc = self._run(
+            ["buildx", "imagetools", "inspect", "--format", "{{json .}}", ref], REGISTRY_TIMEOUT
+        )
+        if proc.returncode != 0:
+            if _registry_not_found(proc.stderr):
+                return None
+            raise EngineUnavailable(registry_error(ref, proc.stderr))
+        try:
+            found = json.loads(proc.stdout)
+            digest = str(found["manifest"]["digest"])
+            image = found["image"]
+            if "rootfs" not in image:  # an index: one config per platform
+                image = image.get(platform) or next(iter(image.values()))
+            diff_ids = tuple(str(d) for d in image["rootfs"]["diff_ids"])
+            manifest = self._raw_manifest(ref)
+            if manifest.get("manifests"):  # an index: the platform's own manifest
+                digest = str(_platform_entry(manifest["manifests"], platform)["digest"])
+                manifest = self._raw_manifest(f"{_repo_of(ref)}@{digest}")
+            layer_bytes = sum(int(layer.get("size") or 0) for layer in manifest.get("layers", []))
+        except (ValueError, KeyError, TypeError, StopIteration, AttributeError) as exc:
+            raise EngineUnavailable(f"cannot read {ref} from its registry ({exc!r})") from exc
+        return RegistryImage(ref, digest, diff_ids, layer_bytes)
+
+    def _raw_manifest(self, ref: str) -> dict:
+        proc = self._run(["buildx", "imagetools", "inspect", "--raw", ref], REGISTRY_TIMEOUT)
+        if proc.returncode != 0:
+            raise EngineUnavailable(registry_error(ref, proc.stderr))
+        return dict(json.loads(proc.stdout))
+
+    def push_image(self, ref: str, on_line: LineSink) -> None:
+        """``docker push ref``, streaming its output, in its own process group as builds
+        are (an interrupt stops it before the registry gets the manifest, which a push
+        uploads last). A refused or failed push raises BuildFailed."""
+        command = [*self.docker_cmd, "push", ref]
+        (self._trace or self._log)(f"$ {shlex.join(command)}")
+        try:
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise EngineUnavailable(f"cannot run {command[0]}: {exc}; {FIX_CLI}") from exc
+        tail: list[str] = []
+        try:
+            assert process.stdout is not None
+            for raw in iter(process.stdout.readline, b""):
+                line = raw.decode(errors="replace").rstrip("\r\n")
+                tail = [*tail[-40:], line]
+                on_line(line)
+            code = process.wait()
+        except BaseException as exc:
+            stop_process_group(process, _signal_for(exc))
+            raise
+        finally:
+            if process.stdout is not None:
+                process.stdout.close()
+        if code != 0:
+            raise BuildFailed(
+                f"pushing {ref} failed: {_text_tail(chr(10).join(tail), f'exit {code}')}; "
+                f"the registry has no such tag. {FIX_PUSH}"
+            )
 
     def storage(self, local: bool | None = None) -> Storage:
         """Free space where the engine keeps images, measured when the engine runs on
@@ -587,7 +677,156 @@ class Engine:
             if process.stdout is not None:
                 process.stdout.close()
         if code != 0:
+            if any("booting buildkit" in line for line in tail):
+                name = self.builder or "the current builder"
+                raise EngineUnavailable(
+                    f"buildx builder {name!r} could not start "
+                    f"({failing_step(tail) or _last(tail, code)}); {FIX_BUILDER}"
+                )
             raise BuildFailed(f"{step} failed: {failing_step(tail) or _last(tail, code)}")
+
+    # -- bake, platforms and garbage collection (uvbuild bake, --platform a,b, uvbuild gc) --
+
+    def builder_platforms(self) -> tuple[str, ...]:
+        """The platforms the selected builder's nodes can build (``buildx inspect``)."""
+        try:
+            builder = self.client.buildx.inspect(self.builder)
+        except DockerException as exc:
+            name = self.builder or "the current builder"
+            raise EngineUnavailable(
+                f"buildx builder {name!r} cannot be used ({_tail(exc)}); {FIX_BUILDER}"
+            ) from exc
+        seen: dict[str, None] = {}
+        for node in builder.nodes or []:
+            for platform in getattr(node, "platforms", None) or []:
+                seen[str(platform)] = None
+        return tuple(seen)
+
+    def bake_print(self, bake_file: Path, targets: Sequence[str] = ()) -> dict[str, object]:
+        """``docker buildx bake --print``: the bake file as buildx resolves it, unbuilt."""
+        args = ["buildx", "bake", "--print", "-f", str(bake_file), *targets]
+        if self.builder:
+            args[2:2] = ["--builder", self.builder]
+        proc = self._run(args, PROBE_TIMEOUT)
+        if proc.returncode != 0:
+            raise EngineUnavailable(
+                f"docker buildx bake --print failed ({_text_tail(proc.stderr, 'no output')}); "
+                f"{FIX_BUILDX}"
+            )
+        try:
+            return dict(json.loads(proc.stdout))
+        except ValueError as exc:
+            raise EngineUnavailable(f"docker buildx bake --print gave no JSON ({exc})") from exc
+
+    def bake_keeps(self, attribute: str, value: object, workdir: Path) -> bool:
+        """Whether this buildx keeps a target attribute of a bake file (buildx 0.13 drops
+        ``network`` and ``extra-hosts`` without a word): probed with ``bake --print``."""
+        probe = workdir / f"bake-probe-{uuid.uuid4().hex[:8]}.json"
+        target = {"context": str(workdir), "dockerfile-inline": "FROM scratch\n", attribute: value}
+        probe.write_text(json.dumps({"target": {"probe": target}}))
+        try:
+            printed = self.bake_print(probe, ["probe"])
+        finally:
+            probe.unlink(missing_ok=True)
+        targets = printed.get("target")
+        resolved = targets.get("probe", {}) if isinstance(targets, dict) else {}
+        return isinstance(resolved, dict) and attribute in resolved
+
+    def push(self, ref: str) -> None:
+        """``docker push ref``; raises BuildFailed with the registry's answer."""
+        proc = self._run(["push", ref], None)
+        if proc.returncode != 0:
+            raise BuildFailed(f"pushing {ref} failed: {_text_tail(proc.stderr, 'push failed')}")
+
+    def imagetools_create(self, tags: Sequence[str], sources: Sequence[str]) -> None:
+        """One manifest list under ``tags`` from per-platform images already pushed."""
+        args = ["buildx", "imagetools", "create"]
+        if self.builder:
+            args += ["--builder", self.builder]
+        for tag in tags:
+            args += ["--tag", tag]
+        proc = self._run([*args, *sources], REGISTRY_TIMEOUT)
+        if proc.returncode != 0:
+            raise BuildFailed(
+                "creating the multi-platform image failed: "
+                + _text_tail(proc.stderr, "imagetools create failed")
+            )
+
+    def images(self, filters: Sequence[str] = ()) -> list[ImageInfo]:
+        """Images (``docker image ls --filter ...``, each filter ``key=value``), inspected:
+        id, tags, labels, creation and last tag time, layer diff ids."""
+        args = ["image", "ls", "--no-trunc", "--quiet"]
+        for item in filters:
+            args += ["--filter", item]
+        proc = self._run(args, 120)
+        if proc.returncode != 0:
+            raise EngineUnavailable(f"docker image ls failed ({_text_tail(proc.stderr, '?')})")
+        ids = list(dict.fromkeys(line.strip() for line in proc.stdout.splitlines() if line.strip()))
+        return self.inspect_images(ids)
+
+    def inspect_images(self, refs: Sequence[str]) -> list[ImageInfo]:
+        if not refs:
+            return []
+        proc = self._run(["image", "inspect", "--format", "{{json .}}", *refs], 120)
+        infos = []
+        for line in proc.stdout.splitlines():
+            if line.strip():
+                infos.append(ImageInfo.from_inspect(json.loads(line)))
+        return infos
+
+    def containers_using(self, image_id: str) -> list[str]:
+        """Names of containers, running or not, made from the image or an image built on it."""
+        ancestor = f"ancestor={image_id}"
+        proc = self._run(["ps", "-a", "--filter", ancestor, "--format", "{{.Names}}"], 60)
+        if proc.returncode != 0:
+            raise EngineUnavailable(f"docker ps failed ({_text_tail(proc.stderr, '?')})")
+        return [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+
+    def untag(self, ref: str) -> bool:
+        """``docker image rm ref`` (no force): drops the tag, and the image with its last
+        tag; False when docker refused (a container uses it)."""
+        return self._run(["image", "rm", ref], 300).returncode == 0
+
+    def cache_records(self) -> list[CacheRecord]:
+        """BuildKit's cache records (``docker buildx du --verbose``)."""
+        args = ["buildx", "du", "--verbose"]
+        if self.builder:
+            args += ["--builder", self.builder]
+        proc = self._run(args, 300)
+        if proc.returncode != 0:
+            raise EngineUnavailable(f"docker buildx du failed ({_text_tail(proc.stderr, '?')})")
+        return parse_du(proc.stdout)
+
+    def prune_record(self, record_id: str) -> bool:
+        """Remove one unused cache record by id; False when BuildKit kept it (a record
+        with children or in use is not pruned)."""
+        args = ["buildx", "prune", "--force", "--filter", f"id={record_id}"]
+        if self.builder:
+            args += ["--builder", self.builder]
+        proc = self._run(args, 300)
+        return proc.returncode == 0 and record_id in proc.stdout
+
+    def data_root_bytes(self) -> int | None:
+        """``du -sb`` of the engine's data root, when the engine is on this machine and
+        the root readable; None otherwise."""
+        storage = self.storage()
+        if storage.free is None or storage.root is None:
+            storage = self.storage()  # a slow `docker context inspect` gives no answer once
+        if storage.free is None or storage.root is None:
+            return None
+        try:
+            proc = subprocess.run(
+                ["du", "-sb", storage.root],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        first = proc.stdout.split()
+        return int(first[0]) if first and first[0].isdigit() else None
 
 
 def _signal_for(exc: BaseException) -> int:
@@ -658,6 +897,42 @@ def _ref_error(ref: str, exc: DockerException) -> ConfigError | EngineUnavailabl
     return EngineUnavailable(f"docker could not handle image {ref} ({_tail(exc)})")
 
 
+def _registry_not_found(stderr: str) -> bool:
+    """``imagetools inspect`` of a tag or repository the registry does not hold."""
+    last = _text_tail(stderr, "")
+    return last.endswith(": not found") or "MANIFEST_UNKNOWN" in stderr or "NAME_UNKNOWN" in stderr
+
+
+def registry_error(ref: str, stderr: str) -> str:
+    """One line for a registry that did not answer about ``ref``."""
+    text = _text_tail(stderr, "no answer")
+    lowered = stderr.lower()
+    if any(word in lowered for word in ("unauthorized", "authorization", "denied", "401")):
+        what = "refused the credentials"
+    else:
+        what = "cannot be reached"
+    host = ref.split("/", 1)[0]
+    return f"the registry {host} {what} ({text}); {FIX_REGISTRY}"
+
+
+def _repo_of(ref: str) -> str:
+    """``host:5000/team/base:tag`` -> ``host:5000/team/base``."""
+    name = ref.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return name.rsplit(":", 1)[0] if ":" in last else name
+
+
+def _platform_entry(entries: Sequence[dict[str, object]], platform: str | None) -> dict:
+    images = [e for e in entries if isinstance(e.get("platform"), dict)]
+    for entry in images:
+        plat = entry["platform"]
+        assert isinstance(plat, dict)
+        wanted = platform is None or f"{plat.get('os')}/{plat.get('architecture')}" == platform
+        if wanted and plat.get("os") != "unknown":  # "unknown/unknown": attestations
+            return dict(entry)
+    raise KeyError(f"no manifest for {platform or 'any platform'}")
+
+
 def _makes_layer(created_by: str) -> bool:
     text = created_by.removeprefix("/bin/sh -c ").lstrip()
     return text.startswith(("RUN ", "COPY ", "ADD ", "WORKDIR ")) and "#(nop)" not in text
@@ -693,3 +968,89 @@ def failing_step(lines: Sequence[str]) -> str | None:
         if " ERROR:" in line or line.startswith("ERROR"):
             return _shorten(line.strip())
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What ``docker image inspect`` says about one image, for ``uvbuild gc``."""
+
+    id: str
+    tags: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...]
+    created: str
+    last_tagged: str | None
+    layers: tuple[str, ...]
+    size: int
+
+    @classmethod
+    def from_inspect(cls, raw: dict[str, object]) -> ImageInfo:
+        config = raw.get("Config") or {}
+        labels = (config.get("Labels") if isinstance(config, dict) else None) or {}
+        rootfs = raw.get("RootFS") or {}
+        metadata = raw.get("Metadata") or {}
+        last = metadata.get("LastTagTime") if isinstance(metadata, dict) else None
+        return cls(
+            id=str(raw.get("Id", "")),
+            tags=tuple(str(t) for t in raw.get("RepoTags") or ()),  # type: ignore[union-attr]
+            labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+            created=str(raw.get("Created") or ""),
+            # docker reports a never-tagged image's LastTagTime as the zero time
+            last_tagged=str(last) if last and not str(last).startswith("0001-") else None,
+            layers=tuple(rootfs.get("Layers") or ()) if isinstance(rootfs, dict) else (),
+            size=int(raw.get("Size") or 0),  # type: ignore[arg-type]
+        )
+
+    def label(self, name: str) -> str | None:
+        return dict(self.labels).get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRecord:
+    """One record of ``docker buildx du --verbose``."""
+
+    id: str
+    parent: str | None
+    description: str
+    size: int
+    shared: bool
+    in_use: bool
+    mutable: bool
+    type: str
+
+
+_SIZE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_SIZE_UNITS.update({"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40})
+
+
+def _du_size(text: str) -> int:
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
+    if not match:
+        return 0
+    return round(float(match[1]) * _SIZE_UNITS.get(match[2].upper() or "B", 1))
+
+
+def parse_du(text: str) -> list[CacheRecord]:
+    """Records of ``docker buildx du --verbose`` output (blocks of ``Key:<tab>value``
+    lines separated by blank lines; the totals block at the end has no ID)."""
+    records = []
+    for block in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip():
+                fields.setdefault(key.strip(), value.strip())
+        if "ID" not in fields:
+            continue
+        records.append(
+            CacheRecord(
+                id=fields["ID"],
+                parent=fields.get("Parent") or None,
+                description=fields.get("Description", ""),
+                size=_du_size(fields.get("Size", "0B")),
+                shared=fields.get("Shared") == "true",
+                in_use=fields.get("In use") == "true",
+                mutable=fields.get("Mutable") == "true",
+                type=fields.get("Type", ""),
+            )
+        )
+    return records

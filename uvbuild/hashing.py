@@ -18,9 +18,9 @@ from typing import Any
 from uvbuild.model import HeavyChoice, LayerGroup
 
 # Bump whenever the generated uvbuild-base stage changes what it installs or how.
-RECIPE_VERSION = "uvbuild-base/2"
+RECIPE_VERSION = "uvbuild-base/3"
 # Bump whenever a generated uvbuild-layer-<group> stage changes what it installs or how.
-LAYER_RECIPE_VERSION = "uvbuild-layer/1"
+LAYER_RECIPE_VERSION = "uvbuild-layer/2"
 TAG_LENGTH = 16
 
 

@@ -251,6 +251,8 @@ class BuildPlan:
     # "single", or every heavy package fell into one group).
     layers: tuple[LayerGroup, ...] = ()
     layer_mode: str = "groups"
+    # (name, url) of each index of config.index_credentials, as [[tool.uv.index]] names it
+    credential_indexes: tuple[tuple[str, str], ...] = ()
 
     def layer_of(self, name: str) -> LayerGroup | None:
         for group in self.layers:

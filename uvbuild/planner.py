@@ -36,6 +36,8 @@ class Project:
     tool_uvbuild: Mapping[str, Any] | None
     default_groups: tuple[str, ...] | None  # None: every group ("all")
     python_version_file: str | None
+    # [[tool.uv.index]] entries that have a name: (name, url)
+    indexes: tuple[tuple[str, str], ...] = ()
 
 
 def host_platform() -> str:
@@ -89,7 +91,36 @@ def read_project(project_dir: Path) -> Project:
     if pinned.is_file():
         first = pinned.read_text(encoding="utf-8").strip().splitlines()
         python_file = first[0].strip() if first else None
-    return Project(project_dir, name, table, default_groups, python_file)
+    return Project(project_dir, name, table, default_groups, python_file, _named_indexes(uv))
+
+
+def _named_indexes(uv: Any) -> tuple[tuple[str, str], ...]:
+    """(name, url) of every ``[[tool.uv.index]]`` entry with both; uv checks the rest."""
+    entries = uv.get("index", []) if isinstance(uv, Mapping) else []
+    if not isinstance(entries, list):
+        return ()
+    return tuple(
+        (entry["name"], entry["url"])
+        for entry in entries
+        if isinstance(entry, Mapping)
+        and isinstance(entry.get("name"), str)
+        and isinstance(entry.get("url"), str)
+    )
+
+
+def credential_indexes(project: Project, config: Config) -> tuple[tuple[str, str], ...]:
+    """The (name, url) of each index named by ``index-credentials``."""
+    known = dict(project.indexes)
+    found = []
+    for name in config.index_credentials:
+        if name not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise ConfigError(
+                f"tool.uvbuild.index-credentials: no [[tool.uv.index]] named {name!r} in "
+                f"{project.dir / 'pyproject.toml'} (named indexes: {names})"
+            )
+        found.append((name, known[name]))
+    return tuple(found)
 
 
 def read_lock(lock_path: Path) -> Lock:
@@ -248,4 +279,5 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
         notes=notes,
         layers=layers,
         layer_mode=config.layer_mode,
+        credential_indexes=credential_indexes(project, config),
     )

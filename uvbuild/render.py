@@ -14,14 +14,24 @@ Stages:
 The heavy requirements reach the base stage through the named context ``uvbuild-heavy``,
 so nothing is written into the user's tree. When the base already exists, the app build
 passes ``--build-context uvbuild-base=docker-image://<tag>``, which replaces the stage.
+
+Reproducible base: every RUN of the base and layer stages sets ``SOURCE_DATE_EPOCH`` in its
+own shell (uv's bytecode compiler then writes checked-hash ``.pyc`` files, which embed no
+mtime) and ends by setting the mtime of everything it wrote to that epoch, so two builds
+of one key give the same layers whether or not the engine rewrites timestamps.
+
+Private indexes: the indexes of ``index-credentials`` get their user name and password as
+BuildKit secrets, mounted as files into each RUN that runs uv and exported into uv's
+environment inside that RUN's shell only.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from uvbuild import __version__
 from uvbuild.hashing import LAYER_RECIPE_VERSION, RECIPE_VERSION
@@ -38,6 +48,10 @@ HEAVY_CONTEXT = "uvbuild-heavy"
 HEAVY_MOUNT = "/tmp/uvbuild-heavy"
 APP_DIR = "/app"
 UV_CACHE = "/root/.cache/uv"
+SECRETS_DIR = "/run/secrets"
+UV_MOUNT = "/tmp/uvbuild-uv"
+# Written at the start of a base or layer RUN: what is newer was written by the RUN.
+RUN_START = "/tmp/uvbuild-run-start"
 LABEL_PREFIX = "io.uvbuild"
 
 # What a generated build never needs from the project directory, on top of the user's
@@ -104,6 +118,95 @@ def _requirement_files(
         text = "\n".join(lines) + "\n"
         files.append(HeavyFile(f"{prefix}-{number}.txt", index, text, hashed, layer))
     return tuple(files)
+
+
+def upload_epoch(wheels: Iterable[SelectedPackage]) -> int:
+    """The newest ``upload-time`` of the selected wheels, in seconds since 1970, when every
+    one has an upload time; else 0. A layer's files and the image's creation time take it
+    as ``SOURCE_DATE_EPOCH``: the same packages always give the same number."""
+    newest = 0
+    for selected in wheels:
+        stamp = selected.wheel.upload_time if selected.wheel is not None else None
+        if not stamp:
+            return 0
+        try:
+            moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            return 0
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        newest = max(newest, int(moment.timestamp()))
+    return newest
+
+
+def source_date_epoch(plan: BuildPlan) -> int:
+    """``SOURCE_DATE_EPOCH`` of the base image: its creation time and history times, and
+    with one layer that layer's mtimes."""
+    return upload_epoch(plan.heavy)
+
+
+def layer_epoch(group: LayerGroup) -> int:
+    """The mtimes of one layer group's files: from that group's wheels only, so another
+    group's bump leaves this layer's bytes alone."""
+    return upload_epoch(choice.selected for choice in group.packages)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSecret:
+    """One credential of an index: the BuildKit secret id and uv's variable for it."""
+
+    index: str
+    id: str
+    env: str
+
+    @property
+    def path(self) -> str:
+        return f"{SECRETS_DIR}/{self.id}"
+
+
+def index_env_name(name: str) -> str:
+    """uv's spelling: ``UV_INDEX_<NAME>`` with the name upper-cased and every other
+    character than a letter or digit turned into ``_``."""
+    return "UV_INDEX_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+def index_secrets(plan: BuildPlan) -> tuple[IndexSecret, ...]:
+    """Two secrets (user name, password) per index of ``index-credentials``."""
+    secrets = []
+    for name, _url in plan.credential_indexes:
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        for part in ("username", "password"):
+            env = f"{index_env_name(name)}_{part.upper()}"
+            secrets.append(IndexSecret(name, f"uv-index-{slug}-{part}", env))
+    return tuple(secrets)
+
+
+def secret_flags(plan: BuildPlan, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """``--secret`` values for the credentials set in ``environ``: buildx reads each value
+    from the variable itself, so it never appears on a command line."""
+    return tuple(f"id={s.id},env={s.env}" for s in index_secrets(plan) if s.env in environ)
+
+
+def missing_credentials(plan: BuildPlan, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The variables of ``index-credentials`` that ``environ`` does not set."""
+    return tuple(s.env for s in index_secrets(plan) if s.env not in environ)
+
+
+def _mount_points(plan: BuildPlan, *others: str) -> list[str]:
+    """Where a base or layer RUN mounts things: uv's cache, ``others``, the secrets."""
+    return [UV_CACHE, *others, *([SECRETS_DIR] if plan.credential_indexes else [])]
+
+
+def _secret_mounts(plan: BuildPlan) -> list[str]:
+    return [f"--mount=type=secret,id={s.id}" for s in index_secrets(plan)]
+
+
+def _secret_exports(plan: BuildPlan) -> list[str]:
+    """Shell steps that give uv the mounted credentials, in this RUN's shell only."""
+    return [
+        f'if [ -f {s.path} ]; then export {s.env}="$(cat {s.path})"; fi'
+        for s in index_secrets(plan)
+    ]
 
 
 def sync_flags(request: Request) -> list[str]:
@@ -176,14 +279,68 @@ def _base_env(plan: BuildPlan) -> str:
 
 
 def _install_commands(plan: BuildPlan, files: Iterable[HeavyFile]) -> list[str]:
+    named = {url.rstrip("/"): name for name, url in plan.credential_indexes}
     commands = []
     for heavy in files:
+        # uv compiles nothing here: _compile_steps does, once the files have their final
+        # mtimes (see there)
         command = ["uv", "pip", "install", "--python", plan.config.venv, "--no-deps"]
         if heavy.hashed:
             command.append("--require-hashes")
-        command += ["--index-url", heavy.index, "-r", f"{HEAVY_MOUNT}/{heavy.name}"]
-        commands.append(shlex.join(command))
-    return commands
+        name = named.get(heavy.index.rstrip("/"))
+        if name is None:
+            command += ["--index-url", heavy.index]
+        else:
+            # a named index: uv takes its credentials from UV_INDEX_<NAME>_USERNAME/_PASSWORD
+            command += ["--default-index", f"{name}={heavy.index}"]
+        command += ["-r", f"{HEAVY_MOUNT}/{heavy.name}"]
+        commands.append("UV_COMPILE_BYTECODE=0 " + shlex.join(command))
+    return [*commands, *_compile_steps(plan)]
+
+
+def _compile_steps(plan: BuildPlan) -> list[str]:
+    """Bytecode for the heavy packages, as timestamp ``.pyc`` files written after every
+    source file has the epoch as its mtime: each ``.pyc`` records that mtime, so it is the
+    same in every build, Python accepts it without hashing the source, and the app's
+    ``uv sync`` (which recompiles any ``.pyc`` whose header is not the timestamp one it
+    expects, checked-hash files included) leaves it alone."""
+    if not plan.config.compile_bytecode:
+        return []
+    venv = shlex.quote(plan.config.venv)
+    return [
+        f'find {venv} -exec touch -h -d "@$SOURCE_DATE_EPOCH" {{}} +',
+        # uv ignores files that do not compile (test data, Python 2 leftovers): so do we
+        f"{{ {venv}/bin/python -m compileall -q -j 0 --invalidation-mode timestamp "
+        f"{venv}/lib || true; }}",
+    ]
+
+
+def _clamp_paths(roots: Iterable[str], mounts: Iterable[str]) -> str:
+    """Set the mtime of everything this RUN wrote (newer than RUN_START), and of everything
+    under ``roots``, to SOURCE_DATE_EPOCH. The image's lower layers stay as they are; the
+    mounts (uv's cache, the requirements, the secrets) are left out."""
+    # the engine bind-mounts /etc/hosts, /etc/hostname and /etc/resolv.conf (read-only)
+    skip = ["/proc", "/sys", "/dev", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", *mounts]
+    prune = " -o ".join(f"-path {shlex.quote(path)}" for path in skip)
+    keep = "".join(
+        f" -o -path {shlex.quote(root)} -o -path {shlex.quote(root + '/*')}" for root in roots
+    )
+    return (
+        f"find / -xdev \\( {prune} \\) -prune -o \\( -newer {RUN_START}{keep} \\) "
+        '-exec touch -h -d "@$SOURCE_DATE_EPOCH" {} + && \\\n'
+        f'    rm {RUN_START} && touch -h -d "@$SOURCE_DATE_EPOCH" /tmp'
+    )
+
+
+def _reproducible(
+    epoch: int, steps: list[str], roots: Iterable[str], mounts: Iterable[str]
+) -> list[str]:
+    """``steps`` with SOURCE_DATE_EPOCH set before and the mtimes clamped after (of
+    everything they wrote and everything under ``roots``; ``mounts`` are left out)."""
+    # RUN_START is dated two seconds back: a file written in the same clock tick still
+    # counts as newer.
+    start = f'touch -d "@$(($(date +%s) - 2))" {RUN_START}'
+    return [f"export SOURCE_DATE_EPOCH={epoch}", start, *steps, _clamp_paths(roots, mounts)]
 
 
 def _labels(plan: BuildPlan) -> str:
@@ -193,9 +350,12 @@ def _labels(plan: BuildPlan) -> str:
 def _stage_start(plan: BuildPlan, stage: str) -> list[str]:
     """The first lines every stage that holds the venv shares (BuildKit builds them once)."""
     config = plan.config
+    # uv comes in by a RUN, not a COPY: a COPY into /bin/ gives the directory the time of
+    # the build, and this RUN sets it to a fixed one (0: the layer holds no package).
+    copy_uv = _reproducible(0, [f"cp {UV_MOUNT}/uv {UV_MOUNT}/uvx /bin/"], [], [UV_MOUNT])
     return [
         f"FROM {config.resolved_base_image} AS {stage}",
-        f"COPY --from={config.uv_image} /uv /uvx /bin/",
+        _run([f"--mount=type=bind,from={config.uv_image},target={UV_MOUNT}"], copy_uv),
         _base_env(plan),
     ]
 
@@ -220,11 +380,11 @@ def layer_stage(plan: BuildPlan, group: LayerGroup) -> str:
     venv = shlex.quote(plan.config.venv)
     files = [f for f in heavy_files(plan) if f.layer == group.name]
     mounts = [
-        f"    --mount=type=bind,from={HEAVY_CONTEXT},source={f.name},"
-        f"target={HEAVY_MOUNT}/{f.name} \\"
+        f"--mount=type=bind,from={HEAVY_CONTEXT},source={f.name},target={HEAVY_MOUNT}/{f.name}"
         for f in files
     ]
     steps = [
+        *_secret_exports(plan),
         f"uv venv {venv}",
         f"cd {venv}",
         f"find . > {VENV_BEFORE}",
@@ -232,17 +392,23 @@ def layer_stage(plan: BuildPlan, group: LayerGroup) -> str:
         f"mkdir {LAYER_DIR}",
         _NEW_TOPS,
     ]
-    run = " && \\\n    ".join(steps)
+    steps = _reproducible(
+        layer_epoch(group), steps, [plan.config.venv, LAYER_DIR], _mount_points(plan, HEAVY_MOUNT)
+    )
     return "\n".join(
         [
             f"# layer {group.name}: {' '.join(c.selected.name for c in group.packages)}",
             f"# key {group.key}",
             *_stage_start(plan, layer_stage_name(group)),
-            f"RUN {_cache_mount()} \\",
-            *mounts,
-            f"    {run}",
+            _run([_cache_mount(), *mounts, *_secret_mounts(plan)], steps),
         ]
     )
+
+
+def _run(mounts: list[str], steps: list[str]) -> str:
+    """``RUN <mounts> <steps joined with &&>``, one mount or step a line."""
+    lines = [*mounts, " && \\\n    ".join(steps)]
+    return "RUN " + " \\\n    ".join(lines)
 
 
 def base_stage(plan: BuildPlan) -> str:
@@ -252,22 +418,36 @@ def base_stage(plan: BuildPlan) -> str:
             f"COPY --link --from={layer_stage_name(group)} {LAYER_DIR}/ {venv}/"
             for group in plan.layers
         ]
+        # The venv alone holds no package: its files take the epoch 0, so a group's bump
+        # leaves this layer as it is, as it leaves the other groups' layers.
+        create = _reproducible(0, [f"uv venv {shlex.quote(venv)}"], [venv], [UV_CACHE])
         return "\n".join(
             [
                 *_stage_start(plan, BASE_STAGE),
-                f"RUN uv venv {shlex.quote(venv)}",
+                _run([_cache_mount()], create),
                 *copies,
                 _labels(plan),
             ]
         )
-    install = [f"uv venv {shlex.quote(venv)}", *_install_commands(plan, heavy_files(plan))]
-    run = " && \\\n    ".join(install)
+    install = [
+        *_secret_exports(plan),
+        f"uv venv {shlex.quote(venv)}",
+        *_install_commands(plan, heavy_files(plan)),
+    ]
+    mounts = [
+        _cache_mount(),
+        f"--mount=type=bind,from={HEAVY_CONTEXT},target={HEAVY_MOUNT}",
+        *_secret_mounts(plan),
+    ]
     return "\n".join(
         [
             *_stage_start(plan, BASE_STAGE),
-            f"RUN {_cache_mount()} \\",
-            f"    --mount=type=bind,from={HEAVY_CONTEXT},target={HEAVY_MOUNT} \\",
-            f"    {run}",
+            _run(
+                mounts,
+                _reproducible(
+                    source_date_epoch(plan), install, [venv], _mount_points(plan, HEAVY_MOUNT)
+                ),
+            ),
             _labels(plan),
         ]
     )
@@ -285,8 +465,7 @@ def deps_stage(plan: BuildPlan) -> str:
             f"FROM {BASE_STAGE} AS {DEPS_STAGE}",
             f"WORKDIR {APP_DIR}",
             *copies,
-            f"RUN {_cache_mount()} \\",
-            f"    {command}",
+            _run([_cache_mount(), *_secret_mounts(plan)], [*_secret_exports(plan), command]),
         ]
     )
 
@@ -297,8 +476,7 @@ def app_stage(plan: BuildPlan) -> str:
         [
             f"FROM {DEPS_STAGE} AS {APP_STAGE}",
             "COPY . .",
-            f"RUN {_cache_mount()} \\",
-            f"    {command}",
+            _run([_cache_mount(), *_secret_mounts(plan)], [*_secret_exports(plan), command]),
             f'ENV PATH="{plan.config.venv}/bin:$PATH"',
         ]
     )

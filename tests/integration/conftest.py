@@ -201,3 +201,27 @@ def _prune_build_cache_at_end() -> Iterator[None]:
         "docker"
     ):
         _docker("buildx", "prune", "-af", timeout=600)
+
+
+# -- the local registry (127.0.0.1:5000) -----------------------------------------------------
+
+REGISTRY = "127.0.0.1:5000"
+
+
+@pytest.fixture(scope="session")
+def registry(docker_engine: dict[str, str]) -> str:
+    """The plain-HTTP registry ``start-engine --registry`` runs; returns ``host:port``.
+    Skips without it, fails under UVBUILD_REQUIRE_DOCKER=1."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=5) as answer:
+            if answer.status == 200:
+                return REGISTRY
+            reason = f"answered {answer.status}"
+    except OSError as exc:
+        reason = str(exc)
+    _unavailable(
+        f"no registry at http://{REGISTRY}/v2/ ({reason}); "
+        "start it with ../shared/docker/start-engine --registry"
+    )

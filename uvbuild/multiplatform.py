@@ -1,0 +1,157 @@
+"""``--platform linux/amd64,linux/arm64``: one plan, key and base per platform.
+
+``plan`` prints every platform's plan (``uvbuild.plans/1``). ``build`` checks that the
+builder can build every platform (``buildx inspect``), then runs the single-platform
+flow once per platform: the base ``<repo>:<key16>`` of that platform (built with
+``--platform`` and pushed to the registry base repo) and the app pushed as
+``<tag>-<arch>``; last, ``docker buildx imagetools create`` joins the per-platform app
+images into one manifest list under the requested tags. A docker-driver engine cannot
+load a multi-platform image, so this needs ``--push``, ``-t`` naming a registry and a
+registry ``base-repo``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from uvbuild.bakefile import names_registry
+from uvbuild.build import Builder, BuildOptions, BuildResult, Reporter
+from uvbuild.config import normalize_platform
+from uvbuild.engine import FIX_DRIVER, Engine
+from uvbuild.errors import ConfigError, EngineUnavailable
+from uvbuild.model import PLAN_SCHEMA, BuildPlan
+
+PLANS_SCHEMA = "uvbuild.plans/1"
+BUILDS_SCHEMA = "uvbuild.builds/1"
+
+
+def split_platforms(value: str | None) -> tuple[str, ...]:
+    """``linux/amd64,linux/arm64`` -> each platform once, normalised, in the given order;
+    empty for None."""
+    if not value:
+        return ()
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if not parts:
+        raise ConfigError(f"--platform {value!r}: name at least one platform")
+    return tuple(dict.fromkeys(normalize_platform(part, "--platform") for part in parts))
+
+
+def plans_document(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``plan --json`` for several platforms: the single-platform documents in a list."""
+    assert all(document.get("schema") == PLAN_SCHEMA for document in documents)
+    return {"schema": PLANS_SCHEMA, "plans": list(documents)}
+
+
+def arch_suffix(platform: str) -> str:
+    """``linux/arm64`` -> ``arm64``; ``linux/arm/v7`` -> ``arm-v7``."""
+    return "-".join(platform.split("/")[1:]) or platform.replace("/", "-")
+
+
+def platform_tag(tag: str, platform: str) -> str:
+    """The per-platform tag of an app tag: ``reg/app:dev`` -> ``reg/app:dev-arm64``."""
+    name, sep, version = tag.rpartition(":")
+    if not sep or "/" in version:  # no tag part (a registry port is not a tag)
+        name, version = tag, "latest"
+    return f"{name}:{version}-{arch_suffix(platform)}"
+
+
+def builder_covers(platform: str, supported: Sequence[str]) -> bool:
+    """Whether a builder listing ``supported`` can build ``platform`` (``linux/amd64``
+    is covered by ``linux/amd64`` and by ``linux/amd64/v2``...)."""
+    return any(item == platform or item.startswith(platform + "/") for item in supported)
+
+
+def check_options(plans: Sequence[BuildPlan], options: BuildOptions) -> None:
+    """What a multi-platform build needs before any engine is asked."""
+    platforms = ", ".join(plan.target.platform for plan in plans)
+    if options.load:
+        raise ConfigError(
+            f"--platform {platforms}: a docker-driver engine cannot load a multi-platform "
+            "image; drop --load and pass --push"
+        )
+    if not options.push:
+        raise ConfigError(
+            f"--platform {platforms}: a multi-platform image cannot be loaded into the local "
+            "engine; pass --push with -t REGISTRY/NAME:TAG and a registry base-repo, or build "
+            "one platform at a time"
+        )
+    if not options.tags:
+        raise ConfigError(
+            f"--platform {platforms} --push: name the image with -t REGISTRY/NAME:TAG"
+        )
+    for plan in plans:
+        if not names_registry(plan.base_repo):
+            raise ConfigError(
+                f"--platform {platforms}: the base repo {plan.base_repo!r} is local; set "
+                "tool.uvbuild.base-repo (--base-repo) to a registry repository such as "
+                "registry:5000/team/base, so each platform's base can be pushed"
+            )
+
+
+def check_builder(plans: Sequence[BuildPlan], engine: Engine) -> None:
+    """The builder must use the docker driver and build every platform (natively or with
+    QEMU emulation registered through binfmt_misc)."""
+    info = engine.check()
+    if info.driver != "docker":
+        raise EngineUnavailable(
+            f"builder {info.name!r} uses the {info.driver} driver, which cannot see images "
+            f"in the local engine; {FIX_DRIVER}"
+        )
+    supported = engine.builder_platforms()
+    missing = [p.target.platform for p in plans if not builder_covers(p.target.platform, supported)]
+    if missing:
+        raise EngineUnavailable(
+            f"builder {info.name!r} cannot build for {', '.join(missing)} (it builds "
+            f"{', '.join(supported) or 'nothing'}): register QEMU emulation "
+            f"(`docker run --privileged --rm tonistiigi/binfmt --install "
+            f"{','.join(arch_suffix(m).split('-')[0] for m in missing)}`) or use a builder "
+            "with a node of that architecture"
+        )
+
+
+def build_platforms(
+    plans: Sequence[BuildPlan], options: BuildOptions, engine: Engine, report: Reporter
+) -> dict[str, Any]:
+    """Build every platform's base and app, then the manifest list; the summary document."""
+    check_options(plans, options)
+    if not options.dry_run:
+        check_builder(plans, engine)
+    results: list[tuple[BuildPlan, BuildResult]] = []
+    commands: list[str] = []
+    for plan in plans:
+        platform = plan.target.platform
+        report.step(f"platform {platform}: base {plan.tag}")
+        per_platform = replace(
+            options, tags=tuple(platform_tag(tag, platform) for tag in options.tags), load=False
+        )
+        if "push_base" in BuildOptions.__dataclass_fields__:  # the flow pushes the base
+            per_platform = replace(per_platform, push_base=True)
+        result = Builder(plan, per_platform, engine, report).run()
+        pushed = bool(getattr(result, "base_pushed", False))
+        if result.base_action in ("built", "rebuilt") and not pushed:
+            report.step(f"pushing base {plan.tag}")
+            engine.push(plan.tag)
+        elif options.dry_run:
+            result.commands.append(engine.command_line(["push", plan.tag]))
+        results.append((plan, result))
+        commands += result.commands
+    sources = [tag for _, result in results for tag in result.tags[:1]]
+    create = ["buildx", "imagetools", "create"]
+    for tag in options.tags:
+        create += ["--tag", tag]
+    if options.dry_run:
+        commands.append(engine.command_line([*create, *sources]))
+    else:
+        report.step(f"joining {len(sources)} platform images into {', '.join(options.tags)}")
+        engine.imagetools_create(options.tags, sources)
+    return {
+        "schema": BUILDS_SCHEMA,
+        "dry-run": options.dry_run,
+        "tags": list(options.tags),
+        "platforms": [
+            {"platform": plan.target.platform, **result.to_dict()} for plan, result in results
+        ],
+        "commands": commands,
+    }
