@@ -101,9 +101,6 @@ class PlatformEngine(FakeEngine):
         self.calls.append(("builder_platforms",))
         return self.platforms
 
-    def push(self, ref):
-        self.calls.append(("push", ref))
-
     def push_image(self, ref, on_line=None):
         self.calls.append(("push", ref))
 

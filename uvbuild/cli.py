@@ -250,6 +250,24 @@ def _pairs(values: Sequence[str], flag: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def build_options(kwargs: dict[str, Any], **fixed: Any) -> Any:
+    """BuildOptions from the flags a command has; ``fixed`` sets the ones it lacks."""
+    from uvbuild.build import BuildOptions
+
+    pairs = {"build_args": "--build-arg", "labels": "--label"}
+    values: dict[str, Any] = {}
+    for field in BuildOptions.__dataclass_fields__:
+        if field in fixed or field not in kwargs:
+            continue
+        value = kwargs[field]
+        if field in pairs:
+            value = _pairs(value, pairs[field])
+        elif isinstance(value, list | tuple):
+            value = tuple(value)
+        values[field] = value
+    return BuildOptions(**values, **fixed)
+
+
 @cli.command()
 @output_options
 @plan_options
@@ -306,7 +324,7 @@ def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
 def build(app: App, as_json: bool, **kwargs: Any) -> None:
     """Build the image: reuse or build the base, then the light layers on top."""
     # Imported here so that `plan` and `dockerfile` never load python-on-whales.
-    from uvbuild.build import Builder, BuildOptions
+    from uvbuild.build import Builder
     from uvbuild.engine import Engine
 
     path, lock_path, flags = split_plan_flags(kwargs)
@@ -324,28 +342,7 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
             terminal.detail(f"uv.lock check: {check.status} {check.detail}".strip())
     for note in the_plan.notes:
         terminal.detail(note)
-    options = BuildOptions(
-        tags=tuple(kwargs["tags"]),
-        file=kwargs["file"],
-        target=kwargs["target"],
-        build_args=_pairs(kwargs["build_args"], "--build-arg"),
-        load=kwargs["load"],
-        push=kwargs["push"],
-        progress=kwargs["progress"],
-        no_cache=kwargs["no_cache"],
-        rebuild_base=kwargs["rebuild_base"],
-        secrets=tuple(kwargs["secrets"]),
-        ssh=tuple(kwargs["ssh"]),
-        labels=_pairs(kwargs["labels"], "--label"),
-        builder=kwargs["builder"],
-        network=kwargs["network"],
-        add_hosts=tuple(kwargs["add_hosts"]),
-        cache_from=tuple(kwargs["cache_from"]),
-        cache_to=tuple(kwargs["cache_to"]),
-        syntax=kwargs["syntax"],
-        dry_run=kwargs["dry_run"],
-        push_base=kwargs["push_base"],
-    )
+    options = build_options(kwargs)
     engine = Engine(
         builder=options.builder,
         log=terminal.detail,
@@ -506,7 +503,7 @@ def bake(app: App, output: Path, as_json: bool, **kwargs: Any) -> None:
     """Write a docker-bake file that builds the base (when missing) and the app, for
     `docker buildx bake -f FILE`. Its generated inputs stay in ~/.cache/uvbuild/bake/."""
     from uvbuild import bakefile
-    from uvbuild.build import Builder, BuildOptions
+    from uvbuild.build import Builder
     from uvbuild.engine import Engine
 
     path, lock_path, flags = split_plan_flags(kwargs)
@@ -517,25 +514,7 @@ def bake(app: App, output: Path, as_json: bool, **kwargs: Any) -> None:
         )
     the_plan = make_plan(path, lock_path, flags)
     terminal = app.terminal
-    options = BuildOptions(
-        tags=tuple(kwargs["tags"]),
-        file=kwargs["file"],
-        target=kwargs["target"],
-        build_args=_pairs(kwargs["build_args"], "--build-arg"),
-        load=kwargs["load"],
-        push=kwargs["push"],
-        no_cache=kwargs["no_cache"],
-        rebuild_base=kwargs["rebuild_base"],
-        secrets=tuple(kwargs["secrets"]),
-        ssh=tuple(kwargs["ssh"]),
-        labels=_pairs(kwargs["labels"], "--label"),
-        builder=kwargs["builder"],
-        network=kwargs["network"],
-        cache_from=tuple(kwargs["cache_from"]),
-        cache_to=tuple(kwargs["cache_to"]),
-        syntax=kwargs["syntax"],
-        progress="plain",
-    )
+    options = build_options(kwargs, progress="plain")
     engine = Engine(
         builder=options.builder,
         log=terminal.detail,

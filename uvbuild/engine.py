@@ -505,32 +505,7 @@ class Engine:
         """``docker push ref``, streaming its output, in its own process group as builds
         are (an interrupt stops it before the registry gets the manifest, which a push
         uploads last). A refused or failed push raises BuildFailed."""
-        command = [*self.docker_cmd, "push", ref]
-        (self._trace or self._log)(f"$ {shlex.join(command)}")
-        try:
-            process = subprocess.Popen(
-                command,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise EngineUnavailable(f"cannot run {command[0]}: {exc}; {FIX_CLI}") from exc
-        tail: list[str] = []
-        try:
-            assert process.stdout is not None
-            for raw in iter(process.stdout.readline, b""):
-                line = raw.decode(errors="replace").rstrip("\r\n")
-                tail = [*tail[-40:], line]
-                on_line(line)
-            code = process.wait()
-        except BaseException as exc:
-            stop_process_group(process, _signal_for(exc))
-            raise
-        finally:
-            if process.stdout is not None:
-                process.stdout.close()
+        code, tail = self._stream([*self.docker_cmd, "push", ref], on_line)
         if code != 0:
             raise BuildFailed(
                 f"pushing {ref} failed: {_text_tail(chr(10).join(tail), f'exit {code}')}; "
@@ -639,18 +614,14 @@ class Engine:
     def run(self, image: str, command: Sequence[str]) -> str:
         return str(self.client.run(image, list(command), remove=True))
 
-    def build(self, request: BuildRequest, on_line: LineSink, step: str) -> None:
-        """Run one build, streaming its output; failure raises BuildFailed naming the step.
-
-        The child runs in its own process group. When uvbuild is interrupted (SIGINT,
-        SIGTERM, or any error while streaming), the same signal goes to that group, which
-        makes buildx cancel the solve; uvbuild waits for the group to be gone (killing it
-        after STOP_GRACE_SECONDS) and re-raises, so nothing after the build (the base tag)
-        happens.
-        """
-        command = [*self.docker_cmd, *build_args(request)]
+    def _stream(
+        self, command: list[str], on_line: LineSink, env: dict[str, str] | None = None
+    ) -> tuple[int, list[str]]:
+        """Run a long docker command in its own process group, passing each output line
+        on; returns the exit code and the last lines. When uvbuild is interrupted (or
+        anything fails while streaming) the same signal goes to the group, uvbuild waits
+        for it to be gone (killing it after STOP_GRACE_SECONDS) and re-raises."""
         (self._trace or self._log)(f"$ {shlex.join(command)}")
-        env = {**os.environ, **dict(request.extra_env)} if request.extra_env else None
         try:
             process = subprocess.Popen(
                 command,
@@ -676,6 +647,19 @@ class Engine:
         finally:
             if process.stdout is not None:
                 process.stdout.close()
+        return code, tail
+
+    def build(self, request: BuildRequest, on_line: LineSink, step: str) -> None:
+        """Run one build, streaming its output; failure raises BuildFailed naming the step.
+
+        The child runs in its own process group. When uvbuild is interrupted (SIGINT,
+        SIGTERM, or any error while streaming), the same signal goes to that group, which
+        makes buildx cancel the solve; uvbuild waits for the group to be gone (killing it
+        after STOP_GRACE_SECONDS) and re-raises, so nothing after the build (the base tag)
+        happens.
+        """
+        env = {**os.environ, **dict(request.extra_env)} if request.extra_env else None
+        code, tail = self._stream([*self.docker_cmd, *build_args(request)], on_line, env)
         if code != 0:
             if any("booting buildkit" in line for line in tail):
                 name = self.builder or "the current builder"
@@ -731,12 +715,6 @@ class Engine:
         targets = printed.get("target")
         resolved = targets.get("probe", {}) if isinstance(targets, dict) else {}
         return isinstance(resolved, dict) and attribute in resolved
-
-    def push(self, ref: str) -> None:
-        """``docker push ref``; raises BuildFailed with the registry's answer."""
-        proc = self._run(["push", ref], None)
-        if proc.returncode != 0:
-            raise BuildFailed(f"pushing {ref} failed: {_text_tail(proc.stderr, 'push failed')}")
 
     def imagetools_create(self, tags: Sequence[str], sources: Sequence[str]) -> None:
         """One manifest list under ``tags`` from per-platform images already pushed."""

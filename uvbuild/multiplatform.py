@@ -123,18 +123,14 @@ def build_platforms(
     for plan in plans:
         platform = plan.target.platform
         report.step(f"platform {platform}: base {plan.tag}")
+        # The flow pushes the base (built here, or found only in the engine).
         per_platform = replace(
-            options, tags=tuple(platform_tag(tag, platform) for tag in options.tags), load=False
+            options,
+            tags=tuple(platform_tag(tag, platform) for tag in options.tags),
+            load=False,
+            push_base=True,
         )
-        if "push_base" in BuildOptions.__dataclass_fields__:  # the flow pushes the base
-            per_platform = replace(per_platform, push_base=True)
         result = Builder(plan, per_platform, engine, report).run()
-        pushed = bool(getattr(result, "base_pushed", False))
-        if result.base_action in ("built", "rebuilt") and not pushed:
-            report.step(f"pushing base {plan.tag}")
-            engine.push(plan.tag)
-        elif options.dry_run:
-            result.commands.append(engine.command_line(["push", plan.tag]))
         results.append((plan, result))
         commands += result.commands
     sources = [tag for _, result in results for tag in result.tags[:1]]
