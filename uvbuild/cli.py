@@ -250,6 +250,47 @@ def _pairs(values: Sequence[str], flag: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def image_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The `docker build` flags that `build` and `bake` share, each one BuildOptions field."""
+    options = [
+        click.option(
+            "-t", "--tag", "tags", multiple=True, help="Name and tag of the image (repeatable)."
+        ),
+        click.option(
+            "-f",
+            "--file",
+            "file",
+            type=click.Path(dir_okay=False),
+            help="A Dockerfile that uses `FROM uvbuild-base` (default: ./Dockerfile if any).",
+        ),
+        click.option("--target", help="Stage of the Dockerfile to build."),
+        click.option("--build-arg", "build_args", multiple=True, help="KEY=VALUE (repeatable)."),
+        click.option(
+            "--load/--no-load", default=None, help="Load into the engine (docker driver: on)."
+        ),
+        click.option("--push", is_flag=True, help="Push the app image to its registry."),
+        click.option("--no-cache", is_flag=True, help="No build cache for the app stages."),
+        click.option(
+            "--rebuild-base", is_flag=True, help="Build the base again even when it exists."
+        ),
+        click.option(
+            "--secret", "secrets", multiple=True, help="Build secret, as docker takes it."
+        ),
+        click.option("--ssh", "ssh", multiple=True, help="SSH agent socket or keys, as docker."),
+        click.option(
+            "--label", "labels", multiple=True, help="KEY=VALUE image label (repeatable)."
+        ),
+        click.option("--builder", help="buildx builder to use."),
+        click.option("--network", help="Network for RUN steps (e.g. host)."),
+        click.option("--cache-from", multiple=True, help="External cache source (repeatable)."),
+        click.option("--cache-to", multiple=True, help="Cache export destination (repeatable)."),
+        click.option("--syntax", help="Add a `# syntax=REF` line to the generated Dockerfile."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def build_options(kwargs: dict[str, Any], **fixed: Any) -> Any:
     """BuildOptions from the flags a command has; ``fixed`` sets the ones it lacks."""
     from uvbuild.build import BuildOptions
@@ -283,18 +324,7 @@ def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
 @cli.command()
 @output_options
 @plan_options
-@click.option("-t", "--tag", "tags", multiple=True, help="Name and tag of the image (repeatable).")
-@click.option(
-    "-f",
-    "--file",
-    "file",
-    type=click.Path(dir_okay=False),
-    help="A Dockerfile that uses `FROM uvbuild-base` (default: ./Dockerfile if any).",
-)
-@click.option("--target", help="Stage of the Dockerfile to build.")
-@click.option("--build-arg", "build_args", multiple=True, help="KEY=VALUE (repeatable).")
-@click.option("--load/--no-load", default=None, help="Load into the engine (docker driver: on).")
-@click.option("--push", is_flag=True, help="Push the app image to its registry.")
+@image_options
 @click.option(
     "--progress",
     default="plain",
@@ -302,22 +332,12 @@ def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
     type=click.Choice(["auto", "plain", "tty", "quiet", "rawjson"]),
     help="BuildKit progress output.",
 )
-@click.option("--no-cache", is_flag=True, help="Do not use the build cache for the app stages.")
-@click.option("--rebuild-base", is_flag=True, help="Build the base again even when it exists.")
 @click.option(
     "--push-base",
     is_flag=True,
     help="Push a base built here to its registry base-repo (skipped when already there).",
 )
-@click.option("--secret", "secrets", multiple=True, help="Build secret, as docker takes it.")
-@click.option("--ssh", "ssh", multiple=True, help="SSH agent socket or keys, as docker takes it.")
-@click.option("--label", "labels", multiple=True, help="KEY=VALUE image label (repeatable).")
-@click.option("--builder", help="buildx builder to use.")
-@click.option("--network", help="Network for RUN steps (e.g. host).")
 @click.option("--add-host", "add_hosts", multiple=True, help="HOST:IP (repeatable).")
-@click.option("--cache-from", multiple=True, help="External cache source (repeatable).")
-@click.option("--cache-to", multiple=True, help="Cache export destination (repeatable).")
-@click.option("--syntax", help="Add a `# syntax=REF` line to the generated Dockerfile.")
 @click.option("--dry-run", is_flag=True, help="Print the docker commands; build nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (schema in README).")
 @click.pass_obj
@@ -475,28 +495,7 @@ def _plan_platforms(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Bake file to write.",
 )
-@click.option("-t", "--tag", "tags", multiple=True, help="Name and tag of the image (repeatable).")
-@click.option(
-    "-f",
-    "--file",
-    "file",
-    type=click.Path(dir_okay=False),
-    help="A Dockerfile that uses `FROM uvbuild-base` (default: ./Dockerfile if any).",
-)
-@click.option("--target", help="Stage of the Dockerfile to build.")
-@click.option("--build-arg", "build_args", multiple=True, help="KEY=VALUE (repeatable).")
-@click.option("--load/--no-load", default=None, help="Load the app into the engine (default on).")
-@click.option("--push", is_flag=True, help="Push the app (and a registry base) when baked.")
-@click.option("--no-cache", is_flag=True, help="Do not use the build cache for the app stages.")
-@click.option("--rebuild-base", is_flag=True, help="Make the base a target even when it exists.")
-@click.option("--secret", "secrets", multiple=True, help="Build secret, as docker takes it.")
-@click.option("--ssh", "ssh", multiple=True, help="SSH agent socket or keys, as docker takes it.")
-@click.option("--label", "labels", multiple=True, help="KEY=VALUE image label (repeatable).")
-@click.option("--builder", help="buildx builder to check the base against.")
-@click.option("--network", help="Network for RUN steps (refused when buildx drops it).")
-@click.option("--cache-from", multiple=True, help="External cache source (repeatable).")
-@click.option("--cache-to", multiple=True, help="Cache export destination (repeatable).")
-@click.option("--syntax", help="Add a `# syntax=REF` line to the generated Dockerfile.")
+@image_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (schema in README).")
 @click.pass_obj
 def bake(app: App, output: Path, as_json: bool, **kwargs: Any) -> None:
