@@ -111,10 +111,9 @@ def main() -> None:
         summary("after a light bump", second)
 
         if args.clean:
+            refs = [TAG, first["base"]["tag"], first["image"]["id"]]
             subprocess.run(
-                ["docker", "image", "rm", TAG, first["base"]["tag"]],
-                capture_output=True,
-                check=False,
+                ["docker", "image", "rm", *filter(None, refs)], capture_output=True, check=False
             )
 
 
