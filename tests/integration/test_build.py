@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 import uuid
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests import synth
+from tests.integration.uvrun import uvbuild
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = (synth.TORCH, synth.CUDA)
@@ -73,18 +73,6 @@ def remove_images(refs: list[str]) -> None:
             timeout=300,
             check=False,
         )
-
-
-def uvbuild(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """``python -m uvbuild ARGS`` as a user runs it: real streams, real exit code."""
-    return subprocess.run(
-        [sys.executable, "-m", "uvbuild", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def plan_base(project: Path, *args: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from tests import synth
+from tests.integration.uvrun import uvbuild as run_uvbuild
 
 REPO = Path(__file__).resolve().parents[2]
 DEAD_SOCKET = "unix:///nonexistent.sock"
@@ -42,16 +43,7 @@ def environment(**env: str) -> dict[str, str]:
 
 
 def uvbuild(*args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "uvbuild", *args],
-        cwd=REPO,
-        env=environment(**env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_uvbuild(*args, timeout=timeout, env=environment(**env))
 
 
 def image_exists(ref: str) -> bool:

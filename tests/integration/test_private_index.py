@@ -15,7 +15,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
 import tempfile
 import uuid
@@ -26,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from tests import synth
-from tests.integration.test_build import REPO, docker, error_lines, remove_images
+from tests.integration.test_build import docker, error_lines, remove_images
+from tests.integration.uvrun import uvbuild
 
 USERNAME = "uvbuild-tester"
 # distinctive, so a hit is a leak and not a coincidence
@@ -41,15 +41,7 @@ NEEDLES = (
 
 def run_uvbuild(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("UV_INDEX_")}
-    return subprocess.run(
-        [sys.executable, "-m", "uvbuild", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-        env={**clean, **env},
-    )
+    return uvbuild(*args, env={**clean, **env})
 
 
 @dataclass

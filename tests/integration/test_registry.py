@@ -20,7 +20,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,6 +34,7 @@ from typing import Any
 import pytest
 
 from tests import synth
+from tests.integration.uvrun import uvbuild as run_uvbuild
 from uvbuild.engine import Engine
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,17 +56,7 @@ BASIC_AUTH = "Basic " + base64.b64encode(b"uvbuild:uvbuild-secret").decode()
 
 
 def uvbuild(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "uvbuild", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_uvbuild(*args, timeout=timeout, env={**os.environ, "NO_COLOR": "1"})
 
 
 def docker(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
