@@ -353,3 +353,11 @@ def test_index_credentials_from_table_and_flag():
 def test_index_credentials_errors_name_the_key(value, message):
     with pytest.raises(ConfigError, match=rf"tool\.uvbuild\.index-credentials: .*{message}"):
         load_config({"index-credentials": value})
+
+
+def test_heavy_flag_extends_the_configured_list_and_other_flags_replace():
+    config = load_config(
+        {"heavy": ["fake-torch"], "extras": ["cpu"]}, {"heavy": ("my-big",), "extras": ("gpu",)}
+    )
+    assert config.heavy == ("fake-torch", "my-big")
+    assert config.extras == ("gpu",)

@@ -172,12 +172,6 @@ def split_plan_flags(kwargs: dict[str, Any]) -> tuple[Path, Path | None, dict[st
 
 
 def make_plan(path: Path, lock_path: Path | None, flags: dict[str, Any]):
-    if flags.get("heavy"):
-        # --heavy extends what the project's config lists, as the key name says.
-        project = planner.read_project(path.resolve())
-        configured = (project.tool_uvbuild or {}).get("heavy", [])
-        if isinstance(configured, list):
-            flags = {**flags, "heavy": (*configured, *flags["heavy"])}
     return planner.make_plan(path, flags, lock_path=lock_path)
 
 

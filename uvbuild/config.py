@@ -98,6 +98,8 @@ _KEYS: dict[str, tuple[str, str]] = {
     "index-credentials": ("index_credentials", "index-names"),
 }
 CONFIG_KEYS = tuple(_KEYS)
+# `--heavy` adds to the project's `heavy` list, as the key's name says; other flags replace.
+_FLAGS_EXTEND = frozenset({"heavy"})
 FIELD_TO_KEY = {field: key for key, (field, _) in _KEYS.items()}
 
 
@@ -251,7 +253,10 @@ def load_config(
         if value is None or value == ():
             continue
         key = FIELD_TO_KEY[name]
-        values[name] = _convert(_KEYS[key][1], value, f"--{key}")
+        converted = _convert(_KEYS[key][1], value, f"--{key}")
+        if name in _FLAGS_EXTEND:
+            converted = (*values.get(name, ()), *converted)
+        values[name] = converted
     return Config(**values)
 
 
