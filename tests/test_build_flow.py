@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from uvbuild import planner, render
+from uvbuild import planner
 from uvbuild.build import (
     CACHE_FACTOR,
     GENERATED,
@@ -22,6 +22,7 @@ from uvbuild.build import (
     plan_disk_estimate,
     wasted_base,
 )
+from uvbuild.core import render
 from uvbuild.engine import BuilderInfo, BuildRequest, Layer, Storage, build_args
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 

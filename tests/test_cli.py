@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from uvbuild import cli, planner, render
+from uvbuild import cli, planner
 from uvbuild import engine as engine_module
+from uvbuild.core import render
 from uvbuild.errors import ConfigError, LockError
 from uvbuild.uvcheck import LockCheck
 

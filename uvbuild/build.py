@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from uvbuild import keylock, render
+from uvbuild import keylock
+from uvbuild.core import render
+from uvbuild.core.model import BuildPlan
 from uvbuild.engine import FIX_DRIVER, BuildRequest, Engine, RegistryImage, Storage, build_args
 from uvbuild.errors import (
     BuildFailed,
@@ -27,7 +29,6 @@ from uvbuild.errors import (
     Interrupted,
     UvbuildError,
 )
-from uvbuild.model import BuildPlan
 
 BUILD_SCHEMA = "uvbuild.build/1"
 GENERATED = "generated"

@@ -15,10 +15,11 @@ from typing import Any
 
 import click
 
-from uvbuild import __version__, planner, render
+from uvbuild import __version__, planner
 from uvbuild.console import Terminal
+from uvbuild.core import render
+from uvbuild.core.hashing import explain
 from uvbuild.errors import ConfigError, Interrupted, UvbuildError
-from uvbuild.hashing import explain
 from uvbuild.uvcheck import start_lock_check
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from uvbuild.build import disk_shortfall, format_bytes, plan_disk_estimate
+from uvbuild.core.model import BuildPlan
 from uvbuild.engine import (
     FIX_BUILDER,
     FIX_BUILDX,
@@ -27,7 +28,6 @@ from uvbuild.engine import (
     Storage,
 )
 from uvbuild.errors import ConfigError, EngineUnavailable, LockError, UvbuildError
-from uvbuild.model import BuildPlan
 
 DOCTOR_SCHEMA = "uvbuild.doctor/1"
 STATUSES = ("pass", "warn", "fail", "skip")

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from uvbuild.core.model import BuildPlan
+from uvbuild.core.render import LABEL_PREFIX
 from uvbuild.engine import CacheRecord, Engine, ImageInfo
-from uvbuild.model import BuildPlan
-from uvbuild.render import LABEL_PREFIX
 
 GC_SCHEMA = "uvbuild.gc/1"
 DEFAULT_KEEP = 2

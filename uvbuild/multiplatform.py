@@ -18,10 +18,10 @@ from typing import Any
 
 from uvbuild.bakefile import names_registry
 from uvbuild.build import Builder, BuildOptions, BuildResult, Reporter
-from uvbuild.config import normalize_platform
+from uvbuild.core.config import normalize_platform
+from uvbuild.core.model import PLAN_SCHEMA, BuildPlan
 from uvbuild.engine import FIX_DRIVER, Engine
 from uvbuild.errors import ConfigError, EngineUnavailable
-from uvbuild.model import PLAN_SCHEMA, BuildPlan
 
 PLANS_SCHEMA = "uvbuild.plans/1"
 BUILDS_SCHEMA = "uvbuild.builds/1"

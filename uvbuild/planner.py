@@ -16,10 +16,10 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from uvbuild import grouping, hashing, lock, selection
-from uvbuild.config import DEFAULT_PYTHON, Config, load_config, normalize_platform
+from uvbuild.core import grouping, hashing, lock, selection
+from uvbuild.core.config import DEFAULT_PYTHON, Config, load_config, normalize_platform
+from uvbuild.core.model import BuildPlan, Lock, Request, Target
 from uvbuild.errors import ConfigError, LockError
-from uvbuild.model import BuildPlan, Lock, Request, Target
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from uvbuild import hashing, planner
-from uvbuild.config import Config
-from uvbuild.model import Artifact, Lock, LockedPackage
+from tests.paths import CORPUS
+from uvbuild import planner
+from uvbuild.core import hashing
+from uvbuild.core.config import Config
+from uvbuild.core.model import Artifact, Lock, LockedPackage
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(os.environ.get("UVBUILD_CORPUS", REPO.parent / "shared" / "corpus"))
 TORCH_PROJECTS = ["OpenPipe__ART", "Zyphra__Zonos", "nari-labs__dia", "karpathy__nanochat"]
 
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
@@ -265,7 +263,7 @@ SYNTH_INPUTS = hashing.KeyInputs(
 
 
 def choice(name, version="1.0", digest="h"):
-    from uvbuild.model import HeavyChoice, SelectedPackage, Source
+    from uvbuild.core.model import HeavyChoice, SelectedPackage, Source
 
     package = LockedPackage(name, version, Source("registry", "https://pypi.org/simple"))
     wheel = Artifact(f"{name}-{version}-py3-none-any.whl", hash=f"sha256:{digest}", size=10)
@@ -279,7 +277,7 @@ def keyed(groups):
 
 
 def grouped(torch_version="2.0", cuda_version="12.1", **inputs):
-    from uvbuild.model import LayerGroup
+    from uvbuild.core.model import LayerGroup
 
     cuda = LayerGroup("cuda", (choice("nvidia-a", cuda_version), choice("nvidia-b")))
     torch = LayerGroup("torch", (choice("torch", torch_version),))
@@ -306,7 +304,7 @@ def test_a_cuda_bump_moves_only_the_cuda_group():
 
 
 def test_layer_key_ignores_the_group_name_but_the_base_does_not():
-    from uvbuild.model import LayerGroup
+    from uvbuild.core.model import LayerGroup
 
     cuda, torch = grouped()
     renamed = keyed([LayerGroup("gpu-libs", cuda.packages)])[0]

@@ -1,4 +1,4 @@
-"""uvbuild.selection: what `uv sync --frozen` installs on a target."""
+"""uvbuild.core.selection: what `uv sync --frozen` installs on a target."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 
-from uvbuild.errors import ConfigError, LockError
-from uvbuild.lock import parse_lock
-from uvbuild.model import Lock, Request, SelectedPackage, Target
-from uvbuild.selection import (
+from tests.paths import CORPUS, FIXTURES
+from uvbuild.core.lock import parse_lock
+from uvbuild.core.model import Lock, Request, SelectedPackage, Target
+from uvbuild.core.selection import (
     best_wheel,
     compile_marker,
     encode_extra,
@@ -30,10 +30,8 @@ from uvbuild.selection import (
     select,
     wheel_tags,
 )
+from uvbuild.errors import ConfigError, LockError
 
-FIXTURES = Path(__file__).parent / "fixtures"
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(os.environ.get("UVBUILD_CORPUS", REPO.parent / "shared" / "corpus"))
 AMD64 = Target(platform="linux/amd64", python="3.11", glibc=(2, 28))
 ARM64 = Target(platform="linux/arm64", python="3.11", glibc=(2, 28))
 

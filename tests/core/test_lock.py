@@ -1,9 +1,8 @@
-"""uvbuild.lock: uv.lock mapping -> model.Lock."""
+"""uvbuild.core.lock: uv.lock mapping -> model.Lock."""
 
 from __future__ import annotations
 
 import copy
-import os
 import re
 import time
 from pathlib import Path
@@ -12,16 +11,11 @@ from typing import Any
 import pytest
 import tomllib
 
+from tests.paths import CORPUS, FIXTURES
+from uvbuild.core.lock import parse_git_url, parse_lock
+from uvbuild.core.model import SOURCE_KINDS, ConflictItem, Lock, Source
 from uvbuild.errors import LockError
-from uvbuild.lock import parse_git_url, parse_lock
-from uvbuild.model import SOURCE_KINDS, ConflictItem, Lock, Source
 
-FIXTURES = Path(__file__).parent / "fixtures"
-CORPUS = Path(
-    os.environ.get(
-        "UVBUILD_CORPUS", Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
-    )
-)
 CORPUS_LOCKS = sorted(CORPUS.glob("*/uv.lock")) if CORPUS.is_dir() else []
 
 

@@ -12,8 +12,8 @@ import fnmatch
 import re
 from collections.abc import Iterable, Sequence
 
-from uvbuild.config import DEFAULT_LAYER_LIMIT, OTHER_LAYER
-from uvbuild.model import Grouping, HeavyChoice, LayerGroup, SelectedPackage
+from uvbuild.core.config import DEFAULT_LAYER_LIMIT, OTHER_LAYER
+from uvbuild.core.model import Grouping, HeavyChoice, LayerGroup, SelectedPackage
 
 DEFAULT_HEAVY_PATTERNS: tuple[str, ...] = (
     "torch",

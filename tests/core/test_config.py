@@ -1,4 +1,4 @@
-"""uvbuild.config: [tool.uvbuild] and flags -> Config; errors name the dotted key or flag."""
+"""uvbuild.core.config: [tool.uvbuild] and flags -> Config; errors name the dotted key or flag."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import fields
 
 import pytest
 
-from uvbuild.config import (
+from uvbuild.core.config import (
     CONFIG_KEYS,
     DEFAULT_GLIBC,
     DEFAULT_LAYER_LIMIT,

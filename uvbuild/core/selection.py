@@ -39,8 +39,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion
 
-from uvbuild.errors import ConfigError, LockError
-from uvbuild.model import (
+from uvbuild.core.model import (
     Artifact,
     ConflictItem,
     Dependency,
@@ -50,6 +49,7 @@ from uvbuild.model import (
     SelectedPackage,
     Target,
 )
+from uvbuild.errors import ConfigError, LockError
 
 ARCHITECTURES = {
     "amd64": "x86_64",

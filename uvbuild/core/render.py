@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from uvbuild import __version__
-from uvbuild.hashing import LAYER_RECIPE_VERSION, RECIPE_VERSION
-from uvbuild.model import BuildPlan, LayerGroup, Request, SelectedPackage
+from uvbuild.core.hashing import LAYER_RECIPE_VERSION, RECIPE_VERSION
+from uvbuild.core.model import BuildPlan, LayerGroup, Request, SelectedPackage
 
 BASE_STAGE = "uvbuild-base"
 LAYER_STAGE_PREFIX = "uvbuild-layer-"

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from uvbuild.model import HeavyChoice, LayerGroup
+from uvbuild.core.model import HeavyChoice, LayerGroup
 
 # Bump whenever the generated uvbuild-base stage changes what it installs or how.
 RECIPE_VERSION = "uvbuild-base/3"

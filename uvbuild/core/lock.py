@@ -1,4 +1,4 @@
-"""A parsed ``uv.lock`` mapping -> :class:`uvbuild.model.Lock`.
+"""A parsed ``uv.lock`` mapping -> :class:`uvbuild.core.model.Lock`.
 
 Pure: takes the mapping ``tomllib`` produced (``planner.py`` opens the file) and returns
 frozen dataclasses, or raises :class:`LockError` naming the file and the broken field.
@@ -17,8 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from uvbuild.errors import LockError
-from uvbuild.model import (
+from uvbuild.core.model import (
     Artifact,
     ConflictItem,
     Dependency,
@@ -28,6 +27,7 @@ from uvbuild.model import (
     Requirement,
     Source,
 )
+from uvbuild.errors import LockError
 
 SUPPORTED_VERSION = 1
 

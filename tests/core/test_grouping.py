@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from uvbuild import grouping
-from uvbuild.model import Artifact, LockedPackage, SelectedPackage, Source
+from uvbuild.core import grouping
+from uvbuild.core.model import Artifact, LockedPackage, SelectedPackage, Source
 
 PYPI = Source("registry", "https://pypi.org/simple")
 MB = 1_000_000

@@ -1,6 +1,6 @@
-"""uvbuild.render: the generated Dockerfile (golden file), heavy requirement files, helpers.
+"""uvbuild.core.render: the generated Dockerfile (golden file), heavy requirement files, helpers.
 
-Update the golden files with ``UVBUILD_UPDATE_GOLDEN=1 python -m pytest tests/test_render.py``.
+Update the golden files with ``UVBUILD_UPDATE_GOLDEN=1 python -m pytest tests/core/test_render.py``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from uvbuild import __version__, planner, render
-from uvbuild.config import Config
-from uvbuild.errors import ConfigError
-from uvbuild.model import (
+from tests.paths import FIXTURES, GOLDEN
+from uvbuild import __version__, planner
+from uvbuild.core import render
+from uvbuild.core.config import Config
+from uvbuild.core.model import (
     Artifact,
     Grouping,
     HeavyChoice,
@@ -24,9 +25,8 @@ from uvbuild.model import (
     SelectedPackage,
     Source,
 )
+from uvbuild.errors import ConfigError
 
-FIXTURES = Path(__file__).parent / "fixtures"
-GOLDEN = Path(__file__).parent / "golden"
 PYPI = "https://pypi.org/simple"
 TORCH_INDEX = "https://download.pytorch.org/whl/cu128"
 
