@@ -134,6 +134,7 @@ BAD_INPUTS = [
     ("bad-platform-arch", nothing, ["--platform", "linux/s390x"], 2, ["--platform"]),
     ("bad-python-flag", nothing, ["--python", "three"], 2, ["--python", "3.11"]),
     ("bad-threshold-flag", nothing, ["--heavy-threshold", "big"], 2, ["--heavy-threshold"]),
+    ("bad-min-size-flag", nothing, ["--heavy-min-size", "small"], 2, ["--heavy-min-size"]),
     ("unknown-key", config("colour = true"), [], 2, ["tool.uvbuild.colour", "heavy-threshold"]),
     (
         "heavy-threshold-type",
@@ -390,6 +391,7 @@ TORCH_PROJECTS = {
     "nari-labs__dia",
     "karpathy__nanochat",
 }
+MIN_SIZE = 1_000_000
 GPU_NAMES = re.compile(r"^(nvidia-.*|torch|torchvision|torchaudio|triton|pytorch-triton.*)$")
 
 
@@ -402,9 +404,17 @@ def test_corpus_plan(capsys, project):
     heavy = {p["name"] for p in document["heavy"]}
     light = {p["name"] for p in document["light"]}
     assert not heavy & light
+    # heavy-min-size (1 MB): nothing smaller reaches a heavy layer ...
+    small = sorted(p["name"] for p in document["heavy"] if (p["size"] or MIN_SIZE) < MIN_SIZE)
+    assert small == [], f"packages under 1 MB in the base: {small}"
     if project.name in TORCH_PROJECTS:
         assert "torch" in heavy
-        left_light = sorted(name for name in light if GPU_NAMES.match(name))
+        # ... and every torch/CUDA wheel of at least 1 MB (or of unknown size) is there.
+        left_light = sorted(
+            p["name"]
+            for p in document["light"]
+            if GPU_NAMES.match(p["name"]) and (p["size"] is None or p["size"] >= MIN_SIZE)
+        )
         assert left_light == [], f"GPU packages left light: {left_light}"
     if project.name == "Physical-Intelligence__openpi":
         assert {"jax-cuda12-plugin", "jax-cuda12-pjrt", "jaxlib"} <= heavy
