@@ -298,7 +298,8 @@ def test_plan_table(capsys, monkeypatch):
     assert got == 0, err
     # Full names even at 80 columns (a pipe): never "nvidia-cubl…".
     assert "nvidia-cublas-cu12" in out
-    assert "heavy: 2 packages" in out
+    # torch comes from the PyTorch index without a size: the total says so
+    assert "heavy: 2 packages, wheels 594.0 MB + 1 of unknown size" in out
     assert "base tag: gpuapp-uvbuild-base:" in out
     assert "error" not in err
 
