@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
+
 import pytest
 
-from uvbuild import grouping
+from uvbuild import grouping, planner
 from uvbuild.model import Artifact, LockedPackage, SelectedPackage, Source
 
 PYPI = Source("registry", "https://pypi.org/simple")
@@ -238,6 +242,47 @@ def test_flash_attention_and_flashinfer_go_to_the_frameworks_layer():
         ("cuda", ["nvidia-cublas-cu12"]),
         ("frameworks", ["flash-attn-3", "flashinfer-cubin", "torch"]),
     ]
+
+
+# -- the corpus: real locks, every torch/CUDA stack -------------------------------------------
+
+CORPUS = Path(
+    os.environ.get("UVBUILD_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus"
+)
+# (project, plan flags) pairs: the default selection of each project, and both torch
+# stacks of the project whose CUDA build is an extra
+SELECTIONS = [(name, {}) for name in sorted(p.name for p in CORPUS.glob("*") if p.is_dir())] + [
+    ("karpathy__nanochat", {"extras": ("gpu",)}),
+    ("karpathy__nanochat", {"extras": ("cpu",)}),
+]
+TORCH_OR_CUDA = re.compile(
+    r"^(nvidia-.*|cuda-.*|torch|torchvision|torchaudio|triton|pytorch-triton.*|xformers|"
+    r"flash-attn.*|flashinfer.*|jax-cuda.*|jaxlib)$"
+)
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no uv.lock corpus at {CORPUS}")
+@pytest.mark.parametrize(
+    ("name", "flags"),
+    SELECTIONS,
+    ids=[f"{n}-{'-'.join(f.get('extras', ())) or 'default'}" for n, f in SELECTIONS],
+)
+def test_corpus_heavy_is_large_and_every_large_gpu_wheel_is_heavy(name, flags):
+    plan = planner.make_plan(CORPUS / name, {"platform": "linux/amd64", **flags})
+    small = [(c.selected.name, c.selected.size) for c in plan.grouping.heavy]
+    small = [(n, size) for n, size in small if size is not None and size < MB]
+    assert small == [], f"under 1 MB in the base: {small}"
+    for group in plan.layers:
+        assert all((c.selected.size or MB) >= MB for c in group.packages), group.name
+    left_light = [
+        s.name
+        for s in plan.light
+        if TORCH_OR_CUDA.match(s.name)
+        and s.wheel is not None
+        and s.package.source.kind == "registry"
+        and (s.size is None or s.size >= MB)
+    ]
+    assert left_light == [], f"torch/CUDA wheels of 1 MB or more left light: {left_light}"
 
 
 # -- layer groups ---------------------------------------------------------------------------

@@ -158,6 +158,8 @@ def split(
         pattern = matching_pattern(item.name, patterns)
         if item.name in named:
             reason = f"named in {named[item.name]} (heavy at any size)"
+        elif pattern is not None and item.wheel is None:
+            reason = f"matches {pattern}"  # no wheel: _base_eligible keeps it light
         elif pattern is not None and item.size is None:
             reason = f"matches {pattern}; wheel size unknown (the lock records none)"
         elif pattern is not None and item.size is not None and item.size >= min_size:
