@@ -304,6 +304,18 @@ def test_plan_table(capsys, monkeypatch):
     assert "error" not in err
 
 
+def test_heavy_min_size_flag(capsys):
+    args = (*PLAN_ARGS, "--heavy-min-size", "1GB", "--heavy-threshold", "2GB")
+    got, out, err = run_main(capsys, "plan", "--json", str(FIXTURES / "two_indexes"), *args)
+    assert got == 0, err
+    document = json.loads(out)
+    assert [p["name"] for p in document["heavy"]] == ["torch"]
+    assert document["totals"]["heavy"] == {"count": 1, "bytes": 0, "unknown-size": 1}
+    assert any(
+        n.startswith("nvidia-cublas-cu12 matches a heavy pattern") for n in document["notes"]
+    )
+
+
 def test_plan_table_warns_on_a_stale_lock(capsys, monkeypatch):
     stale = LockCheck("stale", "uv.lock does not match pyproject.toml; run `uv lock`")
     monkeypatch.setattr(cli, "start_lock_check", lambda _dir: lambda: stale)

@@ -188,7 +188,12 @@ def split(
         ):
             unsized.append(f"{item.name} (from {item.package.source.location})")
         light.append(item)
-    if small:
+    if len(small) == 1:
+        notes.append(
+            f"{small[0]} matches a heavy pattern but its wheel is under heavy-min-size "
+            f"({min_size:,} bytes), so it stays light; name it in `heavy` to force it"
+        )
+    elif small:
         notes.append(
             f"{_some(small)}: match a heavy pattern but their wheels are under heavy-min-size "
             f"({min_size:,} bytes), so they stay light; name one in `heavy` to force it"
