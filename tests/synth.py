@@ -71,8 +71,9 @@ TORCH_VERSIONS = ("2.0.0", "2.1.0")
 TORCH_CUDA = {"2.0.0": "12.1.0", "2.1.0": "12.4.0"}
 LIGHT_VERSIONS = ("1.0.0", "1.1.0", "1.2.0")
 LIGHT_PACKAGES = (FILELOCK, *(f"lightpkg-{c}" for c in "abcdefghijk"))
-#: the [tool.uvbuild] heavy patterns that match the synthetic heavy packages
-HEAVY_PATTERNS = [TORCH, "fake-nvidia-*"]
+#: the [tool.uvbuild] heavy patterns that match the synthetic heavy packages; BROKEN (a
+#: 64 KiB wheel, under heavy-min-size) is heavy only because it is named outright
+HEAVY_PATTERNS = [TORCH, "fake-nvidia-*", BROKEN]
 DEFAULT_HEAVY_MB = 300
 
 

@@ -135,6 +135,7 @@ BAD_INPUTS = [
     ("bad-platform-arch", nothing, ["--platform", "linux/s390x"], 2, ["--platform"]),
     ("bad-python-flag", nothing, ["--python", "three"], 2, ["--python", "3.11"]),
     ("bad-threshold-flag", nothing, ["--heavy-threshold", "big"], 2, ["--heavy-threshold"]),
+    ("bad-min-size-flag", nothing, ["--heavy-min-size", "small"], 2, ["--heavy-min-size"]),
     ("unknown-key", config("colour = true"), [], 2, ["tool.uvbuild.colour", "heavy-threshold"]),
     (
         "heavy-threshold-type",
@@ -298,9 +299,22 @@ def test_plan_table(capsys, monkeypatch):
     assert got == 0, err
     # Full names even at 80 columns (a pipe): never "nvidia-cubl…".
     assert "nvidia-cublas-cu12" in out
-    assert "heavy: 2 packages" in out
+    # torch comes from the PyTorch index without a size: the total says so
+    assert "heavy: 2 packages, wheels 594.0 MB + 1 of unknown size" in out
     assert "base tag: gpuapp-uvbuild-base:" in out
     assert "error" not in err
+
+
+def test_heavy_min_size_flag(capsys):
+    args = (*PLAN_ARGS, "--heavy-min-size", "1GB", "--heavy-threshold", "2GB")
+    got, out, err = run_main(capsys, "plan", "--json", str(FIXTURES / "two_indexes"), *args)
+    assert got == 0, err
+    document = json.loads(out)
+    assert [p["name"] for p in document["heavy"]] == ["torch"]
+    assert document["totals"]["heavy"] == {"count": 1, "bytes": 0, "unknown-size": 1}
+    assert any(
+        n.startswith("nvidia-cublas-cu12 matches a heavy pattern") for n in document["notes"]
+    )
 
 
 def test_plan_table_warns_on_a_stale_lock(capsys, monkeypatch):
@@ -391,6 +405,7 @@ TORCH_PROJECTS = {
     "nari-labs__dia",
     "karpathy__nanochat",
 }
+MIN_SIZE = 1_000_000
 GPU_NAMES = re.compile(r"^(nvidia-.*|torch|torchvision|torchaudio|triton|pytorch-triton.*)$")
 
 
@@ -403,9 +418,17 @@ def test_corpus_plan(capsys, project):
     heavy = {p["name"] for p in document["heavy"]}
     light = {p["name"] for p in document["light"]}
     assert not heavy & light
+    # heavy-min-size (1 MB): nothing smaller reaches a heavy layer ...
+    small = sorted(p["name"] for p in document["heavy"] if (p["size"] or MIN_SIZE) < MIN_SIZE)
+    assert small == [], f"packages under 1 MB in the base: {small}"
     if project.name in TORCH_PROJECTS:
         assert "torch" in heavy
-        left_light = sorted(name for name in light if GPU_NAMES.match(name))
+        # ... and every torch/CUDA wheel of at least 1 MB (or of unknown size) is there.
+        left_light = sorted(
+            p["name"]
+            for p in document["light"]
+            if GPU_NAMES.match(p["name"]) and (p["size"] is None or p["size"] >= MIN_SIZE)
+        )
         assert left_light == [], f"GPU packages left light: {left_light}"
     if project.name == "Physical-Intelligence__openpi":
         assert {"jax-cuda12-plugin", "jax-cuda12-pjrt", "jaxlib"} <= heavy

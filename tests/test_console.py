@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from uvbuild.console import Terminal, plain
+from uvbuild.console import Terminal, plain, size_total
 
 COLOR = re.compile(r"\x1b\[[0-9;]*(?:3[0-9]|9[0-7]|38;)[0-9;]*m")
 
@@ -176,3 +176,16 @@ def test_doctor_report(capsys):
 def test_quiet_doctor_report_prints_nothing(capsys):
     Terminal(quiet=True).doctor_report([FakeCheck("engine", "engine", "fail", "x", "y")])
     assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("known", "unknown", "text"),
+    [
+        (3_100_000_000, 0, "3.1 GB"),
+        (3_100_000_000, 4, "3.1 GB + 4 of unknown size"),
+        (0, 2, "2 of unknown size"),
+        (0, 0, "0 B"),
+    ],
+)
+def test_size_total_counts_unknown_sizes_visibly(known, unknown, text):
+    assert size_total(known, unknown) == text

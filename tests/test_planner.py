@@ -305,3 +305,50 @@ def test_a_torch_bump_keeps_the_cuda_group_key(tmp_path):
     assert after.layers[0].key == before.layers[0].key
     assert after.layers[1].key != before.layers[1].key
     assert after.key != before.key
+
+
+# -- heavy-min-size and the default index ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uv", "expected"),
+    [
+        ("", "https://pypi.org/simple"),
+        (
+            '[[tool.uv.index]]\nname = "a"\nurl = "https://a.example/simple"\n'
+            '[[tool.uv.index]]\nname = "b"\nurl = "https://b.example/simple"\ndefault = true\n',
+            "https://b.example/simple",
+        ),
+        (
+            '[tool.uv]\nindex-url = "https://mirror.example/simple"\n',
+            "https://mirror.example/simple",
+        ),
+    ],
+    ids=["pypi", "default-true", "legacy-index-url"],
+)
+def test_read_project_default_index(tmp_path, uv, expected):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n' + uv)
+    assert planner.read_project(tmp_path).default_index == expected
+
+
+def test_light_package_of_unknown_size_from_another_index_gets_a_plan_note():
+    # torch comes from the explicit PyTorch index without a size; heavy-only leaves it light.
+    plan = planner.make_plan(
+        FIXTURES / "two_indexes", {"platform": "linux/amd64", "heavy_only": ("nvidia-*",)}
+    )
+    assert [c.selected.name for c in plan.grouping.heavy] == ["nvidia-cublas-cu12"]
+    assert (
+        "torch (from https://download.pytorch.org/whl/cu128) is light, size unknown: "
+        "add it to `heavy` if it is large"
+    ) in plan.notes
+
+
+def test_heavy_min_size_flag_and_key_reach_the_split():
+    flags = {"platform": "linux/amd64", "heavy_min_size": "1GB", "heavy_threshold": "2GB"}
+    plan = planner.make_plan(FIXTURES / "two_indexes", flags)
+    # nvidia-cublas-cu12 (594 MB) is under both now; torch's size is unknown, so it stays.
+    assert [c.selected.name for c in plan.grouping.heavy] == ["torch"]
+    assert any("nvidia-cublas-cu12 matches a heavy pattern" in n for n in plan.notes)
+    assert plan.to_dict()["heavy"][0]["reason"] == (
+        "matches torch; wheel size unknown (the lock records none)"
+    )

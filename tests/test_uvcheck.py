@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
+import types
+from pathlib import Path
 
 import pytest
 
-from uvbuild.uvcheck import check_lock, start_lock_check
+from uvbuild import uvcheck
+from uvbuild.uvcheck import check_lock, find_uv, start_lock_check
 
 UV = shutil.which("uv")
 needs_uv = pytest.mark.skipif(UV is None, reason="uv is not on PATH")
@@ -50,8 +55,81 @@ def test_a_check_that_needs_the_network_is_unchecked_not_stale(project):
     assert "could not decide" in verdict.detail
 
 
-def test_without_uv_nothing_is_checked(tmp_path, monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda _name: None)
-    verdict = start_lock_check(tmp_path)()
+def _uv_binary() -> Path | None:
+    """The uv executable itself (the one on PATH may be a shim that needs PATH)."""
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return Path(UV).resolve() if UV else None
+    return Path(find_uv_bin())
+
+
+UV_BINARY = _uv_binary()
+
+
+@pytest.fixture
+def no_uv_anywhere(tmp_path, monkeypatch):
+    """PATH without uv (a Python only, which `uv lock` needs), an interpreter with no uv
+    beside it, no `uv` package."""
+    python_only = tmp_path / "python-only"
+    python_only.mkdir()
+    (python_only / "python3").symlink_to(Path(sys.executable).resolve())
+    monkeypatch.setenv("PATH", str(python_only))
+    bare = tmp_path / "bare-venv" / "bin"
+    bare.mkdir(parents=True)
+    monkeypatch.setattr(sys, "executable", str(bare / "python"))
+    monkeypatch.setitem(sys.modules, "uv", None)  # `import uv` raises ImportError
+    return tmp_path
+
+
+def test_without_uv_nothing_is_checked(no_uv_anywhere):
+    assert find_uv() is None
+    verdict = start_lock_check(no_uv_anywhere)()
     assert verdict.status == "unchecked"
-    assert "not on PATH" in verdict.detail
+    assert "neither on PATH nor installed beside" in verdict.detail
+    assert "uvbuild[uv]" in verdict.detail
+
+
+@needs_uv
+def test_uv_installed_beside_the_interpreter_is_found_without_path(
+    project, no_uv_anywhere, monkeypatch
+):
+    # A venv holding uvbuild and uv, not activated: its bin/ is not on PATH.
+    venv_bin = no_uv_anywhere / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").symlink_to(sys.executable)
+    (venv_bin / "uv").symlink_to(UV_BINARY)
+    monkeypatch.setattr(sys, "executable", str(venv_bin / "python"))
+    assert shutil.which("uv") is None
+    assert find_uv() == str(venv_bin / "uv")
+    assert check_lock(project).status == "fresh"
+
+
+def test_path_wins_over_the_interpreters_directory(no_uv_anywhere, monkeypatch):
+    on_path = no_uv_anywhere / "on-path"
+    on_path.mkdir()
+    uv = on_path / "uv"
+    uv.write_text("#!/bin/sh\nexit 0\n")
+    uv.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{on_path}{os.pathsep}{os.environ['PATH']}")
+    assert find_uv() == str(uv)
+
+
+def test_the_uv_packages_finder_is_the_last_resort(no_uv_anywhere, monkeypatch):
+    module = types.ModuleType("uv")
+    module.find_uv_bin = lambda: "/somewhere/bin/uv"
+    monkeypatch.setitem(sys.modules, "uv", module)
+    assert find_uv() == "/somewhere/bin/uv"
+
+    def missing():
+        raise FileNotFoundError("Could not find the uv binary")
+
+    module.find_uv_bin = missing
+    assert find_uv() is None
+
+
+def test_a_non_executable_uv_beside_the_interpreter_is_not_taken(no_uv_anywhere):
+    beside = Path(sys.executable).parent / "uv"
+    beside.write_text("not a program")
+    beside.chmod(0o644)
+    assert uvcheck.find_uv() is None

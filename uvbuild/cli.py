@@ -106,6 +106,10 @@ def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--heavy", multiple=True, help="Extra heavy name pattern (repeatable)."),
         click.option("--heavy-exclude", multiple=True, help="Never heavy (repeatable)."),
         click.option("--heavy-threshold", help="Wheel size that makes a package heavy."),
+        click.option(
+            "--heavy-min-size",
+            help="Smallest wheel a heavy name pattern takes into the base (1MB).",
+        ),
         click.option("--glibc", help="glibc of the base image for manylinux wheels (2.28)."),
         click.option(
             "--layer-mode",
@@ -156,6 +160,7 @@ PLAN_FLAG_NAMES = (
     "heavy",
     "heavy_exclude",
     "heavy_threshold",
+    "heavy_min_size",
     "glibc",
     "compile_bytecode",
     "index_credentials",

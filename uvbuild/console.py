@@ -44,6 +44,16 @@ def human_size(size: int | None) -> str:
     raise AssertionError
 
 
+def size_total(known: int, unknown: int = 0) -> str:
+    """A total of wheel sizes that shows the wheels the lock gives no size for:
+    ``3.1 GB``, ``3.1 GB + 4 of unknown size``, or ``2 of unknown size`` (none known)."""
+    if not unknown:
+        return human_size(known)
+    if not known:
+        return f"{unknown} of unknown size"
+    return f"{human_size(known)} + {unknown} of unknown size"
+
+
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
@@ -212,17 +222,16 @@ class Terminal:
         totals = plan.to_dict()["totals"]
         for group in ("heavy", "light"):
             t = totals[group]
-            unknown = f", {t['unknown-size']} of unknown size" if t["unknown-size"] else ""
             self.out.print(
-                f"{group}: {t['count']} packages, {human_size(t['bytes'])} of wheels{unknown}"
+                f"{group}: {t['count']} packages, wheels "
+                f"{size_total(t['bytes'], t['unknown-size'])}"
             )
         if plan.layers:
             self.out.print(f"heavy layers ({plan.layer_mode}, COPY --link), bottom first:")
             for group in plan.layers:
-                unknown = f", {group.unknown_size} of unknown size" if group.unknown_size else ""
                 self.out.print(
-                    f"  {escape(group.name)}: {len(group.packages)} packages, "
-                    f"{human_size(group.size)} of wheels{unknown}, key {group.key[:16]}"
+                    f"  {escape(group.name)}: {len(group.packages)} packages, wheels "
+                    f"{size_total(group.size, group.unknown_size)}, key {group.key[:16]}"
                 )
         else:
             self.out.print(f"heavy layers ({plan.layer_mode}): one")

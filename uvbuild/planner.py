@@ -38,6 +38,8 @@ class Project:
     python_version_file: str | None
     # [[tool.uv.index]] entries that have a name: (name, url)
     indexes: tuple[tuple[str, str], ...] = ()
+    # the index uv falls back to: the [[tool.uv.index]] with default = true, else PyPI
+    default_index: str = grouping.PYPI_INDEX
 
 
 def host_platform() -> str:
@@ -91,7 +93,27 @@ def read_project(project_dir: Path) -> Project:
     if pinned.is_file():
         first = pinned.read_text(encoding="utf-8").strip().splitlines()
         python_file = first[0].strip() if first else None
-    return Project(project_dir, name, table, default_groups, python_file, _named_indexes(uv))
+    return Project(
+        project_dir,
+        name,
+        table,
+        default_groups,
+        python_file,
+        _named_indexes(uv),
+        _default_index(uv),
+    )
+
+
+def _default_index(uv: Any) -> str:
+    """The URL uv falls back to for names no other index serves."""
+    entries = uv.get("index", []) if isinstance(uv, Mapping) else []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, Mapping) and entry.get("default") is True:
+            url = entry.get("url")
+            if isinstance(url, str):
+                return url
+    legacy = uv.get("index-url") if isinstance(uv, Mapping) else None
+    return legacy if isinstance(legacy, str) else grouping.PYPI_INDEX
 
 
 def _named_indexes(uv: Any) -> tuple[tuple[str, str], ...]:
@@ -233,6 +255,9 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
         patterns=patterns,
         exclude=config.heavy_exclude,
         threshold=config.heavy_threshold,
+        min_size=config.heavy_min_size,
+        named=grouping.named_packages(config.heavy, config.heavy_only),
+        default_index=project.default_index,
     )
     inputs = hashing.KeyInputs(
         platform=target.platform,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +19,41 @@ class LockCheck:
     detail: str = ""
 
 
+def find_uv() -> str | None:
+    """The uv to ask: the one on PATH, else the one installed with the running interpreter.
+
+    ``pip install uv`` into uvbuild's own virtual environment puts the binary in that
+    environment's bin/, which is not on PATH unless the environment is activated (pipx,
+    ``venv/bin/uvbuild``, a Makefile calling ``.venv/bin/uvbuild``). The ``uv`` package's
+    ``find_uv_bin()`` also knows the layouts of ``--prefix``, ``--target`` and ``--user``.
+    """
+    found = shutil.which("uv")
+    if found:
+        return found
+    # not resolved: a venv's python is a symlink, and its uv sits beside the link
+    beside = Path(sys.executable).parent / ("uv.exe" if os.name == "nt" else "uv")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    try:
+        from uv import find_uv_bin  # the `uv` distribution, when it is installed
+    except ImportError:
+        return None
+    try:
+        return find_uv_bin()
+    except FileNotFoundError:
+        return None
+
+
 def start_lock_check(project_dir: str | Path, uv: str | None = None) -> Callable[[], LockCheck]:
     """Start the check and return a function that waits for its verdict, so the caller can
     plan while uv works."""
-    uv = uv or shutil.which("uv")
+    uv = uv or find_uv()
     if uv is None:
-        verdict = LockCheck("unchecked", "uv is not on PATH, so uv.lock was not checked")
+        verdict = LockCheck(
+            "unchecked",
+            f"uv is neither on PATH nor installed beside {sys.executable}, so uv.lock was "
+            "not checked; install uv (or `pip install 'uvbuild[uv]'`)",
+        )
         return lambda: verdict
     try:
         proc = subprocess.Popen(

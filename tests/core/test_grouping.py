@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from tests.paths import CORPUS
+from uvbuild import planner
 from uvbuild.core import grouping
 from uvbuild.core.model import Artifact, LockedPackage, SelectedPackage, Source
 
@@ -11,7 +15,7 @@ PYPI = Source("registry", "https://pypi.org/simple")
 MB = 1_000_000
 
 
-def pkg(name, *, size=1000, source=PYPI, wheel=True, version="1.0"):
+def pkg(name, *, size=2 * MB, source=PYPI, wheel=True, version="1.0"):
     package = LockedPackage(name=name, version=version, source=source)
     artifact = Artifact(f"{name.replace('-', '_')}-{version}-py3-none-any.whl", size=size)
     return SelectedPackage(package, artifact if wheel else None, from_sdist=not wheel)
@@ -31,6 +35,10 @@ def names(items):
         "pytorch-triton-rocm",
         "xformers",
         "flash-attn",
+        "flash-attn-3",
+        "flashinfer-python",
+        "flashinfer-cubin",
+        "flashinfer-jit-cache",
         "nvidia-cublas-cu12",
         "nvidia-cudnn-cu11",
         "nvidia-nccl-cu13",
@@ -117,6 +125,163 @@ def test_split_is_sorted_and_stable():
     assert [s.name for s in split.light] == ["a", "b"]
 
 
+# -- heavy-min-size: a name pattern takes a package only when its wheel is large -----------
+
+KB = 1000
+PYTORCH_TEST = Source("registry", "https://download.pytorch.org/whl/test/cu128")
+
+
+def test_name_patterns_leave_small_wheels_light():
+    selected = [
+        pkg("nvidia-ml-py", size=50 * KB),
+        pkg("cuda-toolkit", size=2 * KB),
+        pkg("nvidia-cudnn-frontend", size=700 * KB),
+        pkg("nvidia-cutlass-dsl", size=400 * KB),
+        pkg("nvidia-cublas-cu12", size=594 * MB),
+        pkg("torch", size=None, source=PYTORCH_TEST),
+    ]
+    split, notes = grouping.split(selected, patterns=grouping.heavy_patterns())
+    assert names(split.heavy) == ["nvidia-cublas-cu12", "torch"]
+    assert [s.name for s in split.light] == [
+        "cuda-toolkit",
+        "nvidia-cudnn-frontend",
+        "nvidia-cutlass-dsl",
+        "nvidia-ml-py",
+    ]
+    (note,) = [n for n in notes if "heavy-min-size" in n]
+    assert note.startswith("cuda-toolkit, nvidia-cudnn-frontend, nvidia-cutlass-dsl, nvidia-ml-py")
+    assert "1,000,000 bytes" in note and "`heavy`" in note
+
+
+def test_heavy_reason_names_the_pattern_and_the_size():
+    selected = [pkg("nvidia-cublas-cu12", size=594 * MB), pkg("torch", size=None)]
+    split, _ = grouping.split(selected, patterns=grouping.heavy_patterns())
+    reasons = {c.selected.name: c.reason for c in split.heavy}
+    assert reasons["nvidia-cublas-cu12"] == (
+        "matches nvidia-*; wheel is 594,000,000 bytes (heavy-min-size 1,000,000)"
+    )
+    assert reasons["torch"] == "matches torch; wheel size unknown (the lock records none)"
+
+
+def test_heavy_min_size_is_inclusive_and_zero_turns_it_off():
+    selected = [pkg("nvidia-a", size=MB), pkg("nvidia-b", size=MB - 1), pkg("nvidia-c", size=0)]
+    split, _ = grouping.split(selected, patterns=grouping.heavy_patterns())
+    assert names(split.heavy) == ["nvidia-a"]
+    split, notes = grouping.split(selected, patterns=grouping.heavy_patterns(), min_size=0)
+    assert names(split.heavy) == ["nvidia-a", "nvidia-b", "nvidia-c"]
+    assert not any("heavy-min-size" in n for n in notes)
+
+
+def test_threshold_still_applies_when_heavy_min_size_is_above_it():
+    selected = [pkg("nvidia-big", size=60 * MB), pkg("nvidia-mid", size=20 * MB)]
+    split, _ = grouping.split(
+        selected, patterns=grouping.heavy_patterns(), min_size=100 * MB, threshold=50 * MB
+    )
+    assert names(split.heavy) == ["nvidia-big"]
+    assert "threshold" in split.heavy[0].reason
+
+
+def test_user_names_force_heavy_at_any_size_and_user_globs_obey_the_size():
+    named = grouping.named_packages(["Tiny_Pkg", "my-models-*"], only=None)
+    assert named == {"tiny-pkg": "heavy"}
+    assert grouping.named_packages([], only=["torch", "nvidia-*"]) == {"torch": "heavy-only"}
+    selected = [pkg("tiny-pkg", size=3 * KB), pkg("my-models-small", size=3 * KB), pkg("x")]
+    patterns = grouping.heavy_patterns(["Tiny_Pkg", "my-models-*"])
+    split, _ = grouping.split(selected, patterns=patterns, named=named)
+    assert names(split.heavy) == ["tiny-pkg"]
+    assert split.heavy[0].reason == "named in heavy (heavy at any size)"
+    # exclusion still wins
+    split, _ = grouping.split(selected, patterns=patterns, named=named, exclude=["tiny-pkg"])
+    assert names(split.heavy) == []
+
+
+def test_a_default_exact_name_is_a_pattern_not_a_forced_name():
+    # cuda-toolkit is a default entry without glob characters: it obeys heavy-min-size.
+    assert grouping.named_packages() == {}
+    split, _ = grouping.split([pkg("cuda-toolkit", size=2 * KB)])
+    assert names(split.heavy) == []
+
+
+def test_light_wheel_of_unknown_size_from_another_index_gets_a_note():
+    selected = [
+        pkg("flash-attn-3", size=None, source=PYTORCH_TEST, version="3.0.0b1"),
+        pkg("mystery", size=None, source=PYTORCH_TEST),
+        pkg("pypi-nosize", size=None),  # the default index: no note
+        pkg("from-sdist", source=PYTORCH_TEST, wheel=False),  # no wheel at all: no note
+        pkg("hidden", size=None, source=PYTORCH_TEST),
+    ]
+    split, notes = grouping.split(selected, patterns=grouping.heavy_patterns(), exclude=["hidden"])
+    assert names(split.heavy) == ["flash-attn-3"]  # flash-attn* of unknown size: heavy
+    unknown = [n for n in notes if "size unknown" in n]
+    assert unknown == [
+        "mystery (from https://download.pytorch.org/whl/test/cu128) is light, size unknown: "
+        "add it to `heavy` if it is large"
+    ]
+    # an index that is the project's default one is not "another index"
+    _, notes = grouping.split(selected, default_index=PYTORCH_TEST.location + "/")
+    assert [n.split(" ")[0] for n in notes if "size unknown" in n] == ["pypi-nosize"]
+
+
+def test_many_light_wheels_of_unknown_size_are_cut_to_a_few_notes():
+    selected = [pkg(f"private-{i}", size=None, source=PYTORCH_TEST) for i in range(8)]
+    _, notes = grouping.split(selected)
+    assert len(notes) == 6
+    assert notes[-1].startswith("and 3 more light packages of unknown size")
+
+
+def test_flash_attention_and_flashinfer_go_to_the_frameworks_layer():
+    selected = [
+        pkg("torch", size=800 * MB),
+        pkg("nvidia-cublas-cu12", size=600 * MB),
+        pkg("flash-attn-3", size=None),
+        pkg("flashinfer-cubin", size=None),
+    ]
+    split, _ = grouping.split(selected)
+    groups, _ = grouping.layer_groups(split.heavy)
+    assert layout(groups) == [
+        ("cuda", ["nvidia-cublas-cu12"]),
+        ("frameworks", ["flash-attn-3", "flashinfer-cubin", "torch"]),
+    ]
+
+
+# -- the corpus: real locks, every torch/CUDA stack -------------------------------------------
+
+# (project, plan flags) pairs: the default selection of each project, and both torch
+# stacks of the project whose CUDA build is an extra
+SELECTIONS = [(name, {}) for name in sorted(p.name for p in CORPUS.glob("*") if p.is_dir())] + [
+    ("karpathy__nanochat", {"extras": ("gpu",)}),
+    ("karpathy__nanochat", {"extras": ("cpu",)}),
+]
+TORCH_OR_CUDA = re.compile(
+    r"^(nvidia-.*|cuda-.*|torch|torchvision|torchaudio|triton|pytorch-triton.*|xformers|"
+    r"flash-attn.*|flashinfer.*|jax-cuda.*|jaxlib)$"
+)
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no uv.lock corpus at {CORPUS}")
+@pytest.mark.parametrize(
+    ("name", "flags"),
+    SELECTIONS,
+    ids=[f"{n}-{'-'.join(f.get('extras', ())) or 'default'}" for n, f in SELECTIONS],
+)
+def test_corpus_heavy_is_large_and_every_large_gpu_wheel_is_heavy(name, flags):
+    plan = planner.make_plan(CORPUS / name, {"platform": "linux/amd64", **flags})
+    small = [(c.selected.name, c.selected.size) for c in plan.grouping.heavy]
+    small = [(n, size) for n, size in small if size is not None and size < MB]
+    assert small == [], f"under 1 MB in the base: {small}"
+    for group in plan.layers:
+        assert all((c.selected.size or MB) >= MB for c in group.packages), group.name
+    left_light = [
+        s.name
+        for s in plan.light
+        if TORCH_OR_CUDA.match(s.name)
+        and s.wheel is not None
+        and s.package.source.kind == "registry"
+        and (s.size is None or s.size >= MB)
+    ]
+    assert left_light == [], f"torch/CUDA wheels of 1 MB or more left light: {left_light}"
+
+
 # -- layer groups ---------------------------------------------------------------------------
 
 
@@ -163,7 +328,8 @@ def test_default_cuda_group(name):
 @pytest.mark.parametrize(
     "name",
     ["torchvision", "pytorch-triton-rocm", "xformers", "jax-cuda12-plugin", "jaxlib",
-     "tensorflow", "cupy-cuda12x", "torch-tensorrt", "vllm", "flash-attn"],
+     "tensorflow", "cupy-cuda12x", "torch-tensorrt", "vllm", "flash-attn", "flash-attn-3",
+     "flashinfer-python"],
 )  # fmt: skip
 def test_default_frameworks_group(name):
     groups, _ = grouping.layer_groups(heavy(pkg(name), pkg("nvidia-cublas-cu12")))

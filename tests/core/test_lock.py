@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -388,20 +387,3 @@ def test_corpus_specifics() -> None:
     zonos = get("Zyphra__Zonos")
     assert zonos.revision == 0
     assert one(zonos, "zonos").source.kind == "virtual"
-
-
-@needs_corpus
-def test_biggest_corpus_lock_parses_fast() -> None:
-    path = CORPUS / "OpenPipe__ART" / "uv.lock"
-    if not path.exists():
-        pytest.skip("OpenPipe__ART not in the corpus")
-    data = tomllib.loads(path.read_text())
-    parse_lock(data)
-    best = min(_timed(parse_lock, data) for _ in range(3))
-    assert best < 0.1, f"{best * 1000:.0f} ms"
-
-
-def _timed(fn, *args) -> float:
-    start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start

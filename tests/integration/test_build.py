@@ -478,7 +478,7 @@ def test_heavy_package_that_cannot_be_installed_leaves_no_base_tag(
 ) -> None:
     repo = unique_repo("base")
     project = synth_project(tool_uvbuild=tool_uvbuild(base_images, repo))
-    project.bump(synth.BROKEN, "1.0.0")  # its wheel 404s; fake-nvidia-* makes it heavy
+    project.bump(synth.BROKEN, "1.0.0")  # its wheel 404s; `heavy` names it: heavy
     base_tag = image_cleanup.add(plan_tag(project.path))
     tag = image_cleanup.tag("broken")
 

@@ -18,6 +18,8 @@ DEFAULT_UV_VERSION = "0.13.9"
 DEFAULT_UV_IMAGE = f"ghcr.io/astral-sh/uv:{DEFAULT_UV_VERSION}"
 DEFAULT_VENV = "/opt/venv"
 DEFAULT_THRESHOLD = 50 * 1000 * 1000
+#: a name pattern makes a package heavy only when its wheel is at least this (or unknown)
+DEFAULT_HEAVY_MIN_SIZE = 1000 * 1000
 DEFAULT_GLIBC = "2.28"
 DEFAULT_LAYER_LIMIT = 2 * 1000 * 1000 * 1000
 PLATFORMS = ("linux/amd64", "linux/arm64")
@@ -48,6 +50,7 @@ class Config:
     heavy_only: tuple[str, ...] | None = None
     heavy_exclude: tuple[str, ...] = ()
     heavy_threshold: int = DEFAULT_THRESHOLD
+    heavy_min_size: int = DEFAULT_HEAVY_MIN_SIZE
     extras: tuple[str, ...] = ()
     all_extras: bool = False
     groups: tuple[str, ...] = ()
@@ -82,6 +85,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "heavy-only": ("heavy_only", "names"),
     "heavy-exclude": ("heavy_exclude", "names"),
     "heavy-threshold": ("heavy_threshold", "size"),
+    "heavy-min-size": ("heavy_min_size", "size"),
     "extras": ("extras", "names"),
     "all-extras": ("all_extras", "bool"),
     "groups": ("groups", "names"),

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from uvbuild.core.config import DEFAULT_LAYER_LIMIT, OTHER_LAYER
+from uvbuild.core.config import DEFAULT_HEAVY_MIN_SIZE, DEFAULT_LAYER_LIMIT, OTHER_LAYER
 from uvbuild.core.model import Grouping, HeavyChoice, LayerGroup, SelectedPackage
 
 DEFAULT_HEAVY_PATTERNS: tuple[str, ...] = (
@@ -22,7 +22,8 @@ DEFAULT_HEAVY_PATTERNS: tuple[str, ...] = (
     "triton",
     "pytorch-triton*",
     "xformers",
-    "flash-attn",
+    "flash-attn*",  # names are compared PEP 503-normalised: flash_attn_3 is flash-attn-3
+    "flashinfer*",
     "nvidia-*",
     "cuda-toolkit",
     "cuda-bindings",
@@ -53,7 +54,8 @@ DEFAULT_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "triton",
             "pytorch-triton*",
             "xformers",
-            "flash-attn",
+            "flash-attn*",
+            "flashinfer*",
             "torch-tensorrt",
             "jax-cuda*",
             "jaxlib",
@@ -82,6 +84,31 @@ def heavy_patterns(extra: Iterable[str] = (), only: Iterable[str] | None = None)
     return tuple(seen)
 
 
+#: the index uv uses when no ``[[tool.uv.index]]`` says ``default = true``
+PYPI_INDEX = "https://pypi.org/simple"
+_GLOB = re.compile(r"[*?\[]")
+#: notes naming packages list this many, then "and N more"
+_NOTE_NAMES = 5
+
+
+def named_packages(extra: Iterable[str] = (), only: Iterable[str] | None = None) -> dict[str, str]:
+    """The user's heavy entries that name one package (no glob characters) -> the key
+    (``heavy`` or ``heavy-only``) that names it. These are heavy at any size."""
+    named: dict[str, str] = {}
+    for key, entries in (("heavy-only", only or ()), ("heavy", extra)):
+        for entry in entries:
+            if not _GLOB.search(entry):
+                named.setdefault(normalize_pattern(entry), key)
+    return named
+
+
+def _some(names: Sequence[str]) -> str:
+    """``a, b, c`` or ``a, b, c, d, e and 4 more``."""
+    shown = ", ".join(names[:_NOTE_NAMES])
+    rest = len(names) - _NOTE_NAMES
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
 def matching_pattern(name: str, patterns: Sequence[str]) -> str | None:
     for pattern in patterns:
         if fnmatch.fnmatchcase(name, pattern):
@@ -107,30 +134,77 @@ def split(
     patterns: Sequence[str] = DEFAULT_HEAVY_PATTERNS,
     exclude: Sequence[str] = (),
     threshold: int | None = 50_000_000,
+    min_size: int = DEFAULT_HEAVY_MIN_SIZE,
+    named: Mapping[str, str] | None = None,
+    default_index: str = PYPI_INDEX,
 ) -> tuple[Grouping, tuple[str, ...]]:
-    """Split the install set; also returns notes on heavy candidates left light."""
+    """Split the install set; also returns notes on heavy candidates left light.
+
+    A package is heavy when ``named`` names it (see :func:`named_packages`), when it
+    matches one of ``patterns`` and its wheel is at least ``min_size`` bytes or of unknown
+    size, or when its wheel is at least ``threshold``; ``exclude`` wins over all three.
+    A light wheel of unknown size from an index other than ``default_index`` gets a note:
+    only the user can tell whether it is large.
+    """
     excluded = tuple(normalize_pattern(p) for p in exclude)
+    named = named or {}
     heavy: list[HeavyChoice] = []
     light: list[SelectedPackage] = []
     notes: list[str] = []
+    small: list[str] = []
+    unsized: list[str] = []
     for item in sorted(selected, key=lambda s: (s.name, s.version or "")):
         reason = None
         pattern = matching_pattern(item.name, patterns)
-        if pattern is not None:
-            reason = f"matches {pattern}"
+        if item.name in named:
+            reason = f"named in {named[item.name]} (heavy at any size)"
+        elif pattern is not None and item.wheel is None:
+            reason = f"matches {pattern}"  # no wheel: _base_eligible keeps it light
+        elif pattern is not None and item.size is None:
+            reason = f"matches {pattern}; wheel size unknown (the lock records none)"
+        elif pattern is not None and item.size is not None and item.size >= min_size:
+            reason = (
+                f"matches {pattern}; wheel is {item.size:,} bytes (heavy-min-size {min_size:,})"
+            )
         elif threshold is not None and item.size is not None and item.size >= threshold:
             reason = f"wheel is {item.size:,} bytes (threshold {threshold:,})"
-        if reason is not None and matching_pattern(item.name, excluded) is not None:
-            reason = None
+        if matching_pattern(item.name, excluded) is not None:
+            light.append(item)
+            continue
         if reason is not None:
             problem = _base_eligible(item)
-            if problem is not None:
-                notes.append(f"{item.name} {reason} but {problem}: it stays in the light layers")
-                reason = None
-        if reason is None:
-            light.append(item)
-        else:
-            heavy.append(HeavyChoice(item, reason))
+            if problem is None:
+                heavy.append(HeavyChoice(item, reason))
+                continue
+            notes.append(f"{item.name} {reason} but {problem}: it stays in the light layers")
+        elif pattern is not None:
+            small.append(item.name)
+        elif (
+            item.wheel is not None
+            and item.wheel.size is None
+            and item.unavailable is None
+            and item.package.source.kind == "registry"
+            and item.package.source.location.rstrip("/") != default_index.rstrip("/")
+        ):
+            unsized.append(f"{item.name} (from {item.package.source.location})")
+        light.append(item)
+    if len(small) == 1:
+        notes.append(
+            f"{small[0]} matches a heavy pattern but its wheel is under heavy-min-size "
+            f"({min_size:,} bytes), so it stays light; name it in `heavy` to force it"
+        )
+    elif small:
+        notes.append(
+            f"{_some(small)}: match a heavy pattern but their wheels are under heavy-min-size "
+            f"({min_size:,} bytes), so they stay light; name one in `heavy` to force it"
+        )
+    for name in unsized[:_NOTE_NAMES]:
+        notes.append(f"{name} is light, size unknown: add it to `heavy` if it is large")
+    if len(unsized) > _NOTE_NAMES:
+        notes.append(
+            f"and {len(unsized) - _NOTE_NAMES} more light packages of unknown size from other "
+            "indexes: add them to `heavy` if they are large"
+        )
     return Grouping(heavy=tuple(heavy), light=tuple(light)), tuple(notes)
 
 
