@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -202,42 +203,52 @@ class Terminal:
             self.out.print(Text(plain(Text.from_markup(markup).plain)))
 
     def plan_table(self, plan: BuildPlan) -> None:
-        table = Table(title=f"uvbuild plan for {plan.project_name or plan.project_dir}")
-        for column in ("layer", "package", "version", "source", "wheel size", "why"):
-            # Names, versions and sizes never wrap or shrink to "nvidia-cubl…": on a narrow
-            # terminal or a pipe (80 columns) the source and reason columns give way.
-            table.add_column(
-                column,
-                justify="right" if column == "wheel size" else "left",
-                no_wrap=column in ("layer", "package", "version", "wheel size"),
-            )
+        """The packages, then the totals, layers, key and notes.
+
+        The table takes the full form when it fits the width (a pipe counts as 80
+        columns, or COLUMNS); narrower, the source column goes (the most common source is
+        printed once below the table, another one in the row's ``why``) and ``why`` wraps;
+        narrower still, one line per package. Names, versions and sizes are never cut.
+        """
         # With layer groups the heavy rows follow the layers, bottom first, and the layer
         # column names each one's group.
         heavy = [c for group in plan.layers for c in group.packages] or plan.grouping.heavy
+        rows: list[tuple[str, ...]] = []
         for choice in heavy:
             s = choice.selected
             group = plan.layer_of(s.name)
-            table.add_row(
-                group.name if group else "heavy",
-                s.name,
-                s.version or "",
-                s.package.source.describe(),
-                human_size(s.size),
-                choice.reason,
+            layer = group.name if group else "heavy"
+            rows.append(
+                (layer, s.name, s.version or "", s.package.source.describe(), s.size, choice.reason)
             )
-        if plan.grouping.heavy:
-            table.add_section()
         for s in plan.light:
             why = "builds from sdist" if s.from_sdist else ""
-            table.add_row(
-                "light",
-                s.name,
-                s.version or "",
-                s.package.source.describe(),
-                human_size(s.size),
-                why,
+            rows.append(
+                ("light", s.name, s.version or "", s.package.source.describe(), s.size, why)
             )
-        self.out.print(table)
+        title = f"uvbuild plan for {plan.project_name or plan.project_dir}"
+        width = self.out.width
+        table = _plan_table(title, rows, len(heavy), None)
+        natural = Measurement.get(self.out, self.out.options.update_width(10**6), table)
+        if natural.maximum > width:
+            counts: dict[str, int] = {}
+            for row in rows:
+                counts[row[3]] = counts.get(row[3], 0) + 1
+            main = max(counts, key=lambda source: (counts[source], source))
+            table = _plan_table(title, rows, len(heavy), main)
+            if _fixed_width(table) + 12 > width:  # `why` would get fewer than 12 columns
+                self.out.print(title)
+                for layer, name, version, _source, size, why in rows:
+                    line = f"  {layer}: {name} {version}, {human_size(size)}"
+                    self.out.print(escape(line + (f" ({why})" if why else "")))
+            else:
+                self.out.print(table)
+            others = [(row[1], row[3]) for row in rows if row[3] != main]
+            self.out.print(f"source: {escape(main)}" + (", except:" if others else ""))
+            for name, source in others:
+                self.out.print(f"  {escape(name)}: {escape(source)}")
+        else:
+            self.out.print(table)
         totals = plan.to_dict()["totals"]
         for group in ("heavy", "light"):
             t = totals[group]
@@ -303,6 +314,44 @@ class Terminal:
         )
         for ref in result.tags or ((result.image_id,) if result.image_id else ()):
             self.result(ref)
+
+
+def _plan_table(title: str, rows: Sequence[tuple[Any, ...]], heavy: int, main: str | None):
+    """The plan's package table; with ``main`` (the most common source) the compact form
+    without a source column (listed below it) and ``why`` wrapping."""
+    if main is None:
+        table = Table(title=title)
+    else:  # no borders, two spaces between columns, like `docker ps`
+        table = Table(title=title, box=None, padding=(0, 1), pad_edge=False)
+    columns = ("layer", "package", "version", "source", "wheel size", "why")
+    for column in columns:
+        if main and column == "source":
+            continue
+        table.add_column(
+            column,
+            justify="right" if column == "wheel size" else "left",
+            no_wrap=column != "why",
+            overflow="fold",
+        )
+    for index, (layer, name, version, source, size, why) in enumerate(rows):
+        if index == heavy and heavy:
+            table.add_section()
+        if main is None:
+            table.add_row(layer, name, version, source, human_size(size), why)
+        else:
+            table.add_row(layer, name, version, human_size(size), why)
+    return table
+
+
+def _fixed_width(table: Table) -> int:
+    """Columns the compact table needs besides ``why``: its no-wrap columns at their
+    widest and the gaps between columns."""
+    widths = [
+        max([len(column.header), *(len(str(cell)) for cell in column._cells)])
+        for column in table.columns
+        if column.no_wrap
+    ]
+    return sum(widths) + 2 * (len(table.columns) - 1)
 
 
 def describe_packages(choices: Sequence[Any], label: str) -> str:
