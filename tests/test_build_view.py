@@ -5,6 +5,7 @@ to plain streamed lines on a pipe, with -q, or with --progress plain."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import struct
@@ -13,6 +14,10 @@ import termios
 
 import pytest
 
+from tests.test_build_flow import FakeEngine, FakeReport
+from tests.test_cli import DEAD_SOCKET, FIXTURES, PLAN_ARGS, run_main
+from uvbuild import planner
+from uvbuild.build import Builder, BuildOptions
 from uvbuild.console import Terminal
 from uvbuild.engine import BuildRequest, Engine
 from uvbuild.errors import BuildFailed
@@ -168,3 +173,51 @@ def test_build_view_streams_on_a_pipe(tmp_path, monkeypatch):
         monkeypatch.setattr(sys, "stderr", log)
         with Terminal().build_view("auto") as fd:
             assert fd is None
+
+
+# -- the flow and the CLI ----------------------------------------------------------------
+
+
+class ViewReport(FakeReport):
+    """A reporter whose terminal takes the view for auto/tty progress (fd 99)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.views: list[str | None] = []
+
+    @contextlib.contextmanager
+    def build_view(self, progress):
+        self.views.append(progress)
+        yield 99 if progress in ("auto", "tty") else None
+
+
+class TerminalEngine(FakeEngine):
+    def build(self, request, on_line, step, terminal=None):
+        self.calls.append(("terminal", terminal))
+        super().build(request, on_line, step)
+
+
+@pytest.fixture
+def plan():
+    return planner.make_plan(FIXTURES / "two_indexes", {"platform": "linux/amd64"})
+
+
+@pytest.mark.parametrize(("progress", "terminal"), [("auto", 99), ("plain", None)])
+def test_both_builds_get_the_terminal_for_auto_progress(plan, progress, terminal):
+    engine = TerminalEngine(exists=False)
+    report = ViewReport()
+    Builder(plan, BuildOptions(progress=progress), engine, report).run()
+    assert report.views == [progress, progress]  # base, then app
+    assert [c for c in engine.calls if c[0] == "terminal"] == [("terminal", terminal)] * 2
+
+
+def test_build_progress_defaults_to_auto(capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+    project = str(FIXTURES / "two_indexes")
+    got, out, err = run_main(capsys, "build", "--dry-run", project, *PLAN_ARGS)
+    assert got == 0, err
+    base, _tag, app = out.splitlines()
+    assert "--progress auto" in base and "--progress auto" in app
+    got, out, err = run_main(capsys, "build", "--dry-run", "--progress", "plain", project)
+    assert got == 0, err
+    assert out.count("--progress plain") == 2
