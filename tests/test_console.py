@@ -4,12 +4,18 @@ stream as a TTY)."""
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
+from rich.console import Console
 
-from uvbuild.console import Terminal, plain, size_total
+from tests.paths import CORPUS, FIXTURES
+from uvbuild import planner
+from uvbuild.console import Terminal, describe_packages, layer_names, plain, size_total
+from uvbuild.core import render
 
 COLOR = re.compile(r"\x1b\[[0-9;]*(?:3[0-9]|9[0-7]|38;)[0-9;]*m")
 
@@ -189,3 +195,160 @@ def test_quiet_doctor_report_prints_nothing(capsys):
 )
 def test_size_total_counts_unknown_sizes_visibly(known, unknown, text):
     assert size_total(known, unknown) == text
+
+
+# -- layer names in the build summary -----------------------------------------------------
+
+
+
+def fixture_plan(**flags):
+    return planner.make_plan(
+        FIXTURES / "two_indexes", {"platform": "linux/amd64", "python": "3.11", **flags}
+    )
+
+
+def history_of(stage: str) -> list[str]:
+    """What BuildKit records as "created by" for each layer-making instruction of a
+    rendered stage: ``RUN /bin/sh -c <command>`` without its mounts, ``COPY <src> <dst>
+    # buildkit`` without --link/--from."""
+    steps = []
+    for instruction in re.sub(r"\\\n\s*", " ", stage).splitlines():
+        word, _, rest = instruction.partition(" ")
+        flags = r"^(?:--\S+\s+)*"
+        if word == "RUN":
+            steps.append("RUN /bin/sh -c " + re.sub(flags, "", rest))
+        elif word in ("COPY", "WORKDIR"):
+            steps.append(f"{word} {re.sub(flags, '', rest)} # buildkit")
+    return steps
+
+
+def image_history(plan) -> list[tuple[str, bool]]:
+    base = ["ADD rootfs.tar.xz / # buildkit", "RUN /bin/sh -c apt-get update # buildkit"]
+    base += history_of(render.base_stage(plan))
+    app = history_of(render.deps_stage(plan) + "\n" + render.app_stage(plan))
+    return [(step, True) for step in base] + [(step, False) for step in app]
+
+
+def test_layer_names_with_layer_groups():
+    plan = fixture_plan()
+    assert [g.name for g in plan.layers] == ["cuda", "frameworks"]
+    assert layer_names(plan, image_history(plan)) == [
+        "base image",
+        "base image",
+        "uv",
+        "venv",
+        "cuda: nvidia-cublas-cu12 12.8.4.1",
+        "frameworks: torch 2.7.1+cu128",
+        "WORKDIR /app",
+        "deps: pyproject.toml, uv.lock",
+        "deps: 1 light packages",
+        "app: source",
+        "app: gpuapp",
+    ]
+
+
+def test_layer_names_with_one_heavy_layer():
+    plan = fixture_plan(layer_mode="single")
+    names = layer_names(plan, image_history(plan))
+    assert names[:4] == [
+        "base image",
+        "base image",
+        "uv",
+        "venv + heavy: nvidia-cublas-cu12 12.8.4.1 +1",
+    ]
+
+
+def test_layer_names_of_a_users_dockerfile_are_its_instructions():
+    plan = fixture_plan()
+    layers = [(step, True) for step in history_of(render.base_stage(plan))]
+    layers += [("RUN /bin/sh -c apt-get install -y git # buildkit", False), ("", False)]
+    assert layer_names(plan, layers)[-2:] == ["RUN apt-get install -y git", ""]
+
+
+def choices(*packages):
+    return [
+        SimpleNamespace(selected=SimpleNamespace(name=n, version=v, size=s)) for n, v, s in packages
+    ]
+
+
+def test_describe_packages():
+    cuda = choices(*((f"nvidia-lib{i}-cu12", "12.1", 242_000_000) for i in range(12)))
+    assert describe_packages(cuda, "cuda") == "cuda: 12 packages, 2.9 GB"
+    frameworks = choices(
+        ("torch", "2.5.1", 800_000_000),
+        ("triton", "3.1", 200_000_000),
+        ("a", "1", 1),
+        ("b", "1", 1),
+    )
+    assert describe_packages(frameworks, "frameworks") == "frameworks: torch 2.5.1 +3"
+    unknown = choices(("torch", "2.5.1", None), ("triton", "3.1", None))
+    assert (
+        describe_packages(unknown, "frameworks")
+        == "frameworks: 2 packages, 0 B + 2 of unknown size"
+    )
+    assert describe_packages([], "other") == "other"
+
+
+def test_summary_names_layers_by_what_they_hold(capsys):
+    plan = fixture_plan()
+    layers = tuple(
+        SimpleNamespace(diff_id=f"sha256:{i:064x}", size=1000, shared=shared, created_by=step)
+        for i, (step, shared) in enumerate(image_history(plan))
+    )
+    Terminal().build_summary(FakeResult(layers=layers), plan)
+    out, err = capsys.readouterr()
+    assert out == "app:dev\n"
+    for name in ("base image", "uv", "venv", "cuda: nvidia-cublas-cu12", "app: gpuapp"):
+        assert name in err
+    assert "SOURCE_DATE_EPOCH" not in err and "uvbuild-layer" not in err
+
+
+# -- plan at 80 and 120 columns and in a pipe ---------------------------------------------
+
+
+def corpus_plans():
+    plans = [pytest.param("two_indexes", id="fixture")]
+    for name in ("karpathy__nanochat", "OpenPipe__ART"):
+        plans.append(
+            pytest.param(
+                name,
+                id=name,
+                marks=pytest.mark.skipif(not (CORPUS / name).is_dir(), reason=f"no {name}"),
+            )
+        )
+    return plans
+
+
+def plan_of(name: str):
+    path = FIXTURES / name if name == "two_indexes" else CORPUS / name
+    return planner.make_plan(path, {"platform": "linux/amd64", "python": "3.11"})
+
+
+def table_lines(text: str) -> list[str]:
+    """The package table or list (above the sources, which a long URL may make wider)."""
+    lines = text.splitlines()
+    end = next(i for i, line in enumerate(lines) if line.startswith(("source: ", "heavy: ")))
+    return lines[:end]
+
+
+@pytest.mark.parametrize("name", corpus_plans())
+@pytest.mark.parametrize("width", [80, 120, None])  # None: a pipe (COLUMNS unset: 80)
+def test_plan_is_readable_at_80_and_120_columns_and_in_a_pipe(name, width, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    plan = plan_of(name)
+    terminal = Terminal()
+    buffer = io.StringIO()
+    terminal.out = Console(file=buffer, width=width, highlight=False, soft_wrap=True)
+    terminal.plan_table(plan)
+    text = buffer.getvalue()
+    lines = table_lines(text)
+    assert all(len(line) <= (width or 80) for line in lines), max(lines, key=len)
+    assert "…" not in "\n".join(lines)
+    words = set(re.split(r"[\s│┃,()]+", "\n".join(lines)))
+    for selected in plan.selected:
+        # every name and version whole: no column cut to "so…" or "w…"
+        assert selected.name in words and (selected.version or "") in words | {""}, selected.name
+    if width is None:
+        assert "\x1b" not in text
+    if width == 120 and name == "karpathy__nanochat":  # one source: the full table fits
+        assert "source" in lines[2] and "https://pypi.org/simple" in lines[4]

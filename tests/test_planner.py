@@ -350,5 +350,5 @@ def test_heavy_min_size_flag_and_key_reach_the_split():
     assert [c.selected.name for c in plan.grouping.heavy] == ["torch"]
     assert any("nvidia-cublas-cu12 matches a heavy pattern" in n for n in plan.notes)
     assert plan.to_dict()["heavy"][0]["reason"] == (
-        "matches torch; wheel size unknown (the lock records none)"
+        "matches torch, size unknown"
     )

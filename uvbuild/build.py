@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -535,7 +535,7 @@ class Builder:
         )
         started = time.monotonic()
         try:
-            self.engine.build(request, self.report.stream, step=f"the base build ({plan.tag})")
+            self._run_build(request, self.report.stream, f"the base build ({plan.tag})")
         except Interrupted as exc:
             raise Interrupted(
                 f"{exc} while building the base: the build was stopped and {plan.tag} was "
@@ -609,7 +609,7 @@ class Builder:
             self.report.stream(line)
 
         started = time.monotonic()
-        self.engine.build(request, sink, step="the app build")
+        self._run_build(request, sink, "the app build")
         result.app_seconds = time.monotonic() - started
         wasted = wasted_base(lines, [s.name for s in plan.heavy], plan.config.venv)
         result.warnings += wasted
@@ -618,6 +618,17 @@ class Builder:
         if iidfile.is_file() and load:
             result.image_id = iidfile.read_text().strip()
             result.layers = self._layer_report(result.image_id)
+
+    def _run_build(self, request: BuildRequest, sink: Callable[[str], None], step: str) -> None:
+        """One build: on a terminal with ``--progress auto`` (or ``tty``) buildx draws its
+        own view there and ``sink`` gets a plain copy of it; otherwise its output streams
+        through ``sink`` line by line."""
+        view = getattr(self.report, "build_view", None)
+        with view(request.progress) if view else contextlib.nullcontext() as terminal:
+            if terminal is None:
+                self.engine.build(request, sink, step=step)
+            else:
+                self.engine.build(request, sink, step=step, terminal=terminal)
 
     def _layer_report(self, image_id: str) -> list[LayerReport]:
         try:

@@ -327,10 +327,11 @@ def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
 @image_options
 @click.option(
     "--progress",
-    default="plain",
+    default="auto",
     show_default=True,
     type=click.Choice(["auto", "plain", "tty", "quiet", "rawjson"]),
-    help="BuildKit progress output.",
+    help="BuildKit progress output: auto is BuildKit's TTY view on a terminal, plain lines "
+    "elsewhere.",
 )
 @click.option(
     "--push-base",
@@ -392,7 +393,7 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
         for command in result.commands:
             terminal.result(command)
     else:
-        terminal.build_summary(result)
+        terminal.build_summary(result, the_plan)
 
 
 @cli.command()

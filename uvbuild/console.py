@@ -13,11 +13,13 @@ import json
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -72,6 +74,7 @@ class Terminal:
         self.out = Console(highlight=False, emoji=False, no_color=no_color, soft_wrap=True)
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self._direct = False  # a child draws on the terminal itself (see build_view)
 
     @property
     def interactive(self) -> bool:
@@ -106,6 +109,34 @@ class Terminal:
             finally:
                 self._progress = None
                 self._task = None
+
+    @contextlib.contextmanager
+    def build_view(self, progress: str | None) -> Iterator[int | None]:
+        """Where a build draws its own progress: the terminal's file descriptor when
+        ``--progress`` is ``auto`` or ``tty`` and stderr is a real terminal (buildx then
+        draws BuildKit's compact TTY view there, with uvbuild's live line paused), else
+        None: the output comes through ``stream`` as plain lines."""
+        fd = _stderr_fd()
+        if (
+            progress not in ("auto", "tty")
+            or fd is None
+            or self.quiet
+            or self.err.is_dumb_terminal
+            or not os.isatty(fd)
+        ):
+            yield None
+            return
+        live = self._progress
+        if live is not None:
+            live.stop()  # transient: the live line is erased while buildx draws
+        self.err.file.flush()
+        self._direct = True
+        try:
+            yield fd
+        finally:
+            self._direct = False
+            if live is not None:
+                live.start()
 
     def info(self, message: str) -> None:
         if not self.quiet:
@@ -149,7 +180,7 @@ class Terminal:
 
     def stream(self, line: str) -> None:
         """A line of build output, passed through as it comes."""
-        if self.quiet:
+        if self.quiet or self._direct:  # direct: buildx has already drawn it
             return
         if self._progress is not None:
             # Printed above the live line; a coloured TTY keeps the tool's own colours.
@@ -183,42 +214,55 @@ class Terminal:
             self.out.print(Text(plain(Text.from_markup(markup).plain)))
 
     def plan_table(self, plan: BuildPlan) -> None:
-        table = Table(title=f"uvbuild plan for {plan.project_name or plan.project_dir}")
-        for column in ("layer", "package", "version", "source", "wheel size", "why"):
-            # Names, versions and sizes never wrap or shrink to "nvidia-cubl…": on a narrow
-            # terminal or a pipe (80 columns) the source and reason columns give way.
-            table.add_column(
-                column,
-                justify="right" if column == "wheel size" else "left",
-                no_wrap=column in ("layer", "package", "version", "wheel size"),
-            )
+        """The packages, then the totals, layers, key and notes.
+
+        The table takes the full form when it fits the width (a pipe counts as 80
+        columns, or COLUMNS); narrower, the source column goes (the most common source is
+        printed once below the table, another one in the row's ``why``) and ``why`` wraps;
+        narrower still, one line per package. Names, versions and sizes are never cut.
+        """
         # With layer groups the heavy rows follow the layers, bottom first, and the layer
         # column names each one's group.
         heavy = [c for group in plan.layers for c in group.packages] or plan.grouping.heavy
+        rows: list[tuple[str, ...]] = []
         for choice in heavy:
             s = choice.selected
             group = plan.layer_of(s.name)
-            table.add_row(
-                group.name if group else "heavy",
-                s.name,
-                s.version or "",
-                s.package.source.describe(),
-                human_size(s.size),
-                choice.reason,
+            layer = group.name if group else "heavy"
+            rows.append(
+                (layer, s.name, s.version or "", s.package.source.describe(), s.size, choice.reason)
             )
-        if plan.grouping.heavy:
-            table.add_section()
         for s in plan.light:
             why = "builds from sdist" if s.from_sdist else ""
-            table.add_row(
-                "light",
-                s.name,
-                s.version or "",
-                s.package.source.describe(),
-                human_size(s.size),
-                why,
+            rows.append(
+                ("light", s.name, s.version or "", s.package.source.describe(), s.size, why)
             )
-        self.out.print(table)
+        title = f"uvbuild plan for {plan.project_name or plan.project_dir}"
+        width = self.out.width
+        table = _plan_table(title, rows, len(heavy), None)
+        natural = Measurement.get(self.out, self.out.options.update_width(10**6), table)
+        if natural.maximum > width:
+            counts: dict[str, int] = {}
+            for row in rows:
+                counts[row[3]] = counts.get(row[3], 0) + 1
+            main = max(counts, key=lambda source: (counts[source], source))
+            table = _plan_table(title, rows, len(heavy), main)
+            if _fixed_width(table) + 12 > width:  # `why` would get fewer than 12 columns
+                self.out.print(title)
+                for layer, name, version, _source, size, why in rows:
+                    line = f"  {layer}: {name} {version}, {human_size(size)}"
+                    line += f" ({why})" if why else ""
+                    wrapped = textwrap.wrap(line, width, subsequent_indent="      ")
+                    for part in wrapped or [line]:
+                        self.out.print(escape(part))
+            else:
+                self.out.print(table)
+            others = [(row[1], row[3]) for row in rows if row[3] != main]
+            self.out.print(f"source: {escape(main)}" + (", except:" if others else ""))
+            for name, source in others:
+                self.out.print(f"  {escape(name)}: {escape(source)}")
+        else:
+            self.out.print(table)
         totals = plan.to_dict()["totals"]
         for group in ("heavy", "light"):
             t = totals[group]
@@ -249,23 +293,26 @@ class Terminal:
         for note in plan.notes:
             self.out.print(f"note: {escape(note)}")
 
-    def build_summary(self, result: Any) -> None:
-        """The closing summary: base reused or built, layers shared or new, durations."""
+    def build_summary(self, result: Any, plan: BuildPlan | None = None) -> None:
+        """The closing summary: base reused or built, layers shared or new, durations;
+        with the plan, each layer is named by what it holds (layer_names)."""
         if self.quiet:
             ref = result.tags[0] if result.tags else result.image_id
             if ref:
                 self.result(ref)
             return
         table = Table(title="image layers")
-        for column in ("#", "layer", "size", "from", "step"):
+        for column in ("#", "layer", "size", "from", "holds"):
             table.add_column(column, justify="right" if column in ("#", "size") else "left")
-        for number, layer in enumerate(result.layers, start=1):
+        steps = [(layer.created_by, layer.shared) for layer in result.layers]
+        names = layer_names(plan, steps) if plan else [_short_step(s) for s, _ in steps]
+        for number, (layer, name) in enumerate(zip(result.layers, names, strict=True), start=1):
             table.add_row(
                 str(number),
                 layer.diff_id.removeprefix("sha256:")[:12],
                 human_size(layer.size) if layer.size >= 0 else "?",
                 "base" if layer.shared else "[green]new[/]",
-                escape(_short_step(layer.created_by)),
+                escape(name),
             )
         self.err.print(table)
         new = sum(x.size for x in result.layers if not x.shared and x.size > 0)
@@ -282,7 +329,112 @@ class Terminal:
             self.result(ref)
 
 
+def _plan_table(title: str, rows: Sequence[tuple[Any, ...]], heavy: int, main: str | None):
+    """The plan's package table; with ``main`` (the most common source) the compact form
+    without a source column (listed below it) and ``why`` wrapping."""
+    if main is None:
+        table = Table(title=title)
+    else:  # no borders, two spaces between columns, like `docker ps`
+        table = Table(title=title, box=None, padding=(0, 1), pad_edge=False)
+    columns = ("layer", "package", "version", "source", "wheel size", "why")
+    for column in columns:
+        if main and column == "source":
+            continue
+        table.add_column(
+            column,
+            justify="right" if column == "wheel size" else "left",
+            no_wrap=column != "why",
+            overflow="fold",
+        )
+    for index, (layer, name, version, source, size, why) in enumerate(rows):
+        if index == heavy and heavy:
+            table.add_section()
+        if main is None:
+            table.add_row(layer, name, version, source, human_size(size), why)
+        else:
+            table.add_row(layer, name, version, human_size(size), why)
+    return table
+
+
+def _fixed_width(table: Table) -> int:
+    """Columns the compact table needs besides ``why``: its no-wrap columns at their
+    widest and the gaps between columns."""
+    widths = [
+        max([len(column.header), *(len(str(cell)) for cell in column._cells)])
+        for column in table.columns
+        if column.no_wrap
+    ]
+    return sum(widths) + 2 * (len(table.columns) - 1)
+
+
+def describe_packages(choices: Sequence[Any], label: str) -> str:
+    """``frameworks: torch 2.5.1 +3`` when one package holds most of the bytes, else
+    ``cuda: 12 packages, 2.9 GB`` (``choices``: HeavyChoice, as in a LayerGroup)."""
+    selected = [choice.selected for choice in choices]
+    if not selected:
+        return label
+    total = sum(s.size or 0 for s in selected)
+    biggest = max(selected, key=lambda s: (s.size or 0, s.name))
+    if len(selected) == 1 or (total and (biggest.size or 0) * 2 >= total):
+        more = f" +{len(selected) - 1}" if len(selected) > 1 else ""
+        return f"{label}: {biggest.name} {biggest.version or ''}".rstrip() + more
+    unknown = sum(1 for s in selected if s.size is None)
+    size = human_size(total) + (f" + {unknown} of unknown size" if unknown else "")
+    return f"{label}: {len(selected)} packages, {size}"
+
+
+def layer_names(plan: BuildPlan, layers: Sequence[tuple[str, bool]]) -> list[str]:
+    """What each image layer holds, from the plan and the image history.
+
+    ``layers`` is (created by, shared with the base) per layer, oldest first. The base's
+    own layers follow render.base_stage: the uv binaries (``uv``), then either the venv and
+    one ``COPY --link`` per layer group in plan.layers order (``venv``,
+    ``cuda: 12 packages, 2.9 GB``...), or one RUN holding the venv and every heavy package;
+    below uv, the base image's layers (``base image``). The generated app stages give
+    ``deps: ...`` and ``app: ...``; any other layer is named by its instruction.
+    """
+    from uvbuild.core import render
+
+    copy_group = iter(plan.layers)
+    heavy = [choice for group in plan.layers for choice in group.packages] or list(
+        plan.grouping.heavy
+    )
+    light = [s for s in plan.light if not s.package.source.is_local]
+    created = [_short_step(step, width=10_000) for step, _ in layers]
+    uv_at = next((i for i, step in enumerate(created) if f"cp {render.UV_MOUNT}/uv " in step), None)
+    names = []
+    for index, ((_, shared), step) in enumerate(zip(layers, created, strict=True)):
+        name = None
+        if uv_at is not None and index < uv_at and shared:
+            name = "base image"
+        elif index == uv_at:
+            name = "uv"
+        elif step.startswith("COPY ") and f"{render.LAYER_DIR}/ " in step:
+            group = next(copy_group, None)
+            name = describe_packages(group.packages, group.name) if group else None
+        elif step.startswith("RUN ") and f"uv venv {plan.config.venv}" in step:
+            name = "venv" if plan.layers or not heavy else describe_packages(heavy, "venv + heavy")
+        elif step.startswith("RUN ") and "uv sync" in step and "--no-install-" in step:
+            name = f"deps: {len(light)} light packages"
+        elif step.startswith("RUN ") and "uv sync" in step:
+            project = plan.project_name or "the project"
+            name = f"app: {project}" + (f" + {len(plan.members)} members" if plan.members else "")
+        elif step.startswith("COPY pyproject.toml uv.lock "):
+            name = "deps: pyproject.toml, uv.lock"
+        elif step.startswith("COPY . "):
+            name = "app: source"
+        names.append(name or _short_step(step))
+    return names
+
+
+def _stderr_fd() -> int | None:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a test or an embedding
+        return None
+
+
 def _short_step(created_by: str, width: int = 70) -> str:
     text = " ".join(created_by.replace("/bin/sh -c ", "").split())
-    text = text.removeprefix("#(nop) ").strip()
+    text = text.removeprefix("#(nop) ").removesuffix(" # buildkit").strip()
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -9,18 +9,21 @@ interrupt stops the build (and BuildKit's solve) before anything is tagged.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import json
 import logging
 import os
+import pty
 import re
 import shlex
 import shutil
 import signal
 import subprocess
+import termios
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -615,17 +618,29 @@ class Engine:
         return str(self.client.run(image, list(command), remove=True))
 
     def _stream(
-        self, command: list[str], on_line: LineSink, env: dict[str, str] | None = None
+        self,
+        command: list[str],
+        on_line: LineSink,
+        env: dict[str, str] | None = None,
+        terminal: int | None = None,
     ) -> tuple[int, list[str]]:
         """Run a long docker command in its own process group, passing each output line
         on; returns the exit code and the last lines. When uvbuild is interrupted (or
         anything fails while streaming) the same signal goes to the group, uvbuild waits
-        for it to be gone (killing it after STOP_GRACE_SECONDS) and re-raises."""
+        for it to be gone (killing it after STOP_GRACE_SECONDS) and re-raises.
+
+        With ``terminal`` (the file descriptor of a TTY) the child writes to a
+        pseudo-terminal of that TTY's size instead of a pipe, so buildx draws its own TTY
+        view; its bytes are copied to ``terminal`` unchanged, and ``on_line`` gets a plain
+        copy of each line (escape sequences removed) for the failure message and scans."""
         (self._trace or self._log)(f"$ {shlex.join(command)}")
+        master = slave = None
+        if terminal is not None:
+            master, slave = _pseudo_terminal(terminal)
         try:
             process = subprocess.Popen(
                 command,
-                stdout=subprocess.PIPE,
+                stdout=slave if slave is not None else subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
@@ -633,11 +648,20 @@ class Engine:
             )
         except OSError as exc:
             raise EngineUnavailable(f"cannot run {command[0]}: {exc}; {FIX_CLI}") from exc
+        finally:
+            if slave is not None:
+                os.close(slave)
         tail: list[str] = []
         try:
-            assert process.stdout is not None
-            for raw in iter(process.stdout.readline, b""):
-                line = raw.decode(errors="replace").rstrip("\r\n")
+            if master is not None and terminal is not None:
+                lines: Iterator[str] = _tee_terminal(master, terminal)
+            else:
+                assert process.stdout is not None
+                lines = (
+                    raw.decode(errors="replace").rstrip("\r\n")
+                    for raw in iter(process.stdout.readline, b"")
+                )
+            for line in lines:
                 tail = [*tail[-40:], line]
                 on_line(line)
             code = process.wait()
@@ -647,10 +671,16 @@ class Engine:
         finally:
             if process.stdout is not None:
                 process.stdout.close()
+            if master is not None:
+                os.close(master)
         return code, tail
 
-    def build(self, request: BuildRequest, on_line: LineSink, step: str) -> None:
+    def build(
+        self, request: BuildRequest, on_line: LineSink, step: str, terminal: int | None = None
+    ) -> None:
         """Run one build, streaming its output; failure raises BuildFailed naming the step.
+        With ``terminal`` (a TTY's file descriptor) buildx draws on that TTY itself (see
+        ``_stream``); ``--progress auto`` then gives BuildKit's compact TTY view.
 
         The child runs in its own process group. When uvbuild is interrupted (SIGINT,
         SIGTERM, or any error while streaming), the same signal goes to that group, which
@@ -659,7 +689,8 @@ class Engine:
         happens.
         """
         env = {**os.environ, **dict(request.extra_env)} if request.extra_env else None
-        code, tail = self._stream([*self.docker_cmd, *build_args(request)], on_line, env)
+        command = [*self.docker_cmd, *build_args(request)]
+        code, tail = self._stream(command, on_line, env, terminal)
         if code != 0:
             if any("booting buildkit" in line for line in tail):
                 name = self.builder or "the current builder"
@@ -859,6 +890,39 @@ def stop_process_group(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
             process.wait()
+
+
+def _pseudo_terminal(terminal: int) -> tuple[int, int]:
+    """A pseudo-terminal (master, slave) as large as the TTY ``terminal``."""
+    master, slave = pty.openpty()
+    with contextlib.suppress(OSError):
+        size = fcntl.ioctl(terminal, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+    return master, slave
+
+
+_ESCAPE = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _tee_terminal(master: int, terminal: int) -> Iterator[str]:
+    """Copy what the child writes on the pseudo-terminal to ``terminal`` as it comes,
+    and yield it as plain lines (no escape sequences or control characters)."""
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: every writer has closed the pseudo-terminal
+            chunk = b""
+        if not chunk:
+            break
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(terminal, view) :]
+        *complete, pending = (pending + chunk).split(b"\n")
+        for raw in complete:
+            yield _ESCAPE.sub(b"", raw).decode(errors="replace")
+    if pending:
+        yield _ESCAPE.sub(b"", pending).decode(errors="replace")
 
 
 def _last(lines: Sequence[str], code: int) -> str:

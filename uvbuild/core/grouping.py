@@ -157,15 +157,13 @@ def split(
         reason = None
         pattern = matching_pattern(item.name, patterns)
         if item.name in named:
-            reason = f"named in {named[item.name]} (heavy at any size)"
+            reason = f"named in {named[item.name]}"
         elif pattern is not None and item.wheel is None:
             reason = f"matches {pattern}"  # no wheel: _base_eligible keeps it light
         elif pattern is not None and item.size is None:
-            reason = f"matches {pattern}; wheel size unknown (the lock records none)"
+            reason = f"matches {pattern}, size unknown"
         elif pattern is not None and item.size is not None and item.size >= min_size:
-            reason = (
-                f"matches {pattern}; wheel is {item.size:,} bytes (heavy-min-size {min_size:,})"
-            )
+            reason = f"matches {pattern}"
         elif threshold is not None and item.size is not None and item.size >= threshold:
             reason = f"wheel is {item.size:,} bytes (threshold {threshold:,})"
         if matching_pattern(item.name, excluded) is not None:
