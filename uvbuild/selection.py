@@ -9,12 +9,20 @@ The walk follows uv's own installer (``uv-resolver``'s ``Installable::to_resolut
   member when the workspace root has no ``[project]`` (checked with uv 0.13.9: ``uv sync``
   in a virtual workspace root installs all members, each member's default groups and the
   root's ``[dependency-groups]``, recorded in ``[manifest.dependency-groups]``;
-  ``--package a`` drops the root-level groups; ``--all-packages`` keeps them);
+  ``--package a`` drops the root-level groups; ``--all-packages`` and ``--package`` given
+  more than once keep them);
 * the project's own dependencies and requested extras unless ``--only-group``/``--only-dev``,
   plus the requested dependency groups of each root;
 * every edge whose marker holds, following ``extra = [...]`` on edges;
 * uv's conflict markers (``extra == 'extra-8-nanochat-cpu'``) are evaluated against the set
-  of activated extras and groups, gathered in a first pass over the graph as uv does.
+  of activated extras and groups, gathered in a first pass over the graph as uv does;
+* declared conflicts are checked as uv checks them: among the roots' requested items, among
+  the extras activated anywhere in the graph, and over every installed workspace member,
+  to which ``--extra NAME``/``--group NAME`` apply whenever it declares ``NAME``.
+
+The flags follow uv's ``ExtrasSpecification`` and ``DependencyGroups``: an exclusion
+(``--no-extra``, ``--no-group``, ``--no-dev``) always wins over an inclusion; flags clap
+refuses together are refused by :func:`check_request`.
 
 Target Python ``X.Y`` (no patch) is taken as the newest patch release of that minor version,
 ``X.Y.99``: images use ``python:X.Y`` tags, which follow the newest patch, so markers such as
@@ -375,13 +383,14 @@ def _roots(
             name = canonicalize_name(package)
             if name not in members:
                 raise ConfigError(
-                    f"--package {package}: not a workspace member "
-                    f"(members: {short_list(members)})"
+                    f"--package {package}: not a workspace member (members: {short_list(members)})"
                 )
             member = _member(lock, name, lock_file)
             if member not in roots:
                 roots.append(member)
-        return roots, False
+        # uv 0.13.9: one --package drops a virtual root's own groups; several keep them
+        # (the target is then the workspace's projects), even the same name twice.
+        return roots, root is None and len(request.members) > 1
     if root is None:
         if not members:
             raise LockError(
@@ -535,19 +544,18 @@ def _check_member_conflicts(
     ``--group NAME`` count for every installed member that declares NAME, even one
     installed only as another package's dependency (uv 0.13.9 refuses such a sync)."""
     present = set(installed)
+
+    def selected(item: ConflictItem) -> bool:
+        if item.package not in present:
+            return False
+        if item.extra:
+            return item.extra in extras
+        if item.group:
+            return item.group in groups
+        return True  # the project itself: installed
+
     for conflict in lock.conflicts:
-        hits = [
-            item
-            for item in conflict
-            if item.package in present
-            and (
-                item.extra in extras
-                if item.extra
-                else item.group in groups
-                if item.group
-                else True
-            )
-        ]
+        hits = [item for item in conflict if selected(item)]
         if len(hits) > 1:
             raise ConfigError(
                 f"{_conflict_label(hits[0])} and {_conflict_label(hits[1])} are both selected "
