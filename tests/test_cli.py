@@ -131,6 +131,52 @@ BAD_INPUTS = [
     ("unknown-extra", nothing, ["--extra", "nope"], 2, ["--extra nope", "it has: e, f"]),
     ("unknown-group", nothing, ["--group", "nope"], 2, ["--group nope", "it has:"]),
     ("unknown-only-group", nothing, ["--only-group", "nope"], 2, ["--only-group nope"]),
+    ("unknown-no-group", nothing, ["--no-group", "nope"], 2, ["--no-group nope", "it has: dev, g"]),
+    ("unknown-no-extra", nothing, ["--no-extra", "nope"], 2, ["--no-extra nope", "it has: e, f"]),
+    (
+        "extra-with-all-extras",
+        nothing,
+        ["--extra", "e", "--all-extras"],
+        2,
+        ["--extra and --all-extras cannot be used together"],
+    ),
+    (
+        "group-with-only-group",
+        nothing,
+        ["--group", "g", "--only-group", "g"],
+        2,
+        ["--group and --only-group cannot be used together"],
+    ),
+    (
+        "only-dev-with-all-groups",
+        nothing,
+        ["--only-dev", "--all-groups"],
+        2,
+        ["--all-groups and --only-dev"],
+    ),
+    (
+        "package-with-all-packages",
+        nothing,
+        ["--package", "proj", "--all-packages"],
+        2,
+        ["--package and --all-packages"],
+    ),
+    (
+        "key-with-flag",
+        config('only-groups = ["g"]'),
+        ["--group", "g"],
+        2,
+        ["--group and --only-group", "[tool.uvbuild]"],
+    ),
+    (
+        "project-not-in-lock",
+        lambda p: (p / "pyproject.toml").write_text(
+            (p / "pyproject.toml").read_text().replace('name = "proj"', 'name = "renamed"')
+        ),
+        [],
+        3,
+        ["uv.lock: the project 'renamed'", "run `uv lock`"],
+    ),
     ("bad-platform", nothing, ["--platform", "windows/amd64"], 2, ["--platform", "linux/amd64"]),
     ("bad-platform-arch", nothing, ["--platform", "linux/s390x"], 2, ["--platform"]),
     ("bad-python-flag", nothing, ["--python", "three"], 2, ["--python", "3.11"]),
@@ -380,6 +426,129 @@ def test_build_without_engine_exits_4(capsys, monkeypatch):
     got, out, err = run_main(capsys, "build", str(FIXTURES / "two_indexes"), *PLAN_ARGS)
     assert got == 4
     assert_one_error_line(out, err)
+
+
+# -- uv's selection flags and packages uv cannot install ---------------------------------------
+
+
+def test_plan_json_request_has_every_selection_flag(capsys):
+    project = FIXTURES / "default_groups_all"
+    args = ["--no-group", "lint", "--no-extra", "z", "--all-extras", "--package", "app"]
+    got, out, err = run_main(capsys, "plan", "--json", str(project), *args, "--no-dev", "--dev")
+    assert got == 0, err
+    request = json.loads(out)["request"]
+    # the existing fields first and unchanged, the new ones after them
+    assert list(request)[:8] == [
+        "package",
+        "all-packages",
+        "extras",
+        "all-extras",
+        "groups",
+        "only-groups",
+        "no-dev",
+        "default-groups",
+    ]
+    assert request == {
+        "package": "app",
+        "all-packages": False,
+        "extras": [],
+        "all-extras": True,
+        "groups": [],
+        "only-groups": [],
+        "no-dev": False,  # `--no-dev --dev`: the last one wins, as in uv
+        "default-groups": ["dev", "docs", "lint"],  # default-groups = "all"
+        "no-extras": ["z"],
+        "no-groups": ["lint"],
+        "all-groups": False,
+        "no-default-groups": False,
+        "dev": True,
+        "only-dev": False,
+        "packages": ["app"],
+    }
+    names = {p["name"] for p in json.loads(out)["light"]}
+    assert names == {"app", "core", "devtool", "docstool", "m", "xlib"}
+
+
+def test_selection_keys_and_flags_together(tmp_path, capsys):
+    project = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "default_groups_all", project)
+    _append_config(project, 'no-dev = true\npackages = ["m", "app"]')
+    got, out, err = run_main(capsys, "plan", "--json", str(project))
+    assert got == 0, err
+    document = json.loads(out)
+    assert document["request"]["packages"] == ["m", "app"]
+    names = {p["name"] for p in document["light"]}
+    assert names == {"app", "core", "docstool", "linttool", "m"}
+    # a flag replaces the key that says the same thing: --dev over no-dev, --package
+    # over packages
+    got, out, err = run_main(capsys, "plan", "--json", str(project), "--dev", "--package", "m")
+    assert got == 0, err
+    document = json.loads(out)
+    assert (document["request"]["package"], document["request"]["packages"]) == ("m", ["m"])
+    assert {p["name"] for p in document["light"]} == {"m", "mdev"}
+
+
+def test_sync_flags_carry_the_new_flags():
+    plan = planner.make_plan(
+        FIXTURES / "default_groups_all",
+        {"no_groups": ("lint",), "no_default_groups": True, "dev": True, "packages": ("m", "app")},
+    )
+    assert render.sync_flags(plan.request) == [
+        *("--package", "m", "--package", "app", "--dev"),
+        *("--no-group", "lint", "--no-default-groups"),
+    ]
+
+
+def test_cross_member_extra_conflict_exits_2(capsys):
+    project = FIXTURES / "cross_member_conflict"
+    got, out, err = run_main(capsys, "plan", str(project), "--extra", "y", "--extra", "withb")
+    assert got == 2, err
+    assert_one_error_line(out, err, "extra 'y' of 'app'", "extra 'y' of 'b'", "conflicting")
+
+
+def _openpi() -> Path:
+    path = _corpus() / "Physical-Intelligence__openpi"
+    if not (path / "uv.lock").is_file():
+        pytest.skip(f"no Physical-Intelligence__openpi in the corpus at {_corpus()}")
+    return path
+
+
+@pytest.mark.parametrize(
+    "command", [["dockerfile"], ["build", "--dry-run"], ["build"], ["bake", "-o", "{tmp}/b.json"]]
+)
+def test_no_wheel_for_the_target_stops_before_docker(capsys, monkeypatch, tmp_path, command):
+    """rerun-sdk ships only manylinux_2_31 wheels and no sdist: at the default glibc 2.28,
+    build, bake and dockerfile stop with exit 2 before any docker command."""
+    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+
+    def no_docker(*_args, **_kwargs):
+        raise AssertionError("docker was called")
+
+    monkeypatch.setattr(engine_module, "Engine", no_docker)
+    args = [part.replace("{tmp}", str(tmp_path)) for part in command]
+    got, out, err = run_main(capsys, *args, "--platform", "linux/amd64", str(_openpi()))
+    assert got == 2, err
+    assert_one_error_line(
+        out, err, "rerun-sdk", "linux/amd64", "CPython 3.11", "glibc 2.28", "--glibc 2.31"
+    )
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_no_wheel_for_the_target_is_a_plan_note(capsys):
+    got, out, err = run_main(capsys, "plan", "--json", "--platform", "linux/amd64", str(_openpi()))
+    assert got == 0, err
+    notes = json.loads(out)["notes"]
+    assert any("rerun-sdk" in note and "--glibc 2.31" in note for note in notes)
+    got, out, err = run_main(
+        capsys, "dockerfile", "--platform", "linux/amd64", "--glibc", "2.31", str(_openpi())
+    )
+    assert got == 0, err
+
+
+def test_check_installable_is_silent_when_everything_installs():
+    plan = planner.make_plan(FIXTURES / "two_indexes", {"platform": "linux/amd64"})
+    assert plan.unavailable == ()
+    planner.check_installable(plan)
 
 
 # -- the uv.lock corpus -----------------------------------------------------------------------

@@ -94,10 +94,31 @@ def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--python", help="Target Python version, e.g. 3.11."),
         click.option("--extra", "extras", multiple=True, help="Include an extra (repeatable)."),
         click.option("--all-extras", is_flag=True, default=None, help="Include every extra."),
+        click.option(
+            "--no-extra", "no_extras", multiple=True, help="Leave out an extra (beats the others)."
+        ),
         click.option("--group", "groups", multiple=True, help="Include a dependency group."),
         click.option("--only-group", "only_groups", multiple=True, help="Only this group."),
-        click.option("--no-dev", is_flag=True, default=None, help="Leave out the dev group."),
-        click.option("--package", help="Sync this workspace member instead of the root."),
+        click.option(
+            "--no-group", "no_groups", multiple=True, help="Leave out a group (beats the others)."
+        ),
+        click.option("--all-groups", is_flag=True, default=None, help="Every dependency group."),
+        click.option(
+            "--no-default-groups",
+            is_flag=True,
+            default=None,
+            help="Ignore [tool.uv] default-groups.",
+        ),
+        click.option(
+            "--dev/--no-dev", "dev", default=None, help="Include (leave out) the dev group."
+        ),
+        click.option("--only-dev", is_flag=True, default=None, help="Only the dev group."),
+        click.option(
+            "--package",
+            "package",
+            multiple=True,
+            help="Sync this workspace member instead of the root (repeatable).",
+        ),
         click.option("--all-packages", is_flag=True, default=None, help="Every member."),
         click.option("--base-image", help="Image the base stage starts FROM."),
         click.option("--uv-image", help="Image carrying /uv and /uvx."),
@@ -150,9 +171,14 @@ PLAN_FLAG_NAMES = (
     "all_extras",
     "groups",
     "only_groups",
-    "no_dev",
+    "dev",
     "package",
     "all_packages",
+    "no_extras",
+    "no_groups",
+    "all_groups",
+    "no_default_groups",
+    "only_dev",
     "base_image",
     "uv_image",
     "base_repo",
@@ -174,11 +200,23 @@ def split_plan_flags(kwargs: dict[str, Any]) -> tuple[Path, Path | None, dict[st
     if flags["heavy"]:
         flags["heavy"] = tuple(flags["heavy"])
     flags["index_credentials"] = tuple(flags["index_credentials"])
+    # `--dev/--no-dev`: the last one given wins, as in uv; each is its own key
+    dev = flags.pop("dev")
+    flags["dev"], flags["no_dev"] = (None, None) if dev is None else (dev or None, not dev or None)
+    # `--package` is repeatable, as in uv; one member keeps the `package` key
+    packages = tuple(flags.pop("package") or ())
+    flags["package"] = packages[0] if len(packages) == 1 else None
+    flags["packages"] = packages if len(packages) > 1 else None
     return path, lock_path, flags
 
 
-def make_plan(path: Path, lock_path: Path | None, flags: dict[str, Any]):
-    return planner.make_plan(path, flags, lock_path=lock_path)
+def make_plan(path: Path, lock_path: Path | None, flags: dict[str, Any], *, install: bool = False):
+    """The plan; ``install=True`` (build, bake, dockerfile) also refuses a plan whose
+    packages uv could not install on the target, before Docker is involved."""
+    the_plan = planner.make_plan(path, flags, lock_path=lock_path)
+    if install:
+        planner.check_installable(the_plan)
+    return the_plan
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -317,7 +355,7 @@ def build_options(kwargs: dict[str, Any], **fixed: Any) -> Any:
 def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
     """Print the generated Dockerfile (to read it, or to eject it)."""
     path, lock_path, flags = split_plan_flags(kwargs)
-    the_plan = make_plan(path, lock_path, flags)
+    the_plan = make_plan(path, lock_path, flags, install=True)
     app.terminal.result(render.dockerfile(the_plan, syntax=syntax))
 
 
@@ -353,7 +391,7 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
     if len(platforms) > 1:  # one plan per platform; the first one is planned here
         flags = {**flags, "platform": platforms[0]}
     pending = start_lock_check(path) if lock_path is None and path.is_dir() else None
-    the_plan = make_plan(path, lock_path, flags)
+    the_plan = make_plan(path, lock_path, flags, install=True)
     terminal = app.terminal
     if pending is not None:
         check = pending()
@@ -373,7 +411,10 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
         from uvbuild.multiplatform import build_platforms
 
         plans = [the_plan]
-        plans += [make_plan(path, lock_path, {**flags, "platform": p}) for p in platforms[1:]]
+        plans += [
+            make_plan(path, lock_path, {**flags, "platform": p}, install=True)
+            for p in platforms[1:]
+        ]
         with terminal.progress():
             summary = build_platforms(plans, options, engine, terminal)
         if as_json:
@@ -512,7 +553,7 @@ def bake(app: App, output: Path, as_json: bool, **kwargs: Any) -> None:
             "bake takes one --platform; write one bake file per platform, or use "
             "`uvbuild build --platform a,b --push`"
         )
-    the_plan = make_plan(path, lock_path, flags)
+    the_plan = make_plan(path, lock_path, flags, install=True)
     terminal = app.terminal
     options = build_options(kwargs, progress="plain")
     engine = Engine(

@@ -6,6 +6,8 @@ and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class UvbuildError(Exception):
     """Base class; messages fit on one line and say what to do next."""
@@ -46,3 +48,17 @@ class Interrupted(UvbuildError):
         super().__init__(message)
         self.signum = signum
         self.exit_code = 128 + signum
+
+
+def short_list(names: Iterable[str], limit: int = 5) -> str:
+    """``a, b, c, d, e and 85 more``: a list of names short enough for a one-line message.
+
+    ``names`` is any iterable of strings; duplicates go and the rest is sorted. ``none``
+    when it is empty.
+    """
+    unique = sorted(set(names))
+    if not unique:
+        return "none"
+    if len(unique) <= limit + 1:
+        return ", ".join(unique)
+    return f"{', '.join(unique[:limit])} and {len(unique) - limit} more"

@@ -19,7 +19,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from uvbuild.core import grouping, hashing, lock, selection
 from uvbuild.core.config import DEFAULT_PYTHON, Config, load_config, normalize_platform
 from uvbuild.core.model import BuildPlan, Lock, Request, Target
-from uvbuild.errors import ConfigError, LockError
+from uvbuild.errors import ConfigError, LockError, short_list
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -136,7 +136,7 @@ def credential_indexes(project: Project, config: Config) -> tuple[tuple[str, str
     found = []
     for name in config.index_credentials:
         if name not in known:
-            names = ", ".join(sorted(known)) or "none"
+            names = short_list(known)
             raise ConfigError(
                 f"tool.uvbuild.index-credentials: no [[tool.uv.index]] named {name!r} in "
                 f"{project.dir / 'pyproject.toml'} (named indexes: {names})"
@@ -195,15 +195,23 @@ def resolve_config(
 
 
 def make_request(config: Config, project: Project, lock_data: Lock) -> Request:
-    if project.default_groups is None:
+    if project.default_groups is None:  # "all": every group of every package, as uv reads it
         defaults = tuple(
-            sorted({g for p in lock_data.packages for g, _ in p.dev_dependencies})
-            | {g for g, _ in lock_data.manifest.dependency_groups}
+            sorted(
+                {g for p in lock_data.packages for g, _ in p.dev_dependencies}
+                | {g for g, _ in lock_data.manifest.dependency_groups}
+            )
         )
     else:
         defaults = project.default_groups
+    if config.package is not None and config.packages:
+        raise ConfigError(
+            "tool.uvbuild.package and tool.uvbuild.packages are both set; keep one "
+            "(packages takes several members)"
+        )
+    packages = config.packages or ((config.package,) if config.package is not None else ())
     return Request(
-        package=config.package,
+        package=packages[0] if packages else None,
         all_packages=config.all_packages,
         extras=config.extras,
         all_extras=config.all_extras,
@@ -211,6 +219,13 @@ def make_request(config: Config, project: Project, lock_data: Lock) -> Request:
         only_groups=config.only_groups,
         no_dev=config.no_dev,
         default_groups=defaults,
+        no_extras=config.no_extras,
+        no_groups=config.no_groups,
+        all_groups=config.all_groups,
+        no_default_groups=config.no_default_groups,
+        dev=config.dev,
+        only_dev=config.only_dev,
+        packages=packages,
     )
 
 
@@ -248,7 +263,9 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
         glibc=(glibc[0], glibc[1]),
     )
     request = make_request(config, project, lock_data)
-    selected = selection.select(lock_data, request, target, project=project.name)
+    selected = selection.select(
+        lock_data, request, target, project=project.name, lock_file=lock_path
+    )
     patterns = grouping.heavy_patterns(config.heavy, config.heavy_only)
     split, notes = grouping.split(
         selected,
@@ -306,3 +323,20 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
         layer_mode=config.layer_mode,
         credential_indexes=credential_indexes(project, config),
     )
+
+
+def check_installable(plan: BuildPlan) -> None:
+    """Raise ConfigError when uv could not install a selected package on the plan's target
+    (no wheel fits and no sdist to build), before anything reaches Docker.
+
+    ``plan`` only notes these packages; ``build``, ``bake`` and ``dockerfile`` call this.
+    """
+    missing = plan.unavailable
+    if not missing:
+        return
+    first = missing[0].unavailable or f"{missing[0].name} cannot be installed"
+    more = ""
+    if len(missing) > 1:
+        others = short_list(s.name for s in missing[1:])
+        more = f" (also {others})"
+    raise ConfigError(f"{first}{more}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -287,6 +288,144 @@ def test_empty_extra_and_group_are_known() -> None:
         select(lock, Request(extras=("zz",)), AMD64, "proj")
 
 
+# -- uv's selection flags ------------------------------------------------------------------------
+
+
+def test_no_group_beats_group_all_groups_and_defaults() -> None:
+    lock = fixture("workspace")
+    assert "tester" not in names(select(lock, Request(no_groups=("dev",)), AMD64, "proj"))
+    both = names(select(lock, Request(groups=("lint",), no_groups=("lint",)), AMD64, "proj"))
+    assert "linter" not in both and "tester" in both
+    every = names(select(lock, Request(all_groups=True, no_groups=("dev",)), AMD64, "proj"))
+    assert "linter" in every and "tester" not in every
+
+
+def test_all_groups_and_no_default_groups() -> None:
+    lock = fixture("workspace")
+    every = names(select(lock, Request(all_groups=True, default_groups=()), AMD64, "proj"))
+    assert {"tester", "linter"} <= set(every)
+    bare = names(select(lock, Request(no_default_groups=True), AMD64, "proj"))
+    assert "tester" not in bare and "proj" in bare
+    # --dev names the dev group explicitly: it counts even without the defaults.
+    dev = names(select(lock, Request(no_default_groups=True, dev=True), AMD64, "proj"))
+    assert "tester" in dev
+
+
+def test_only_dev_and_the_dev_flags_order() -> None:
+    lock = fixture("workspace")
+    only = names(select(lock, Request(only_dev=True), AMD64, "proj"))
+    assert only == {"tester": "1.0.0"}
+    # uv: --only-dev > --no-dev > --dev
+    assert names(select(lock, Request(only_dev=True, dev=True), AMD64, "proj")) == only
+    assert "tester" not in names(select(lock, Request(no_dev=True, dev=True), AMD64, "proj"))
+
+
+def test_no_extra_beats_all_extras_and_extra() -> None:
+    lock = fixture("workspace")
+    most = names(select(lock, Request(all_extras=True, no_extras=("docs",)), AMD64, "proj"))
+    assert "speedup" in most and "sdist-only" not in most
+    none = names(select(lock, Request(extras=("fast",), no_extras=("fast",)), AMD64, "proj"))
+    assert "speedup" not in none
+    with pytest.raises(ConfigError, match=r"^--no-extra nope: 'proj' has no extra 'nope'"):
+        select(lock, Request(no_extras=("nope",)), AMD64, "proj")
+    with pytest.raises(ConfigError, match=r"^--no-group nope: 'proj' has no dependency group"):
+        select(lock, Request(no_groups=("nope",)), AMD64, "proj")
+
+
+def test_repeated_package() -> None:
+    lock = fixture("virtual_workspace")
+    both = names(select(lock, Request(packages=("a", "b")), AMD64, None))
+    # several --package keep the virtual root's groups, as --all-packages does (uv 0.13.9)
+    assert both == names(select(lock, Request(all_packages=True), AMD64, None))
+    assert set(names(select(lock, Request(package="a", packages=("a",)), AMD64, None))) == {
+        "a",
+        "pluggy",
+        "six",
+    }
+
+
+@pytest.mark.parametrize(
+    ("request_", "flags"),
+    [
+        (Request(extras=("fast",), all_extras=True), ("--extra", "--all-extras")),
+        (Request(extras=("fast",), only_groups=("lint",)), ("--extra", "--only-group")),
+        (Request(all_extras=True, only_groups=("lint",)), ("--all-extras", "--only-group")),
+        (Request(dev=True, only_groups=("lint",)), ("--dev", "--only-group")),
+        (Request(no_dev=True, only_dev=True), ("--no-dev", "--only-dev")),
+        (Request(groups=("lint",), only_dev=True), ("--group", "--only-dev")),
+        (Request(all_groups=True, only_dev=True), ("--all-groups", "--only-dev")),
+        (Request(groups=("lint",), only_groups=("lint",)), ("--group", "--only-group")),
+        (Request(all_groups=True, only_groups=("lint",)), ("--all-groups", "--only-group")),
+        (Request(package="lib", all_packages=True), ("--package", "--all-packages")),
+    ],
+)
+def test_flags_uv_refuses_together(request_: Request, flags: tuple[str, str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        select(fixture("workspace"), request_, AMD64, "proj")
+    message = str(info.value)
+    assert message.startswith(f"{flags[0]} and {flags[1]} cannot be used together")
+    assert "\n" not in message
+
+
+def test_default_groups_all_fixture() -> None:
+    """[tool.uv] default-groups = "all" crashed the planner (TypeError in make_request)."""
+    from uvbuild import planner
+
+    plan = planner.make_plan(FIXTURES / "default_groups_all", {"python": "3.11"})
+    assert plan.request.default_groups == ("dev", "docs", "lint")
+    assert set(names(plan.selected)) == {"app", "core", "devtool", "docstool", "linttool", "m"}
+    member = planner.make_plan(FIXTURES / "default_groups_all", {"package": "m"})
+    assert set(names(member.selected)) == {"m", "mdev"}  # "all" covers the member's groups
+    bare = planner.make_plan(FIXTURES / "default_groups_all", {"no_default_groups": True})
+    assert set(names(bare.selected)) == {"app", "core", "m"}
+
+
+def test_extra_conflict_across_workspace_members() -> None:
+    """uv applies --extra y to member b installed through app[withb]: app[y] and b[y]
+    conflict, and `uv sync --frozen --extra y --extra withb` fails."""
+    lock = fixture("cross_member_conflict")
+    assert set(names(select(lock, Request(extras=("y",)), AMD64, "app"))) == {"app", "appy"}
+    with_b = names(select(lock, Request(extras=("withb",)), AMD64, "app"))
+    assert set(with_b) == {"app", "b", "bplain"}
+    for request_ in (
+        Request(extras=("y", "withb")),
+        Request(all_extras=True),
+        Request(extras=("y",), groups=("hasb",)),
+    ):
+        with pytest.raises(ConfigError) as info:
+            select(lock, request_, AMD64, "app")
+        assert str(info.value).startswith("extra 'y' of 'app' and extra 'y' of 'b' are both")
+    for request_ in (Request(groups=("g",), extras=("withb",)), Request(all_groups=True)):
+        with pytest.raises(ConfigError, match=r"^group 'g' of 'app' and group 'g' of 'b'"):
+            select(lock, request_, AMD64, "app")
+    # Only b: its own extra and group are fine, and --no-extra y lifts the conflict.
+    assert "by" in names(select(lock, Request(package="b", extras=("y",)), AMD64, "app"))
+    assert "bg" in names(select(lock, Request(package="b", groups=("g",)), AMD64, "app"))
+    lifted = names(select(lock, Request(all_extras=True, no_extras=("y",)), AMD64, "app"))
+    assert set(lifted) == {"app", "b", "bplain"}
+
+
+def test_long_member_lists_are_cut() -> None:
+    lock = fixture("virtual_workspace")
+    many = tuple(f"member-{i:02d}" for i in range(90))
+    lock = replace(lock, manifest=replace(lock.manifest, members=many))
+    with pytest.raises(ConfigError) as info:
+        select(lock, Request(package="nope"), AMD64, None)
+    message = str(info.value)
+    assert message == (
+        "--package nope: not a workspace member (members: member-00, member-01, member-02, "
+        "member-03, member-04 and 85 more)"
+    )
+
+
+def test_project_missing_from_the_lock_names_the_file() -> None:
+    with pytest.raises(LockError) as info:
+        select(fixture("workspace"), Request(), AMD64, "other", lock_file="/p/uv.lock")
+    message = str(info.value)
+    assert message.startswith("/p/uv.lock: the project 'other' ")
+    assert "0 times" not in message and "run `uv lock`" in message
+
+
 # -- the corpus -----------------------------------------------------------------------------------
 
 
@@ -392,6 +531,74 @@ UV_CASES = [
     ("OpenPipe__ART", "openpipe-art", ["--no-dev"], Request(no_dev=True)),
     ("Zyphra__Zonos", "zonos", ["--all-extras"], Request(all_extras=True)),
     ("nari-labs__dia", "nari-tts", [], Request()),
+    # uv's other selection flags
+    ("karpathy__nanochat", "nanochat", ["--all-extras"], Request(all_extras=True)),
+    (
+        "karpathy__nanochat",
+        "nanochat",
+        ["--all-extras", "--no-extra", "gpu"],
+        Request(all_extras=True, no_extras=("gpu",)),
+    ),
+    (
+        "karpathy__nanochat",
+        "nanochat",
+        ["--extra", "cpu", "--no-extra", "cpu"],
+        Request(extras=("cpu",), no_extras=("cpu",)),
+    ),
+    (
+        "karpathy__nanochat",
+        "nanochat",
+        ["--all-groups", "--extra", "gpu"],
+        Request(all_groups=True, extras=("gpu",)),
+    ),
+    ("karpathy__nanochat", "nanochat", ["--dev"], Request(dev=True)),
+    ("Physical-Intelligence__openpi", "openpi", ["--no-group", "dev"], Request(no_groups=("dev",))),
+    ("Physical-Intelligence__openpi", "openpi", ["--all-groups"], Request(all_groups=True)),
+    (
+        "Physical-Intelligence__openpi",
+        "openpi",
+        ["--all-groups", "--no-group", "rlds"],
+        Request(all_groups=True, no_groups=("rlds",)),
+    ),
+    ("Physical-Intelligence__openpi", "openpi", ["--only-dev"], Request(only_dev=True)),
+    (
+        "Physical-Intelligence__openpi",
+        "openpi",
+        ["--no-default-groups"],
+        Request(no_default_groups=True),
+    ),
+    (
+        "Physical-Intelligence__openpi",
+        "openpi",
+        ["--no-default-groups", "--dev"],
+        Request(no_default_groups=True, dev=True),
+    ),
+    (
+        "Physical-Intelligence__openpi",
+        "openpi",
+        ["--group", "rlds", "--no-group", "rlds"],
+        Request(groups=("rlds",), no_groups=("rlds",)),
+    ),
+    (
+        "Physical-Intelligence__openpi",
+        "openpi",
+        ["--package", "openpi-client", "--package", "openpi"],
+        Request(package="openpi-client", packages=("openpi-client", "openpi")),
+    ),
+    (
+        "Physical-Intelligence__openpi",
+        "openpi",
+        ["--all-packages", "--no-dev"],
+        Request(all_packages=True, no_dev=True),
+    ),
+    (
+        "OpenPipe__ART",
+        "openpipe-art",
+        ["--all-extras", "--no-extra", "swebench"],
+        Request(all_extras=True, no_extras=("swebench",)),
+    ),
+    ("nari-labs__dia", "nari-tts", ["--only-dev"], Request(only_dev=True)),
+    ("nari-labs__dia", "nari-tts", ["--no-group", "dev"], Request(no_groups=("dev",))),
 ]
 
 
@@ -489,4 +696,98 @@ def test_fastapi_matches_uv_export(tmp_path: Path) -> None:
         expected[name] = version
     ours = names(select(lock, Request(), target, None))
     assert ours.pop("app") == "0.1.0"
+    assert ours == expected
+
+
+# The same flags to `uv sync` and to `uvbuild plan`, on the fixtures that uv locked: every
+# selection flag, default-groups in its list and "all" forms, and the refusals.
+FIXTURE_UV_CASES = [
+    ("default_groups_all", []),
+    ("default_groups_all", ["--no-default-groups"]),
+    ("default_groups_all", ["--no-group", "lint"]),
+    ("default_groups_all", ["--no-dev"]),
+    ("default_groups_all", ["--dev", "--no-default-groups"]),
+    ("default_groups_all", ["--only-dev"]),
+    ("default_groups_all", ["--only-group", "lint"]),
+    ("default_groups_all", ["--all-groups", "--no-group", "docs"]),
+    ("default_groups_all", ["--group", "lint", "--no-group", "lint"]),
+    ("default_groups_all", ["--extra", "x"]),
+    ("default_groups_all", ["--extra", "x", "--no-extra", "x"]),
+    ("default_groups_all", ["--all-extras", "--no-extra", "x"]),
+    ("default_groups_all", ["--package", "m"]),
+    ("default_groups_all", ["--package", "m", "--package", "app"]),
+    ("default_groups_all", ["--all-packages"]),
+    ("default_groups_all", ["--all-packages", "--extra", "x"]),
+    ("default_groups_all", ["--no-extra", "nope"]),
+    ("default_groups_all", ["--no-group", "nope"]),
+    ("default_groups_all", ["--package", "nope"]),
+    ("default_groups_all", ["--extra", "x", "--all-extras"]),
+    ("default_groups_all", ["--extra", "x", "--only-group", "lint"]),
+    ("default_groups_all", ["--group", "lint", "--only-group", "lint"]),
+    ("default_groups_all", ["--only-dev", "--group", "lint"]),
+    ("default_groups_all", ["--only-dev", "--all-groups"]),
+    ("default_groups_all", ["--no-dev", "--only-dev"]),
+    ("default_groups_all", ["--all-groups", "--only-group", "lint"]),
+    ("default_groups_all", ["--dev", "--only-group", "lint"]),
+    ("default_groups_all", ["--package", "m", "--all-packages"]),
+    ("cross_member_conflict", []),
+    ("cross_member_conflict", ["--extra", "y"]),
+    ("cross_member_conflict", ["--extra", "withb"]),
+    ("cross_member_conflict", ["--extra", "y", "--extra", "withb"]),
+    ("cross_member_conflict", ["--all-extras"]),
+    ("cross_member_conflict", ["--all-extras", "--no-extra", "y"]),
+    ("cross_member_conflict", ["--group", "g"]),
+    ("cross_member_conflict", ["--group", "g", "--extra", "withb"]),
+    ("cross_member_conflict", ["--group", "hasb"]),
+    ("cross_member_conflict", ["--group", "hasb", "--extra", "y"]),
+    ("cross_member_conflict", ["--all-groups"]),
+    ("cross_member_conflict", ["--package", "b", "--extra", "y"]),
+    ("cross_member_conflict", ["--package", "b", "--group", "g"]),
+    ("cross_member_conflict", ["--all-packages", "--extra", "y"]),
+    ("cross_member_conflict", ["--all-packages", "--group", "g"]),
+    ("virtual_workspace", ["--no-group", "dev"]),
+    ("virtual_workspace", ["--all-groups"]),
+    ("virtual_workspace", ["--only-dev"]),
+    ("virtual_workspace", ["--no-default-groups"]),
+    ("virtual_workspace", ["--package", "a", "--package", "b"]),
+    ("virtual_workspace", ["--package", "a", "--package", "a"]),
+    ("virtual_workspace", ["--package", "a"]),
+    ("empty_extra", ["--all-extras", "--no-extra", "e"]),
+    ("empty_extra", ["--all-groups"]),
+]
+
+
+@pytest.mark.skipif(UV is None, reason="uv is not on PATH")
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+@pytest.mark.parametrize(
+    ("case", "flags"),
+    FIXTURE_UV_CASES,
+    ids=lambda v: v if isinstance(v, str) else " ".join(v) or "default",
+)
+def test_fixture_matches_uv_sync_dry_run(
+    case: str, flags: list[str], arch: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from uvbuild import cli
+
+    expected = _uv_sync_dry_run(FIXTURES / case, flags, arch, tmp_path)
+    platform = "linux/amd64" if arch == "x86_64" else "linux/arm64"
+    args = [
+        *("plan", "--json", "--platform", platform, "--glibc", "2.35"),
+        *("--python", ".".join(map(str, sys.version_info[:3]))),
+        *("--lock", str(FIXTURES / case / "uv.lock"), *flags, str(FIXTURES / case)),
+    ]
+    with pytest.raises(SystemExit) as info:
+        cli.main(args)
+    out, err = capsys.readouterr()
+    if expected is None:
+        # uv refuses this selection: so do we, with exit 2 and one line.
+        assert info.value.code == 2, out
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        return
+    assert info.value.code in (0, None), err
+    document = json.loads(out)
+    ours = {
+        entry["name"]: entry["version"] if entry["source-kind"] == "registry" else None
+        for entry in document["heavy"] + document["light"]
+    }
     assert ours == expected

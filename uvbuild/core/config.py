@@ -58,6 +58,13 @@ class Config:
     no_dev: bool = False
     package: str | None = None
     all_packages: bool = False
+    no_extras: tuple[str, ...] = ()
+    no_groups: tuple[str, ...] = ()
+    all_groups: bool = False
+    no_default_groups: bool = False
+    dev: bool = False
+    only_dev: bool = False
+    packages: tuple[str, ...] = ()  # several members (uv's repeated --package)
     compile_bytecode: bool = True
     dockerfile: str | None = None  # None: ./Dockerfile when it exists, else generated
     glibc: str = DEFAULT_GLIBC
@@ -93,6 +100,13 @@ _KEYS: dict[str, tuple[str, str]] = {
     "no-dev": ("no_dev", "bool"),
     "package": ("package", "str"),
     "all-packages": ("all_packages", "bool"),
+    "no-extras": ("no_extras", "names"),
+    "no-groups": ("no_groups", "names"),
+    "all-groups": ("all_groups", "bool"),
+    "no-default-groups": ("no_default_groups", "bool"),
+    "dev": ("dev", "bool"),
+    "only-dev": ("only_dev", "bool"),
+    "packages": ("packages", "names"),
     "compile-bytecode": ("compile_bytecode", "bool"),
     "dockerfile": ("dockerfile", "str"),
     "glibc": ("glibc", "glibc"),
@@ -104,6 +118,13 @@ _KEYS: dict[str, tuple[str, str]] = {
 CONFIG_KEYS = tuple(_KEYS)
 # `--heavy` adds to the project's `heavy` list, as the key's name says; other flags replace.
 _FLAGS_EXTEND = frozenset({"heavy"})
+# A flag also drops the project's value of the keys that say the same thing another way.
+_FLAGS_REPLACE = {
+    "package": ("packages",),
+    "packages": ("package",),
+    "dev": ("no_dev",),
+    "no_dev": ("dev",),
+}
 FIELD_TO_KEY = {field: key for key, (field, _) in _KEYS.items()}
 
 
@@ -253,6 +274,7 @@ def load_config(
             )
         name, kind = _KEYS[key]
         values[name] = _convert(kind, value, f"{prefix}.{key}")
+    from_table = set(values)
     for name, value in (flags or {}).items():
         if value is None or value == ():
             continue
@@ -261,6 +283,10 @@ def load_config(
         if name in _FLAGS_EXTEND:
             converted = (*values.get(name, ()), *converted)
         values[name] = converted
+        for sibling in _FLAGS_REPLACE.get(name, ()):
+            if sibling in from_table:
+                del values[sibling]
+                from_table.discard(sibling)
     return Config(**values)
 
 

@@ -160,6 +160,21 @@ class Request:
     only_groups: tuple[str, ...] = ()
     no_dev: bool = False
     default_groups: tuple[str, ...] = ("dev",)
+    # uv's other selection flags; `package` above is the first of `packages`
+    no_extras: tuple[str, ...] = ()
+    no_groups: tuple[str, ...] = ()
+    all_groups: bool = False
+    no_default_groups: bool = False
+    dev: bool = False
+    only_dev: bool = False
+    packages: tuple[str, ...] = ()
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The workspace members of ``--package`` (uv takes several), in the given order."""
+        if self.packages:
+            return self.packages
+        return (self.package,) if self.package is not None else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +284,11 @@ class BuildPlan:
         return self.grouping.light
 
     @property
+    def unavailable(self) -> tuple[SelectedPackage, ...]:
+        """Selected packages uv cannot install on the target (no wheel fits, no sdist)."""
+        return tuple(s for s in self.selected if s.unavailable)
+
+    @property
     def base_repo(self) -> str:
         return self.tag.rsplit(":", 1)[0]
 
@@ -337,6 +357,13 @@ class BuildPlan:
                 "only-groups": list(self.request.only_groups),
                 "no-dev": self.request.no_dev,
                 "default-groups": list(self.request.default_groups),
+                "no-extras": list(self.request.no_extras),
+                "no-groups": list(self.request.no_groups),
+                "all-groups": self.request.all_groups,
+                "no-default-groups": self.request.no_default_groups,
+                "dev": self.request.dev,
+                "only-dev": self.request.only_dev,
+                "packages": list(self.request.members),
             },
             "base": {
                 "key": self.key,

@@ -212,8 +212,8 @@ def _secret_exports(plan: BuildPlan) -> list[str]:
 def sync_flags(request: Request) -> list[str]:
     """The ``uv sync`` flags that select the same packages as the plan."""
     flags: list[str] = []
-    if request.package:
-        flags += ["--package", request.package]
+    for package in request.members:
+        flags += ["--package", package]
     if request.all_packages:
         flags.append("--all-packages")
     if request.all_extras:
@@ -224,8 +224,20 @@ def sync_flags(request: Request) -> list[str]:
         flags += ["--group", group]
     for group in request.only_groups:
         flags += ["--only-group", group]
-    if request.no_dev:
+    if request.only_dev:  # uv's order: --only-dev > --no-dev > --dev
+        flags.append("--only-dev")
+    elif request.no_dev:
         flags.append("--no-dev")
+    elif request.dev:
+        flags.append("--dev")
+    for extra in request.no_extras:
+        flags += ["--no-extra", extra]
+    for group in request.no_groups:
+        flags += ["--no-group", group]
+    if request.all_groups:
+        flags.append("--all-groups")
+    if request.no_default_groups:
+        flags.append("--no-default-groups")
     return flags
 
 

@@ -9,12 +9,20 @@ The walk follows uv's own installer (``uv-resolver``'s ``Installable::to_resolut
   member when the workspace root has no ``[project]`` (checked with uv 0.13.9: ``uv sync``
   in a virtual workspace root installs all members, each member's default groups and the
   root's ``[dependency-groups]``, recorded in ``[manifest.dependency-groups]``;
-  ``--package a`` drops the root-level groups; ``--all-packages`` keeps them);
+  ``--package a`` drops the root-level groups; ``--all-packages`` and ``--package`` given
+  more than once keep them);
 * the project's own dependencies and requested extras unless ``--only-group``/``--only-dev``,
   plus the requested dependency groups of each root;
 * every edge whose marker holds, following ``extra = [...]`` on edges;
 * uv's conflict markers (``extra == 'extra-8-nanochat-cpu'``) are evaluated against the set
-  of activated extras and groups, gathered in a first pass over the graph as uv does.
+  of activated extras and groups, gathered in a first pass over the graph as uv does;
+* declared conflicts are checked as uv checks them: among the roots' requested items, among
+  the extras activated anywhere in the graph, and over every installed workspace member,
+  to which ``--extra NAME``/``--group NAME`` apply whenever it declares ``NAME``.
+
+The flags follow uv's ``ExtrasSpecification`` and ``DependencyGroups``: an exclusion
+(``--no-extra``, ``--no-group``, ``--no-dev``) always wins over an inclusion; flags clap
+refuses together are refused by :func:`check_request`.
 
 Target Python ``X.Y`` (no patch) is taken as the newest patch release of that minor version,
 ``X.Y.99``: images use ``python:X.Y`` tags, which follow the newest patch, so markers such as
@@ -49,7 +57,7 @@ from uvbuild.core.model import (
     SelectedPackage,
     Target,
 )
-from uvbuild.errors import ConfigError, LockError
+from uvbuild.errors import ConfigError, LockError, short_list
 
 ARCHITECTURES = {
     "amd64": "x86_64",
@@ -326,7 +334,7 @@ class _Graph:
 # -- the request -----------------------------------------------------------------------------
 
 
-def _find_project(lock: Lock, project: str | None) -> LockedPackage | None:
+def _find_project(lock: Lock, project: str | None, lock_file: str) -> LockedPackage | None:
     if project is not None:
         name = canonicalize_name(project)
         entries = lock.by_name(name)
@@ -335,9 +343,14 @@ def _find_project(lock: Lock, project: str | None) -> LockedPackage | None:
             return local[0]
         if len(entries) == 1:
             return entries[0]
+        if not entries:
+            raise LockError(
+                f"{lock_file}: the project {project!r} (project.name of pyproject.toml) is not "
+                "in this lock; run `uv lock` in the project, or pass --lock with its own lock"
+            )
         raise LockError(
-            f"uv.lock: the project {project!r} is not in the lock (or is there "
-            f"{len(entries)} times); re-lock with `uv lock`"
+            f"{lock_file}: the project {project!r} is there {len(entries)} times and none is "
+            "the local project; run `uv lock` in the project to write the lock again"
         )
     for package in lock.packages:
         if package.source.kind in _LOCAL_KINDS and package.source.location in (".", "./", ""):
@@ -345,58 +358,132 @@ def _find_project(lock: Lock, project: str | None) -> LockedPackage | None:
     return None
 
 
-def _member(lock: Lock, name: str) -> LockedPackage:
+def _member(lock: Lock, name: str, lock_file: str) -> LockedPackage:
     entries = [p for p in lock.by_name(name) if p.source.kind in _LOCAL_KINDS] or list(
         lock.by_name(name)
     )
     if len(entries) != 1:
         raise LockError(
-            f"uv.lock: workspace member {name!r} is missing from the lock; re-lock with `uv lock`"
+            f"{lock_file}: workspace member {name!r} is missing from the lock; run `uv lock`"
         )
     return entries[0]
 
 
-def _roots(lock: Lock, request: Request, project: str | None) -> tuple[list[LockedPackage], bool]:
+def _roots(
+    lock: Lock, request: Request, project: str | None, lock_file: str
+) -> tuple[list[LockedPackage], bool]:
     """The root packages and whether the workspace root is virtual (no ``[project]``)."""
-    root = _find_project(lock, project)
+    root = _find_project(lock, project, lock_file)
     members = list(lock.manifest.members)
     if not members and root is not None:
         members = [root.name]
-    if request.package is not None:
-        name = canonicalize_name(request.package)
-        if name not in members:
-            listed = ", ".join(members) or "none"
-            raise ConfigError(
-                f"--package {request.package}: not a workspace member (members: {listed})"
-            )
-        return [_member(lock, name)], False
+    if request.members:
+        roots = []
+        for package in request.members:
+            name = canonicalize_name(package)
+            if name not in members:
+                raise ConfigError(
+                    f"--package {package}: not a workspace member (members: {short_list(members)})"
+                )
+            member = _member(lock, name, lock_file)
+            if member not in roots:
+                roots.append(member)
+        # uv 0.13.9: one --package drops a virtual root's own groups; several keep them
+        # (the target is then the workspace's projects), even the same name twice.
+        return roots, root is None and len(request.members) > 1
     if root is None:
         if not members:
             raise LockError(
-                "uv.lock: no project package (source '.') and no workspace members; "
+                f"{lock_file}: no project package (source '.') and no workspace members; "
                 "pass the project name or re-lock with `uv lock`"
             )
         # Virtual workspace root: `uv sync` installs every member (checked with uv 0.13.9).
-        return [_member(lock, m) for m in members], True
+        return [_member(lock, m, lock_file) for m in members], True
     if request.all_packages:
-        return [_member(lock, m) for m in members], False
+        return [_member(lock, m, lock_file) for m in members], False
     return [root], False
 
 
-def _groups(request: Request) -> tuple[bool, set[str]]:
-    """(install the projects themselves?, names of the active dependency groups)."""
-    explicit = {canonicalize_name(g) for g in request.groups}
-    if request.only_groups:
-        return False, explicit | {canonicalize_name(g) for g in request.only_groups}
-    defaults = {canonicalize_name(g) for g in request.default_groups}
-    if request.no_dev:
-        defaults.discard("dev")
-    return True, defaults | explicit
+# uv sync's flags that clap refuses together (uv 0.13.9), as Request fields
+_FLAGS = {
+    "extras": "--extra",
+    "all_extras": "--all-extras",
+    "dev": "--dev",
+    "no_dev": "--no-dev",
+    "only_dev": "--only-dev",
+    "groups": "--group",
+    "only_groups": "--only-group",
+    "all_groups": "--all-groups",
+    "members": "--package",
+    "all_packages": "--all-packages",
+}
+_EXCLUSIVE = (
+    ("extras", "all_extras"),
+    ("extras", "only_groups"),
+    ("all_extras", "only_groups"),
+    ("dev", "only_groups"),
+    ("no_dev", "only_dev"),
+    ("groups", "only_dev"),
+    ("all_groups", "only_dev"),
+    ("groups", "only_groups"),
+    ("all_groups", "only_groups"),
+    ("members", "all_packages"),
+)
+
+
+def check_request(request: Request) -> None:
+    """Raise ConfigError for flags ``uv sync`` refuses together (``--extra`` with
+    ``--all-extras``, ``--group`` with ``--only-group``, ...)."""
+    for first, second in _EXCLUSIVE:
+        if getattr(request, first) and getattr(request, second):
+            raise ConfigError(
+                f"{_FLAGS[first]} and {_FLAGS[second]} cannot be used together (uv sync "
+                "refuses them too); drop one, on the command line or in [tool.uvbuild]"
+            )
+
+
+class _Names:
+    """uv's ExtrasSpecification / DependencyGroups: what is included, what excluded.
+
+    Exclusion always wins (``--no-group`` over ``--group``, ``--all-groups`` and the
+    default groups; ``--no-extra`` over ``--extra`` and ``--all-extras``).
+    """
+
+    def __init__(self, include: Iterable[str] | None, exclude: Iterable[str]) -> None:
+        self.include = None if include is None else {canonicalize_name(n) for n in include}
+        self.exclude = {canonicalize_name(n) for n in exclude}
+
+    def __contains__(self, name: object) -> bool:
+        return name not in self.exclude and (self.include is None or name in self.include)
+
+
+def _extras(request: Request) -> _Names:
+    return _Names(None if request.all_extras else request.extras, request.no_extras)
+
+
+def _groups(request: Request) -> tuple[bool, _Names]:
+    """(install the projects themselves?, the active dependency groups), as uv's
+    ``DependencyGroups::from_args`` and ``with_defaults`` decide them."""
+    group = list(request.groups)
+    only = list(request.only_groups)
+    exclude = list(request.no_groups)
+    if request.only_dev:  # --only-dev > --no-dev > --dev, as in uv
+        only.append("dev")
+    elif request.no_dev:
+        exclude.append("dev")
+    elif request.dev:
+        group.append("dev")
+    prod = not only
+    if request.all_groups:
+        return prod, _Names(None, exclude)
+    include = group + only
+    if prod and not request.no_default_groups:
+        include += request.default_groups
+    return prod, _Names(include, exclude)
 
 
 def _describe(names: Iterable[str]) -> str:
-    names = sorted(set(names))
-    return ", ".join(names) if names else "none"
+    return short_list(names)
 
 
 def _validate(
@@ -412,15 +499,20 @@ def _validate(
                 have_extras.add(item.extra)
     who = f"{roots[0].name!r}" if len(roots) == 1 else "no selected workspace member"
     they = "it has:" if len(roots) == 1 else "they have:"
-    for extra in request.extras:
-        if canonicalize_name(extra) not in have_extras:
-            verb = "has no extra" if len(roots) == 1 else "has extra"
-            raise ConfigError(
-                f"--extra {extra}: {who} {verb} {extra!r} ({they} {_describe(have_extras)})"
-            )
+    for flag, names in (("--extra", request.extras), ("--no-extra", request.no_extras)):
+        for extra in names:
+            if canonicalize_name(extra) not in have_extras:
+                verb = "has no extra" if len(roots) == 1 else "has extra"
+                raise ConfigError(
+                    f"{flag} {extra}: {who} {verb} {extra!r} ({they} {_describe(have_extras)})"
+                )
     have_groups = {name for root in roots for name, _ in root.dev_dependencies}
     have_groups.update(root_groups)
-    for flag, names in (("--group", request.groups), ("--only-group", request.only_groups)):
+    for flag, names in (
+        ("--group", request.groups),
+        ("--only-group", request.only_groups),
+        ("--no-group", request.no_groups),
+    ):
         for group in names:
             if canonicalize_name(group) not in have_groups:
                 verb = "has no dependency group" if len(roots) == 1 else "has dependency group"
@@ -443,6 +535,34 @@ def _encode_item(item: ConflictItem) -> str:
     if item.group:
         return encode_group(item.package, item.group)
     return encode_project(item.package)
+
+
+def _check_member_conflicts(
+    lock: Lock, installed: Iterable[str], extras: _Names, groups: _Names
+) -> None:
+    """uv's check over the installed workspace members: ``--extra NAME`` and
+    ``--group NAME`` count for every installed member that declares NAME, even one
+    installed only as another package's dependency (uv 0.13.9 refuses such a sync)."""
+    present = set(installed)
+
+    def selected(item: ConflictItem) -> bool:
+        if item.package not in present:
+            return False
+        if item.extra:
+            return item.extra in extras
+        if item.group:
+            return item.group in groups
+        return True  # the project itself: installed
+
+    for conflict in lock.conflicts:
+        hits = [item for item in conflict if selected(item)]
+        if len(hits) > 1:
+            raise ConfigError(
+                f"{_conflict_label(hits[0])} and {_conflict_label(hits[1])} are both selected "
+                "(uv applies --extra and --group to every installed workspace member that "
+                "declares them), but the lock declares them conflicting ([tool.uv] conflicts); "
+                "request only one"
+            )
 
 
 def _check_conflicts(lock: Lock, active: set[str], transitive: bool) -> None:
@@ -500,9 +620,9 @@ def _why_unavailable(package: LockedPackage, target: Target) -> str:
     for minor in range(target.glibc[1] + 1, 60):
         if best_wheel(package, replace(target, glibc=(target.glibc[0], minor))) is not None:
             return (
-                f"{package.name} {package.version} has no wheel for {where}; its wheels need "
-                f"glibc {target.glibc[0]}.{minor}: set tool.uvbuild.glibc (or --glibc) when "
-                "the base image has it"
+                f"{package.name} {package.version} has no wheel for {where} and no sdist; "
+                f"its wheels need glibc {target.glibc[0]}.{minor}: pass --glibc "
+                f"{target.glibc[0]}.{minor} (tool.uvbuild.glibc) with a base image that has it"
             )
     return (
         f"{package.name} {package.version} has no wheel for {where} and no sdist: "
@@ -515,30 +635,31 @@ def select(
     request: Request,
     target: Target,
     project: str | None = None,
+    *,
+    lock_file: str = "uv.lock",
 ) -> tuple[SelectedPackage, ...]:
     """What ``uv sync --frozen`` with ``request``'s flags installs on ``target``.
 
     Sorted by (name, version). ``project`` is ``[project].name`` of the root pyproject, or
     None for a virtual workspace root. Raises ConfigError for a request the lock cannot
-    serve (unknown extra/group/member, bad platform, conflicting extras) and LockError when
-    the lock itself is inconsistent.
+    serve (unknown extra/group/member, bad platform, conflicting extras, flags uv refuses
+    together) and LockError when the lock itself is inconsistent; ``lock_file`` names the
+    lock in those messages.
     """
+    check_request(request)
     parse_platform(target.platform)
     check_python(lock, target)
     evaluate = _Evaluator(target)
     graph = _Graph(lock, evaluate)
 
-    roots, virtual_root = _roots(lock, request, project)
+    roots, virtual_root = _roots(lock, request, project, lock_file)
     prod, groups = _groups(request)
+    extras = _extras(request)
     root_groups = dict(lock.manifest.dependency_groups) if virtual_root else {}
     _validate(lock, request, roots, root_groups)
 
-    requested_extras = {canonicalize_name(e) for e in request.extras}
-
     def root_extras(root: LockedPackage) -> list[str]:
-        if request.all_extras:
-            return [name for name, _ in root.optional_dependencies]
-        return sorted(requested_extras & {name for name, _ in root.optional_dependencies})
+        return [name for name, _ in root.optional_dependencies if name in extras]
 
     if lock.conflicts:
         active: set[str] = set()
@@ -632,6 +753,11 @@ def select(
         for dep in edges(index, extra):
             if evaluate(dep.marker):
                 reach(graph.resolve(dep, owner), dep.extras)
+
+    if lock.conflicts:
+        members = {*lock.manifest.members, *(root.name for root in roots)}
+        installed_members = {lock.packages[i].name for i in installed} & members
+        _check_member_conflicts(lock, installed_members, extras, groups)
 
     selected: list[SelectedPackage] = []
     by_name: dict[str, LockedPackage] = {}
