@@ -115,7 +115,15 @@ class BuildRequest:
     outputs: tuple[str, ...] = ()
     cache_from: tuple[str, ...] = ()
     cache_to: tuple[str, ...] = ()
-    provenance: bool | None = None
+    provenance: bool | str | None = None  # False/True or buildx's value (``mode=max``)
+    sbom: str | None = None
+    attests: tuple[str, ...] = ()
+    annotations: tuple[str, ...] = ()
+    pull: bool = False
+    shm_size: str | None = None
+    ulimits: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()
+    call: str | None = None  # ``--call=check``: evaluate the Dockerfile, build nothing
     extra_env: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
@@ -151,7 +159,19 @@ def build_args(request: BuildRequest) -> list[str]:
     one("--iidfile", request.iidfile)
     one("--metadata-file", request.metadata_file)
     if request.provenance is not None:
-        args.append(f"--provenance={str(request.provenance).lower()}")
+        value = request.provenance
+        args.append(f"--provenance={str(value).lower() if isinstance(value, bool) else value}")
+    if request.sbom is not None:
+        args.append(f"--sbom={request.sbom}")
+    many("--attest", request.attests)
+    many("--annotation", request.annotations)
+    one("--shm-size", request.shm_size)
+    many("--ulimit", request.ulimits)
+    many("--allow", request.allow)
+    if request.call is not None:
+        args.append(f"--call={request.call}")
+    if request.pull:
+        args.append("--pull")
     if request.load:
         args.append("--load")
     if request.push:
