@@ -171,15 +171,15 @@ def write(builder: Builder, output: Path, report: Reporter) -> BakeResult:
     reads it as ``target:uvbuild-base`` then, as ``docker-image://<tag>`` otherwise.
     """
     plan, options, engine = builder.plan, builder.options, builder.engine
+    for name, message in BAKE_REFUSED.items():
+        if getattr(options, name):
+            raise ConfigError(f"bake {message}")
     info = engine.check()
     if info.driver != "docker":
         raise EngineUnavailable(
             f"builder {info.name!r} uses the {info.driver} driver, which cannot see images "
             f"in the local engine; {FIX_DRIVER}"
         )
-    for name, message in BAKE_REFUSED.items():
-        if getattr(options, name):
-            raise ConfigError(f"bake {message}")
     work = inputs_dir(plan.key)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

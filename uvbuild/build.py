@@ -503,9 +503,10 @@ class Builder:
                 raise
             self.report.warn(f"dry run without an engine, assuming the base must be built: {exc}")
             self.engine_ok = False
-            return self.options.load if self.options.load is not None else not self.options.outputs
-        self.driver = info.driver
-        if info.driver != "docker" and not self.registry_repo:
+            info = None
+        else:
+            self.driver = info.driver
+        if info is not None and info.driver != "docker" and not self.registry_repo:
             raise EngineUnavailable(
                 f"builder {info.name!r} uses the {info.driver} driver, which cannot see images "
                 "in the local engine, so the base must come from a registry: set --base-repo "
