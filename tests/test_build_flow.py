@@ -916,7 +916,7 @@ def test_metadata_file_merges_uvbuild_facts_into_buildx_metadata(plan, tmp_path)
 @pytest.mark.parametrize(
     ("options", "load", "push"),
     [
-        ({"outputs": ("type=docker,dest=a.tar",)}, False, False),
+        ({"outputs": ("type=tar,dest=a.tar",)}, False, False),
         ({"outputs": ("type=local,dest=out",), "load": True}, True, False),
         ({"outputs": ("type=registry",)}, False, False),  # the output pushes, not --push too
         ({"outputs": ("type=registry",), "push": True}, False, False),
@@ -929,6 +929,31 @@ def test_outputs_replace_the_default_load(plan, options, load, push):
     run(plan, engine, **options)
     app = engine.stage("app")
     assert (app.load, app.push, app.outputs) == (load, push, options["outputs"])
+
+
+def test_docker_dest_on_the_docker_driver_loads_then_saves(plan):
+    saved = []
+
+    class SavingEngine(FakeEngine):
+        def save_image(self, refs, dest):
+            saved.append((tuple(refs), dest))
+
+    engine = SavingEngine(exists=True)
+    run(plan, engine, outputs=("type=docker,dest=a.tar",))
+    app = engine.stage("app")
+    assert (app.load, app.outputs) == (True, ())
+    assert saved == [((APP_ID,), "a.tar")]
+    saved.clear()
+    run(plan, engine, tags=("app:dev",), outputs=("type=docker,dest=a.tar", "type=tar,dest=b"))
+    assert engine.builds[-1].outputs == ("type=tar,dest=b",)
+    assert saved == [(("app:dev",), "a.tar")]
+
+
+def test_docker_dest_on_a_builder_with_the_exporter_stays_an_output(registry_plan):
+    engine = RegistryEngine(in_registry=True, driver="docker-container")
+    run(registry_plan, engine, outputs=("type=docker,dest=a.tar",))
+    app = engine.stage("app")
+    assert (app.load, app.outputs) == (False, ("type=docker,dest=a.tar",))
 
 
 def test_registry_output_counts_as_push():
@@ -1049,3 +1074,12 @@ def test_normalize_call():
         normalize_call("nope", False)
     with pytest.raises(ConfigError, match="give one of them"):
         normalize_call("targets", True)
+
+
+def test_tar_and_local_outputs_take_no_iidfile(plan, tmp_path):
+    engine = FakeEngine(exists=True)
+    result, _ = run(plan, engine, outputs=("type=tar,dest=a.tar",), load=True)
+    assert engine.stage("app").iidfile is None  # buildx refuses the pair
+    assert result.image_id is None and result.layers == []
+    with pytest.raises(ConfigError, match="--iidfile with -o type=local,dest=d: the local"):
+        run(plan, FakeEngine(exists=True), outputs=("type=local,dest=d",), iidfile="i")

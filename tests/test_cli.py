@@ -593,7 +593,6 @@ def _flag_values(argv: list[str], flag: str) -> list[str]:
 FLAG_CASES = [
     (["--iidfile", "app.iid"], "--iidfile", "app.iid", False, True),
     (["--metadata-file", "meta.json"], "--metadata-file", "meta.json", False, True),
-    (["-o", "type=docker,dest=app.tar"], "--output", "type=docker,dest=app.tar", False, True),
     (["--output", "type=oci,dest=app.tar"], "--output", "type=oci,dest=app.tar", False, True),
     (["-o", "type=tar,dest=fs.tar"], "--output", "type=tar,dest=fs.tar", False, True),
     (["-o", "type=local,dest=out"], "--output", "type=local,dest=out", False, True),
@@ -646,8 +645,8 @@ def test_build_flags_in_docker_forms(capsys, monkeypatch):
     ("args", "load", "push"),
     [
         ((), True, False),
-        (("-o", "type=docker,dest=a.tar"), False, False),
-        (("-o", "type=docker,dest=a.tar", "--load"), True, False),
+        (("-o", "type=tar,dest=a.tar"), False, False),
+        (("-o", "type=tar,dest=a.tar", "--load"), True, False),
         (("-o", "type=registry"), False, False),  # the registry output is the push
         (("-o", "type=registry", "--push"), False, False),
         (("--push",), False, True),
@@ -657,6 +656,14 @@ def test_output_load_and_push_together(capsys, monkeypatch, args, load, push):
     (_base, _tag, app), _ = _dry_run(capsys, monkeypatch, *args)
     assert ("--load" in app) is load
     assert ("--push" in app) is push
+
+
+def test_docker_dest_on_the_docker_driver_is_load_then_docker_save(capsys, monkeypatch):
+    (_base, _tag, app, save), _ = _dry_run(
+        capsys, monkeypatch, "-t", "app:dev", "-o", "type=docker,dest=app.tar"
+    )
+    assert "--load" in app and "--output" not in app
+    assert save[1:] == ["save", "-o", "app.tar", "app:dev"]
 
 
 def test_pull_reaches_the_base_build(capsys, monkeypatch):

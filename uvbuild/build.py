@@ -123,6 +123,17 @@ def output_loads(output: str) -> bool:
     return fields.get("type") == "docker" and "dest" not in fields
 
 
+def makes_no_image(output: str) -> bool:
+    """``type=local`` and ``type=tar`` export files, not an image: no image id."""
+    return _output_fields(output).get("type") in ("local", "tar")
+
+
+def docker_dest(output: str) -> str | None:
+    """The file of ``type=docker,dest=FILE``, else None."""
+    fields = _output_fields(output)
+    return fields.get("dest") if fields.get("type") == "docker" else None
+
+
 def normalize_output(value: str) -> str:
     """One ``-o`` value as buildx reads it: ``DIR`` is ``type=local,dest=DIR``; a tar to
     stdout (``-`` or ``dest=-``) is refused, since uvbuild reads buildx's output."""
@@ -410,6 +421,12 @@ class Builder:
                 "none; set --base-repo (tool.uvbuild.base-repo) to e.g. "
                 "registry.example.com/team/base"
             )
+        files = [o for o in options.outputs if makes_no_image(o)]
+        if options.iidfile and files:
+            raise ConfigError(
+                f"--iidfile with -o {files[0]}: the local and tar exporters write files, not "
+                "an image, so there is no image id (buildx refuses the pair); drop one of them"
+            )
         result = BuildResult(plan.tag, plan.key, "", dry_run=options.dry_run)
         result.dockerfile = str(self.user_dockerfile) if self.user_dockerfile else GENERATED
         load = self._check_engine()
@@ -568,6 +585,26 @@ class Builder:
             allow=options.allow,
         )
 
+    def saved_outputs(self) -> tuple[str, ...]:
+        """The files of ``-o type=docker,dest=FILE`` that uvbuild writes with ``docker save``:
+        the docker driver has no docker exporter (without the containerd image store)."""
+        if not self.base_in_engine or self.options.call is not None:
+            return ()
+        return tuple(dest for o in self.options.outputs if (dest := docker_dest(o)))
+
+    def _save(self, result: BuildResult, dry_run: bool) -> None:
+        refs = list(self.options.tags) or ([result.image_id] if result.image_id else [])
+        for dest in self.saved_outputs():
+            if dry_run:
+                result.commands.append(
+                    self.engine.command_line(["save", "-o", dest, *(refs or ["<image id>"])])
+                )
+                continue
+            if not refs:
+                raise BuildFailed(f"-o type=docker,dest={dest}: the app build wrote no image id")
+            self.report.step(f"writing {dest} (docker save: the docker driver has no exporter)")
+            self.engine.save_image(refs, dest)
+
     def app_pull(self, base_ref_local: bool) -> bool:
         """``--pull`` for the app build: buildx would look the base up in a registry, so
         only when the base is read from one (``base_ref_local`` False)."""
@@ -586,9 +623,13 @@ class Builder:
         """The app build, reading the base through the named context uvbuild-base."""
         plan, options = self.plan, self.options
         call = options.call
+        outputs = options.outputs
+        if self.saved_outputs():  # the docker driver loads the image, then `docker save`s it
+            outputs = tuple(o for o in outputs if not docker_dest(o))
+            load = True
         # -o type=registry / type=docker already say --push / --load: not twice
-        push = options.push and not any(output_pushes(o) for o in options.outputs)
-        load = load and not any(output_loads(o) for o in options.outputs)
+        push = options.push and not any(output_pushes(o) for o in outputs)
+        load = load and not any(output_loads(o) for o in outputs)
         return BuildRequest(
             context=plan.project_dir,
             file=str(self.user_dockerfile or generated),
@@ -615,9 +656,12 @@ class Builder:
             add_hosts=options.add_hosts,
             cache_from=options.cache_from,
             cache_to=options.cache_to,
-            iidfile=str(iidfile) if iidfile and call is None else None,
+            # buildx: "local and tar exporters are incompatible with image ID file"
+            iidfile=str(iidfile)
+            if iidfile and call is None and not any(makes_no_image(o) for o in outputs)
+            else None,
             metadata_file=options.metadata_file if call is None else None,
-            outputs=options.outputs if call is None else (),
+            outputs=outputs if call is None else (),
             pull=pull,
             provenance=options.provenance,
             sbom=options.sbom,
@@ -791,6 +835,7 @@ class Builder:
         result.tags = options.tags
         if options.dry_run:
             result.commands.append(self.engine.command_line(build_args(request)))
+            self._save(result, dry_run=True)
             return
         for stale in (options.iidfile, options.metadata_file):  # as buildx: no stale answer
             if stale:
@@ -811,10 +856,11 @@ class Builder:
         result.warnings += wasted
         for warning in wasted:
             self.report.warn(warning)
-        if iidfile.is_file():
+        if request.iidfile and iidfile.is_file():
             result.image_id = iidfile.read_text().strip()
-            if load:
+            if request.load:
                 result.layers = self._layer_report(result.image_id)
+        self._save(result, dry_run=False)
         if options.metadata_file:
             write_metadata(Path(options.metadata_file), result)
 
