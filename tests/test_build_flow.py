@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -101,6 +102,10 @@ class FakeEngine:
 
     def command_line(self, args: Sequence[str]) -> str:
         return shlex.join(["docker", *args])
+
+    def containerd_store(self) -> bool:
+        self.calls.append(("containerd_store",))
+        return getattr(self, "store", False)
 
     # helpers for the assertions
     def named(self, name: str) -> list[tuple]:
@@ -847,6 +852,7 @@ APP_ONLY = {
 
 def test_run_flags_reach_both_builds_image_flags_only_the_app(plan):
     engine = FakeEngine(exists=False)
+    engine.store = True  # the containerd image store keeps attestations
     run(plan, engine, **RUN_FLAGS, **APP_ONLY)
     base, app = engine.stage("base"), engine.stage("app")
     for request in (base, app):
@@ -1083,3 +1089,28 @@ def test_tar_and_local_outputs_take_no_iidfile(plan, tmp_path):
     assert result.image_id is None and result.layers == []
     with pytest.raises(ConfigError, match="--iidfile with -o type=local,dest=d: the local"):
         run(plan, FakeEngine(exists=True), outputs=("type=local,dest=d",), iidfile="i")
+
+
+@pytest.mark.parametrize(
+    ("options", "needle"),
+    [
+        ({"provenance": "mode=max"}, "--provenance=mode=max: builder 'default'"),
+        ({"sbom": "true"}, "--sbom=true: builder"),
+        ({"attests": ("type=sbom",)}, "--attest type=sbom: builder"),
+    ],
+)
+def test_attestations_on_the_docker_driver_need_the_containerd_store(plan, options, needle):
+    engine = FakeEngine(exists=False)
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        run(plan, engine, **options)
+    assert engine.builds == []  # refused before the base build
+    engine.store = True
+    run(plan, engine, **options)
+    assert engine.named("build") == [("build", "base"), ("build", "app")]
+
+
+def test_disabled_attestations_ask_nothing(plan):
+    engine = FakeEngine(exists=True)
+    run(plan, engine, provenance="false", sbom="0", attests=("type=sbom,disabled=true",))
+    assert engine.named("containerd_store") == []
+    assert engine.stage("app").provenance == "false"

@@ -91,6 +91,19 @@ class BuildOptions:
     call: str | None = None  # "check", "outline" or "targets": evaluate the app Dockerfile
 
     @property
+    def attestation(self) -> str | None:
+        """The first flag that asks for an attestation (``--provenance=false`` does not)."""
+        off = ("false", "0")
+        if self.provenance is not None and self.provenance.strip().lower() not in off:
+            return f"--provenance={self.provenance}"
+        if self.sbom is not None and self.sbom.strip().lower() not in off:
+            return f"--sbom={self.sbom}"
+        for attest in self.attests:
+            if "disabled=true" not in attest.replace(" ", "").lower():
+                return f"--attest {attest}"
+        return None
+
+    @property
     def pushes(self) -> bool:
         """Whether the app image goes to its registry: ``--push``, ``-o type=registry``
         or ``-o type=image,push=true``."""
@@ -529,6 +542,15 @@ class Builder:
                 "in the local engine, so the base must come from a registry: set --base-repo "
                 "(tool.uvbuild.base-repo) to a registry repository such as "
                 f"registry.example.com/team/base, or {FIX_DRIVER}"
+            )
+        attestation = self.options.attestation
+        docker_driver = info is not None and info.driver == "docker"
+        if docker_driver and attestation and not self.engine.containerd_store():
+            raise ConfigError(
+                f"{attestation}: builder {info.name!r} uses the docker driver, which keeps "
+                "no attestations without the containerd image store; turn that store on, or "
+                "use a docker-container builder with a registry base-repo and --push (or "
+                "drop the flag)"
             )
         if self.options.load is None:  # as docker: -o names where the image goes instead
             return not self.options.pushes and not self.options.outputs

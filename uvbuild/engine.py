@@ -532,6 +532,12 @@ class Engine:
                 f"the registry has no such tag. {FIX_PUSH}"
             )
 
+    def containerd_store(self) -> bool:
+        """Whether the engine keeps images in the containerd image store, which lets the
+        docker driver keep attestations and export OCI/docker tars (``docker info``)."""
+        proc = self._run(["info", "--format", "{{json .DriverStatus}}"], 60)
+        return proc.returncode == 0 and "io.containerd.snapshotter" in proc.stdout
+
     def storage(self, local: bool | None = None) -> Storage:
         """Free space where the engine keeps images, measured when the engine runs on
         this machine (a unix socket and its data root visible here)."""

@@ -204,3 +204,16 @@ def test_load_together_with_a_tar_output(cold: Cold, tmp_path: Path, image_clean
             name.endswith("site-packages/synthapp") or "synthapp" in name
             for name in archive.getnames()
         )
+
+
+def test_attestation_on_the_docker_driver_is_refused_before_any_build(
+    cold: Cold, tmp_path: Path
+) -> None:
+    status = docker("info", "--format", "{{json .DriverStatus}}")
+    if "io.containerd.snapshotter" in status:
+        pytest.skip("this engine uses the containerd image store, which keeps attestations")
+    project = copy_project(cold.project, tmp_path / "app")
+    proc = uvbuild("build", "--dry-run", "--sbom=true", str(project.path))
+    assert proc.returncode == 2, proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert "--sbom=true: builder" in line and "containerd image store" in line
