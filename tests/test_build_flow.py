@@ -1069,6 +1069,17 @@ def test_user_contexts_refuse_uvbuild_names(name):
         user_contexts(["assets"])
 
 
+def test_user_contexts_make_local_directories_absolute(tmp_path, monkeypatch):
+    from uvbuild.build import user_contexts
+
+    (tmp_path / "assets").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert user_contexts(["a=assets", "b=https://example.com/x.git"]) == (
+        ("a", str(tmp_path / "assets")),
+        ("b", "https://example.com/x.git"),
+    )
+
+
 def test_normalize_call():
     from uvbuild.build import normalize_call
 
@@ -1114,3 +1125,13 @@ def test_disabled_attestations_ask_nothing(plan):
     run(plan, engine, provenance="false", sbom="0", attests=("type=sbom,disabled=true",))
     assert engine.named("containerd_store") == []
     assert engine.stage("app").provenance == "false"
+
+
+def test_oci_output_on_the_docker_driver_needs_the_containerd_store(plan):
+    engine = FakeEngine(exists=True)
+    with pytest.raises(ConfigError, match=r"-o type=oci,dest=a\.tar: builder 'default'.*OCI"):
+        run(plan, engine, outputs=("type=oci,dest=a.tar",))
+    assert engine.builds == []
+    engine.store = True
+    run(plan, engine, outputs=("type=oci,dest=a.tar",))
+    assert engine.stage("app").outputs == ("type=oci,dest=a.tar",)

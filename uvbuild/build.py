@@ -183,6 +183,8 @@ def user_contexts(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
                 f"({render.BASE_STAGE}, {render.HEAVY_CONTEXT} and its stages); rename the "
                 "context and the stage or COPY --from that reads it"
             )
+        if "://" not in source and Path(source).is_dir():  # a local directory
+            source = str(Path(source).resolve())
         pairs.append((name, source))
     return tuple(pairs)
 
@@ -545,12 +547,19 @@ class Builder:
             )
         attestation = self.options.attestation
         docker_driver = info is not None and info.driver == "docker"
-        if docker_driver and attestation and not self.engine.containerd_store():
+        oci = [o for o in self.options.outputs if _output_fields(o).get("type") == "oci"]
+        needs_store = attestation or (f"-o {oci[0]}" if oci else None)
+        if docker_driver and needs_store and not self.engine.containerd_store():
+            what = "attestations" if attestation else "OCI exporter"
             raise ConfigError(
-                f"{attestation}: builder {info.name!r} uses the docker driver, which keeps "
-                "no attestations without the containerd image store; turn that store on, or "
-                "use a docker-container builder with a registry base-repo and --push (or "
-                "drop the flag)"
+                f"{needs_store}: builder {info.name!r} uses the docker driver, which has no "
+                f"{what} without the containerd image store; turn that store on, or use a "
+                "docker-container builder with a registry base-repo"
+                + (
+                    " and --push (or drop the flag)"
+                    if attestation
+                    else " (or -o type=docker,dest=FILE)"
+                )
             )
         if self.options.load is None:  # as docker: -o names where the image goes instead
             return not self.options.pushes and not self.options.outputs
