@@ -868,9 +868,10 @@ class Builder:
             result.commands.append(self.engine.command_line(build_args(request)))
             self._save(result, dry_run=True)
             return
-        for stale in (options.iidfile, options.metadata_file):  # as buildx: no stale answer
-            if stale:
-                Path(stale).unlink(missing_ok=True)
+        for answer in (options.iidfile, options.metadata_file):
+            if answer:  # as buildx, no stale answer; its directory is made (build/ in a Makefile)
+                Path(answer).unlink(missing_ok=True)
+                Path(answer).parent.mkdir(parents=True, exist_ok=True)
         self.report.step(
             "building the app on the base" + (f" with {dockerfile}" if self.user_dockerfile else "")
         )
