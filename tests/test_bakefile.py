@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,75 @@ def test_network_that_bake_drops_is_a_config_error(tmp_path, monkeypatch):
     engine = BakeEngine(exists=False, keeps_network=True)
     _plan, result = write(tmp_path, monkeypatch, engine, network="host")
     assert result.document["target"]["app"]["network"] == "host"
+
+
+# -- the docker buildx build flags of Makefiles and CI (issue 9, item 3) -------------------
+
+
+def test_bake_targets_carry_the_new_flags(tmp_path, monkeypatch):
+    engine = BakeEngine(exists=False, keeps_network=True)
+    _plan, result = write(
+        tmp_path,
+        monkeypatch,
+        engine,
+        pull=True,
+        provenance="mode=max",
+        sbom="false",
+        attests=("type=sbom,generator=img",),
+        annotations=("index:org.x=y",),
+        shm_size="2g",
+        ulimits=("nofile=1024:2048",),
+        allow=("network.host",),
+        build_contexts=(("assets", "/srv/assets"),),
+    )
+    base, app = result.document["target"]["uvbuild-base"], result.document["target"]["app"]
+    for target in (base, app):
+        assert target["pull"] is True  # the app reads target:uvbuild-base, nothing local
+        assert target["shm-size"] == "2g"
+        assert target["ulimits"] == ["nofile=1024:2048"]
+        assert target["entitlements"] == ["network.host"]
+    assert app["attest"] == [
+        "type=sbom,generator=img",
+        "type=provenance,mode=max",
+        "type=sbom,disabled=true",
+    ]
+    assert app["annotations"] == ["index:org.x=y"]
+    assert app["contexts"]["assets"] == "/srv/assets"
+    assert "attest" not in base and "annotations" not in base and "assets" not in base["contexts"]
+    assert ("bake_keeps", "entitlements", ["network.host"]) in engine.calls
+
+
+def test_bake_pull_skips_an_app_that_reads_a_local_base(tmp_path, monkeypatch):
+    _plan, result = write(tmp_path, monkeypatch, BakeEngine(exists=True), pull=True)
+    assert "pull" not in result.document["target"]["app"]
+
+
+def test_bake_refuses_allow_when_buildx_drops_entitlements(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="drops the `entitlements` attribute"):
+        write(tmp_path, monkeypatch, BakeEngine(exists=False), allow=("network.host",))
+
+
+@pytest.mark.parametrize(
+    ("option", "needle"),
+    [
+        ({"iidfile": "i"}, "bake --iidfile: a bake file has no image-id file"),
+        ({"metadata_file": "m"}, "docker buildx bake --metadata-file"),
+        ({"call": "check"}, "bake --call/--check"),
+    ],
+)
+def test_bake_refuses_what_a_bake_file_cannot_carry(tmp_path, monkeypatch, option, needle):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        write(tmp_path, monkeypatch, BakeEngine(exists=False), **option)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "entry"),
+    [
+        ("provenance", "true", "type=provenance"),
+        ("provenance", True, "type=provenance"),
+        ("provenance", "false", "type=provenance,disabled=true"),
+        ("sbom", "generator=img", "type=sbom,generator=img"),
+    ],
+)
+def test_attest_entry(kind, value, entry):
+    assert bakefile.attest_entry(kind, value) == entry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -102,6 +103,10 @@ class FakeEngine:
 
     def command_line(self, args: Sequence[str]) -> str:
         return shlex.join(["docker", *args])
+
+    def containerd_store(self) -> bool:
+        self.calls.append(("containerd_store",))
+        return getattr(self, "store", False)
 
     # helpers for the assertions
     def named(self, name: str) -> list[tuple]:
@@ -831,3 +836,303 @@ def test_waiting_run_rechecks_and_reuses_the_base_the_holder_built(plan, tmp_pat
     assert waiting[0].startswith("waiting for pid ")
     assert waiting[0].endswith(f", which is building base {plan.tag}")
     assert engine.named("image_exists") == [("image_exists", plan.tag)] * 2
+
+
+# -- the docker buildx build flags of Makefiles and CI (issue 9, item 3) -------------------
+
+RUN_FLAGS = {"shm_size": "2g", "ulimits": ("nofile=1024:2048",), "allow": ("network.host",)}
+APP_ONLY = {
+    "provenance": "mode=max",
+    "sbom": "true",
+    "attests": ("type=sbom,generator=img",),
+    "annotations": ("index:org.x=y",),
+    "outputs": ("type=oci,dest=app.tar",),
+    "build_contexts": (("assets", "/srv/assets"),),
+}
+
+
+def test_run_flags_reach_both_builds_image_flags_only_the_app(plan):
+    engine = FakeEngine(exists=False)
+    engine.store = True  # the containerd image store keeps attestations
+    run(plan, engine, **RUN_FLAGS, **APP_ONLY)
+    base, app = engine.stage("base"), engine.stage("app")
+    for request in (base, app):
+        assert (request.shm_size, request.ulimits, request.allow) == (
+            "2g",
+            ("nofile=1024:2048",),
+            ("network.host",),
+        )
+    assert (app.provenance, app.sbom, app.attests, app.annotations) == (
+        "mode=max",
+        "true",
+        ("type=sbom,generator=img",),
+        ("index:org.x=y",),
+    )
+    assert app.outputs == ("type=oci,dest=app.tar",)
+    assert _context(app)["assets"] == "/srv/assets"
+    assert _context(app)[render.BASE_STAGE] == f"docker-image://{plan.tag}"
+    # the base keeps its own destination and none of the app image's attestations
+    assert (base.provenance, base.sbom, base.attests, base.annotations, base.outputs) == (
+        None,
+        None,
+        (),
+        (),
+        (),
+    )
+    assert "assets" not in _context(base)
+    assert base.load and not base.push
+
+
+def test_iidfile_is_the_app_image_id(plan, tmp_path):
+    iidfile = tmp_path / "out" / "app.iid"
+    iidfile.parent.mkdir()
+    iidfile.write_text("stale")
+    engine = FakeEngine(exists=False)
+    result, _ = run(plan, engine, iidfile=str(iidfile))
+    assert engine.stage("app").iidfile == str(iidfile)
+    assert engine.stage("base").iidfile != str(iidfile)
+    assert iidfile.read_text() == APP_ID
+    assert result.image_id == APP_ID
+
+
+def test_metadata_file_merges_uvbuild_facts_into_buildx_metadata(plan, tmp_path):
+    import json
+
+    meta = tmp_path / "meta.json"
+
+    class MetadataEngine(FakeEngine):
+        def build(self, request, on_line, step):
+            super().build(request, on_line, step)
+            if request.metadata_file:
+                Path(request.metadata_file).write_text('{"containerimage.digest": "sha256:d"}')
+
+    engine = MetadataEngine(exists=False)
+    run(plan, engine, tags=("app:dev",), metadata_file=str(meta))
+    assert engine.stage("base").metadata_file is None
+    document = json.loads(meta.read_text())
+    assert document["containerimage.digest"] == "sha256:d"
+    facts = document["uvbuild"]
+    assert facts["schema"] == "uvbuild.build/1"
+    assert facts["base"]["tag"] == plan.tag and facts["base"]["key"] == plan.key
+    assert facts["base"]["action"] == "built"
+    assert facts["image"] == {"id": APP_ID, "tags": ["app:dev"], "dockerfile": GENERATED}
+    run(plan, FakeEngine(exists=True), metadata_file=str(meta))
+    assert json.loads(meta.read_text())["uvbuild"]["base"]["action"] == "reused"
+
+
+@pytest.mark.parametrize(
+    ("options", "load", "push"),
+    [
+        ({"outputs": ("type=tar,dest=a.tar",)}, False, False),
+        ({"outputs": ("type=local,dest=out",), "load": True}, True, False),
+        ({"outputs": ("type=registry",)}, False, False),  # the output pushes, not --push too
+        ({"outputs": ("type=registry",), "push": True}, False, False),
+        ({"outputs": ("type=image,push=true",)}, False, False),
+        ({"outputs": ("type=docker",), "load": True}, False, False),  # the output loads
+    ],
+)
+def test_outputs_replace_the_default_load(plan, options, load, push):
+    engine = FakeEngine(exists=True)
+    run(plan, engine, **options)
+    app = engine.stage("app")
+    assert (app.load, app.push, app.outputs) == (load, push, options["outputs"])
+
+
+def test_docker_dest_on_the_docker_driver_loads_then_saves(plan):
+    saved = []
+
+    class SavingEngine(FakeEngine):
+        def save_image(self, refs, dest):
+            saved.append((tuple(refs), dest))
+
+    engine = SavingEngine(exists=True)
+    run(plan, engine, outputs=("type=docker,dest=a.tar",))
+    app = engine.stage("app")
+    assert (app.load, app.outputs) == (True, ())
+    assert saved == [((APP_ID,), "a.tar")]
+    saved.clear()
+    run(plan, engine, tags=("app:dev",), outputs=("type=docker,dest=a.tar", "type=tar,dest=b"))
+    assert engine.builds[-1].outputs == ("type=tar,dest=b",)
+    assert saved == [(("app:dev",), "a.tar")]
+
+
+def test_docker_dest_on_a_builder_with_the_exporter_stays_an_output(registry_plan):
+    engine = RegistryEngine(in_registry=True, driver="docker-container")
+    run(registry_plan, engine, outputs=("type=docker,dest=a.tar",))
+    app = engine.stage("app")
+    assert (app.load, app.outputs) == (False, ("type=docker,dest=a.tar",))
+
+
+def test_registry_output_counts_as_push():
+    assert BuildOptions(outputs=("type=registry",)).pushes
+    assert BuildOptions(outputs=("type=image,name=r/a,push=true",)).pushes
+    assert not BuildOptions(outputs=("type=image",)).pushes
+    assert not BuildOptions(outputs=("type=docker,dest=a.tar",)).pushes
+
+
+def test_pull_reaches_the_base_build_not_an_app_reading_a_local_base(plan):
+    engine = FakeEngine(exists=False)
+    _, report = run(plan, engine, pull=True)
+    assert engine.stage("base").pull is True
+    assert engine.stage("app").pull is False
+    assert any("--pull: not passed to the app build" in m for m in report.of("detail"))
+
+
+def test_pull_reaches_an_app_reading_the_base_from_its_registry(registry_plan):
+    engine = RegistryEngine(in_registry=True)
+    run(registry_plan, engine, pull=True)
+    assert engine.stage("app").pull is True
+
+
+def test_pull_with_a_user_dockerfile_and_a_local_base_warns(project):
+    (project / "Dockerfile").write_text("FROM uvbuild-base\nCOPY . .\n")
+    engine = FakeEngine(exists=True)
+    the_plan = planner.make_plan(project, FLAGS)
+    _, report = run(the_plan, engine, pull=True)
+    assert engine.stage("app").pull is False
+    assert any("FROM images of" in m for m in report.of("warn"))
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_check_evaluates_the_app_dockerfile_and_builds_no_base(plan, exists, tmp_path):
+    engine = FakeEngine(exists=exists)
+    result, _ = run(
+        plan, engine, call="check", iidfile=str(tmp_path / "i"), outputs=("type=docker",)
+    )
+    assert engine.named("build") == [("build", "app")]
+    (app,) = engine.builds
+    assert app.call == "check"
+    assert (app.load, app.push, app.outputs, app.iidfile, app.metadata_file) == (
+        False,
+        False,
+        (),
+        None,
+        None,
+    )
+    base_ref = plan.tag if exists else plan.config.resolved_base_image
+    assert _context(app)[render.BASE_STAGE] == f"docker-image://{base_ref}"
+    assert result.base_action == "not needed"
+    assert engine.named("tag") == []
+
+
+def test_check_dry_run_prints_one_command(plan):
+    result, _ = run(plan, FakeEngine(exists=False), call="check", dry_run=True)
+    (command,) = result.commands
+    assert "--call=check" in command and "--target uvbuild-base" not in command
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("out", "type=local,dest=out"),
+        ("type=docker,dest=a.tar", "type=docker,dest=a.tar"),
+        ("type=oci,dest=a.tar", "type=oci,dest=a.tar"),
+        ("type=tar,dest=a.tar", "type=tar,dest=a.tar"),
+        ("type=local,dest=d", "type=local,dest=d"),
+        ("type=image,name=r/a,push=true", "type=image,name=r/a,push=true"),
+        ("type=registry", "type=registry"),
+    ],
+)
+def test_normalize_output_takes_every_buildx_exporter(value, expected):
+    from uvbuild.build import normalize_output
+
+    assert normalize_output(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("-", "stdout"),
+        ("type=tar,dest=-", "stdout"),
+        ("type=zip,dest=a", "unknown exporter type 'zip'"),
+        ("dest=a", "no type= given"),
+    ],
+)
+def test_normalize_output_refuses_with_one_line(value, needle):
+    from uvbuild.build import normalize_output
+
+    with pytest.raises(ConfigError, match=needle) as info:
+        normalize_output(value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["uvbuild-base", "uvbuild-heavy", "UVBUILD-deps"])
+def test_user_contexts_refuse_uvbuild_names(name):
+    from uvbuild.build import user_contexts
+
+    with pytest.raises(ConfigError, match=f"--build-context {name}: names starting with"):
+        user_contexts([f"{name}=/x"])
+    assert user_contexts(["assets=/srv/a", "img=docker-image://alpine"]) == (
+        ("assets", "/srv/a"),
+        ("img", "docker-image://alpine"),
+    )
+    with pytest.raises(ConfigError, match="expected NAME=VALUE"):
+        user_contexts(["assets"])
+
+
+def test_user_contexts_make_local_directories_absolute(tmp_path, monkeypatch):
+    from uvbuild.build import user_contexts
+
+    (tmp_path / "assets").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert user_contexts(["a=assets", "b=https://example.com/x.git"]) == (
+        ("a", str(tmp_path / "assets")),
+        ("b", "https://example.com/x.git"),
+    )
+
+
+def test_normalize_call():
+    from uvbuild.build import normalize_call
+
+    assert normalize_call(None, False) is None
+    assert normalize_call("build", False) is None
+    assert normalize_call(None, True) == "check"
+    assert normalize_call("outline", False) == "outline"
+    with pytest.raises(ConfigError, match="--call nope: use one of"):
+        normalize_call("nope", False)
+    with pytest.raises(ConfigError, match="give one of them"):
+        normalize_call("targets", True)
+
+
+def test_tar_and_local_outputs_take_no_iidfile(plan, tmp_path):
+    engine = FakeEngine(exists=True)
+    result, _ = run(plan, engine, outputs=("type=tar,dest=a.tar",), load=True)
+    assert engine.stage("app").iidfile is None  # buildx refuses the pair
+    assert result.image_id is None and result.layers == []
+    with pytest.raises(ConfigError, match="--iidfile with -o type=local,dest=d: the local"):
+        run(plan, FakeEngine(exists=True), outputs=("type=local,dest=d",), iidfile="i")
+
+
+@pytest.mark.parametrize(
+    ("options", "needle"),
+    [
+        ({"provenance": "mode=max"}, "--provenance=mode=max: builder 'default'"),
+        ({"sbom": "true"}, "--sbom=true: builder"),
+        ({"attests": ("type=sbom",)}, "--attest type=sbom: builder"),
+    ],
+)
+def test_attestations_on_the_docker_driver_need_the_containerd_store(plan, options, needle):
+    engine = FakeEngine(exists=False)
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        run(plan, engine, **options)
+    assert engine.builds == []  # refused before the base build
+    engine.store = True
+    run(plan, engine, **options)
+    assert engine.named("build") == [("build", "base"), ("build", "app")]
+
+
+def test_disabled_attestations_ask_nothing(plan):
+    engine = FakeEngine(exists=True)
+    run(plan, engine, provenance="false", sbom="0", attests=("type=sbom,disabled=true",))
+    assert engine.named("containerd_store") == []
+    assert engine.stage("app").provenance == "false"
+
+
+def test_oci_output_on_the_docker_driver_needs_the_containerd_store(plan):
+    engine = FakeEngine(exists=True)
+    with pytest.raises(ConfigError, match=r"-o type=oci,dest=a\.tar: builder 'default'.*OCI"):
+        run(plan, engine, outputs=("type=oci,dest=a.tar",))
+    assert engine.builds == []
+    engine.store = True
+    run(plan, engine, outputs=("type=oci,dest=a.tar",))
+    assert engine.stage("app").outputs == ("type=oci,dest=a.tar",)

@@ -323,3 +323,58 @@ def test_missing_cli_is_engine_unavailable(tmp_path, monkeypatch):
         engine.image_exists("x:y")
     # a dry run still prints the commands a user would type
     assert engine.command_line(["buildx", "build", "."]) == "docker buildx build ."
+
+
+# -- the docker buildx build flags of Makefiles and CI (issue 9, item 3) -------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "args"),
+    [
+        ("pull", True, ["--pull"]),
+        ("provenance", "mode=max", ["--provenance=mode=max"]),
+        ("provenance", True, ["--provenance=true"]),
+        ("sbom", "generator=img", ["--sbom=generator=img"]),
+        (
+            "attests",
+            ("type=sbom", "type=provenance,mode=max"),
+            ["--attest", "type=sbom", "--attest", "type=provenance,mode=max"],
+        ),
+        ("annotations", ("index:a=b",), ["--annotation", "index:a=b"]),
+        ("shm_size", "2g", ["--shm-size", "2g"]),
+        ("ulimits", ("nofile=1024:2048",), ["--ulimit", "nofile=1024:2048"]),
+        (
+            "allow",
+            ("network.host", "security.insecure"),
+            ["--allow", "network.host", "--allow", "security.insecure"],
+        ),
+        ("call", "check", ["--call=check"]),
+        ("outputs", ("type=docker,dest=a.tar",), ["--output", "type=docker,dest=a.tar"]),
+        ("iidfile", "id.txt", ["--iidfile", "id.txt"]),
+        ("metadata_file", "meta.json", ["--metadata-file", "meta.json"]),
+    ],
+)
+def test_each_buildx_flag_in_docker_form(field, value, args):
+    assert build_args(BuildRequest(context=".", **{field: value})) == [
+        "buildx",
+        "build",
+        *args,
+        ".",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("sbom", None),
+        ("attests", ()),
+        ("annotations", ()),
+        ("pull", False),
+        ("shm_size", None),
+        ("ulimits", ()),
+        ("allow", ()),
+        ("call", None),
+    ],
+)
+def test_new_unset_values_add_nothing(field, value):
+    assert build_args(BuildRequest(context=".", **{field: value})) == ["buildx", "build", "."]

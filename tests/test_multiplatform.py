@@ -4,6 +4,8 @@ build with a fake engine."""
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -147,3 +149,26 @@ def test_each_platform_gets_its_base_and_app_then_one_manifest_list():
     assert [call[1] for call in engine.named("push")] == [p.tag for p in the_plans]
     assert summary["schema"] == "uvbuild.builds/1"
     assert [p["platform"] for p in summary["platforms"]] == ["linux/amd64", "linux/arm64"]
+
+
+# -- the docker buildx build flags of Makefiles and CI (issue 9, item 3) -------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ({"iidfile": "id"}, "--iidfile: the image is a manifest list"),
+        ({"metadata_file": "m.json"}, "--metadata-file: the image is a manifest list"),
+        ({"call": "check"}, "--call: the image is a manifest list"),
+        ({"outputs": ("type=oci,dest=a.tar",)}, "-o type=oci,dest=a.tar: the platform images"),
+    ],
+)
+def test_multi_platform_refuses_what_describes_one_image(extra, needle):
+    options = replace(OPTIONS, **extra)
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        multiplatform.check_options(plans(), options)
+
+
+def test_multi_platform_takes_a_registry_output_as_push():
+    options = BuildOptions(tags=OPTIONS.tags, outputs=("type=registry",))
+    multiplatform.check_options(plans(), options)

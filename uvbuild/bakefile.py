@@ -56,6 +56,22 @@ def target(request: BuildRequest) -> dict[str, Any]:
         out["cache-to"] = list(request.cache_to)
     if request.no_cache:
         out["no-cache"] = True
+    if request.pull:
+        out["pull"] = True
+    attest = list(request.attests)
+    for kind, value in (("provenance", request.provenance), ("sbom", request.sbom)):
+        if value is not None:  # bake has no shorthand: --sbom=V is attest type=sbom,...
+            attest.append(attest_entry(kind, value))
+    if attest:
+        out["attest"] = attest
+    if request.annotations:
+        out["annotations"] = list(request.annotations)
+    if request.shm_size:
+        out["shm-size"] = request.shm_size
+    if request.ulimits:
+        out["ulimits"] = list(request.ulimits)
+    if request.allow:
+        out["entitlements"] = list(request.allow)
     outputs = list(request.outputs)
     if request.push:
         outputs.append("type=registry")
@@ -64,6 +80,26 @@ def target(request: BuildRequest) -> dict[str, Any]:
     if outputs:
         out["output"] = outputs
     return out
+
+
+def attest_entry(kind: str, value: bool | str) -> str:
+    """``--provenance=V`` / ``--sbom=V`` as the ``--attest`` entry buildx makes of it."""
+    text = str(value).lower() if isinstance(value, bool) else value.strip()
+    if text.lower() in ("true", "1", ""):
+        return f"type={kind}"
+    if text.lower() in ("false", "0"):
+        return f"type={kind},disabled=true"
+    return f"type={kind},{text}"
+
+
+# BuildOptions a bake file cannot carry, and what to do instead.
+BAKE_REFUSED = {
+    "iidfile": "--iidfile: a bake file has no image-id file; run `uvbuild build --iidfile`",
+    "metadata_file": "--metadata-file: a bake file has no metadata file; pass it to "
+    "`docker buildx bake --metadata-file FILE -f BAKEFILE`",
+    "call": "--call/--check: pass them to `docker buildx bake` (buildx 0.15+), or run "
+    "`uvbuild build --check`",
+}
 
 
 def document(base: BuildRequest | None, app: BuildRequest, *, base_ref: str) -> dict[str, Any]:
@@ -135,6 +171,9 @@ def write(builder: Builder, output: Path, report: Reporter) -> BakeResult:
     reads it as ``target:uvbuild-base`` then, as ``docker-image://<tag>`` otherwise.
     """
     plan, options, engine = builder.plan, builder.options, builder.engine
+    for name, message in BAKE_REFUSED.items():
+        if getattr(options, name):
+            raise ConfigError(f"bake {message}")
     info = engine.check()
     if info.driver != "docker":
         raise EngineUnavailable(
@@ -144,6 +183,12 @@ def write(builder: Builder, output: Path, report: Reporter) -> BakeResult:
     work = inputs_dir(plan.key)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    if options.allow and not engine.bake_keeps("entitlements", list(options.allow), work):
+        raise ConfigError(
+            f"--allow {','.join(options.allow)}: this docker buildx drops the `entitlements` "
+            "attribute of bake files (checked with `bake --print`); pass --allow to "
+            "`docker buildx bake`, use `uvbuild build --allow ...`, or upgrade buildx"
+        )
     if options.network and not engine.bake_keeps("network", options.network, work):
         raise ConfigError(
             f"--network {options.network}: this docker buildx drops the `network` attribute "
@@ -151,13 +196,16 @@ def write(builder: Builder, output: Path, report: Reporter) -> BakeResult:
             "use `uvbuild build --network ...`, or upgrade buildx"
         )
     generated = builder.write_inputs(work)
-    exists = engine.image_exists(plan.tag)
+    in_engine = exists = engine.image_exists(plan.tag)
     if not exists and names_registry(plan.base_repo):
         exists = engine.registry_image(plan.tag, plan.target.platform) is not None
     if exists and options.rebuild_base:
         exists = False
-    load = options.load if options.load is not None else not options.push
-    app = builder.app_request(work, generated, load, None, base_ref=plan.tag)
+    load = options.load if options.load is not None else not options.pushes
+    # --pull: not for an app that reads the base from the engine (buildx would look for it
+    # in a registry); a base target or a registry base is fine
+    pull = builder.app_pull(exists and in_engine)
+    app = builder.app_request(work, generated, load, None, base_ref=plan.tag, pull=pull)
     base = None
     if not exists:
         base = replace(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -74,6 +75,133 @@ class BuildOptions:
     syntax: str | None = None
     dry_run: bool = False
     push_base: bool = False  # push a base built in the engine to its registry repository
+    # docker buildx build flags added for Makefiles and CI (README: "Which build a flag
+    # reaches"); outputs are normalised by normalize_output, contexts by user_contexts.
+    iidfile: str | None = None  # the app image's id
+    metadata_file: str | None = None  # buildx's metadata of the app build + a "uvbuild" key
+    outputs: tuple[str, ...] = ()  # -o: the app image's exporters
+    pull: bool = False
+    provenance: str | None = None
+    sbom: str | None = None
+    attests: tuple[str, ...] = ()
+    annotations: tuple[str, ...] = ()
+    shm_size: str | None = None
+    ulimits: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()
+    build_contexts: tuple[tuple[str, str], ...] = ()  # the user's own named contexts
+    call: str | None = None  # "check", "outline" or "targets": evaluate the app Dockerfile
+
+    @property
+    def attestation(self) -> str | None:
+        """The first flag that asks for an attestation (``--provenance=false`` does not)."""
+        off = ("false", "0")
+        if self.provenance is not None and self.provenance.strip().lower() not in off:
+            return f"--provenance={self.provenance}"
+        if self.sbom is not None and self.sbom.strip().lower() not in off:
+            return f"--sbom={self.sbom}"
+        for attest in self.attests:
+            if "disabled=true" not in attest.replace(" ", "").lower():
+                return f"--attest {attest}"
+        return None
+
+    @property
+    def pushes(self) -> bool:
+        """Whether the app image goes to its registry: ``--push``, ``-o type=registry``
+        or ``-o type=image,push=true``."""
+        return self.push or any(output_pushes(output) for output in self.outputs)
+
+
+# The exporters `docker buildx build -o` takes.
+OUTPUT_TYPES = ("local", "tar", "oci", "docker", "image", "registry", "cacheonly")
+CALLS = ("build", "check", "outline", "targets")
+
+
+def _output_fields(value: str) -> dict[str, str]:
+    fields = {}
+    for part in value.split(","):
+        key, _, rest = part.partition("=")
+        fields[key.strip().lower()] = rest.strip()
+    return fields
+
+
+def output_pushes(output: str) -> bool:
+    fields = _output_fields(output)
+    return fields.get("type") == "registry" or (
+        fields.get("type") == "image" and fields.get("push", "").lower() == "true"
+    )
+
+
+def output_loads(output: str) -> bool:
+    """``type=docker`` without ``dest``: the same as ``--load``."""
+    fields = _output_fields(output)
+    return fields.get("type") == "docker" and "dest" not in fields
+
+
+def makes_no_image(output: str) -> bool:
+    """``type=local`` and ``type=tar`` export files, not an image: no image id."""
+    return _output_fields(output).get("type") in ("local", "tar")
+
+
+def docker_dest(output: str) -> str | None:
+    """The file of ``type=docker,dest=FILE``, else None."""
+    fields = _output_fields(output)
+    return fields.get("dest") if fields.get("type") == "docker" else None
+
+
+def normalize_output(value: str) -> str:
+    """One ``-o`` value as buildx reads it: ``DIR`` is ``type=local,dest=DIR``; a tar to
+    stdout (``-`` or ``dest=-``) is refused, since uvbuild reads buildx's output."""
+    value = value.strip()
+    if value == "-" or _output_fields(value).get("dest") == "-":
+        raise ConfigError(
+            f"-o {value}: uvbuild reads buildx's output, so it cannot carry a tar on stdout; "
+            "write it to a file: -o type=tar,dest=FILE (or type=docker,dest=FILE)"
+        )
+    if "=" not in value:
+        if not value:
+            raise ConfigError("-o '': name an exporter, e.g. -o type=docker,dest=app.tar")
+        return f"type=local,dest={value}"
+    kind = _output_fields(value).get("type")
+    if kind not in OUTPUT_TYPES:
+        raise ConfigError(
+            f"-o {value}: "
+            + (f"unknown exporter type {kind!r}" if kind else "no type= given")
+            + f"; use type= one of {', '.join(OUTPUT_TYPES)}, or a directory path"
+        )
+    return value
+
+
+def user_contexts(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``--build-context NAME=VALUE`` pairs; the ``uvbuild-`` names are uvbuild's own."""
+    pairs = []
+    for value in values:
+        name, sep, source = value.partition("=")
+        if not name or not sep or not source:
+            raise ConfigError(f"--build-context {value!r}: expected NAME=VALUE (a path or URL)")
+        if name.lower().startswith("uvbuild-"):
+            raise ConfigError(
+                f"--build-context {name}: names starting with uvbuild- are uvbuild's own "
+                f"({render.BASE_STAGE}, {render.HEAVY_CONTEXT} and its stages); rename the "
+                "context and the stage or COPY --from that reads it"
+            )
+        if "://" not in source and Path(source).is_dir():  # a local directory
+            source = str(Path(source).resolve())
+        pairs.append((name, source))
+    return tuple(pairs)
+
+
+def normalize_call(value: str | None, check: bool) -> str | None:
+    """``--call`` / ``--check`` -> None for a build, else the buildx call to make."""
+    if check:
+        if value not in (None, "build", "check"):
+            raise ConfigError(f"--check and --call {value}: give one of them")
+        return "check"
+    if value is None:
+        return None
+    call = value.strip().lower()
+    if call not in CALLS:
+        raise ConfigError(f"--call {value}: use one of {', '.join(CALLS)}")
+    return None if call == "build" else call
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +389,32 @@ def wasted_base(lines: Sequence[str], heavy: Sequence[str], venv: str) -> list[s
     return warnings
 
 
+METADATA_KEY = "uvbuild"
+
+
+def metadata_facts(result: BuildResult) -> dict[str, Any]:
+    """uvbuild's facts for ``--metadata-file``, under the ``uvbuild`` key."""
+    document = result.to_dict()
+    return {
+        "schema": BUILD_SCHEMA,
+        "base": document["base"],
+        "image": {key: document["image"][key] for key in ("id", "tags", "dockerfile")},
+    }
+
+
+def write_metadata(path: Path, result: BuildResult) -> None:
+    """Merge uvbuild's facts into the metadata JSON buildx wrote for the app build."""
+    document: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8") or "{}")
+        except ValueError as exc:
+            raise BuildFailed(f"--metadata-file {path}: buildx wrote no JSON ({exc})") from exc
+        document = loaded if isinstance(loaded, dict) else {}
+    document[METADATA_KEY] = metadata_facts(result)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
 class Builder:
     """Carries out a plan: base first (reused or built), then the app."""
 
@@ -283,15 +437,41 @@ class Builder:
                 "none; set --base-repo (tool.uvbuild.base-repo) to e.g. "
                 "registry.example.com/team/base"
             )
+        files = [o for o in options.outputs if makes_no_image(o)]
+        if options.iidfile and files:
+            raise ConfigError(
+                f"--iidfile with -o {files[0]}: the local and tar exporters write files, not "
+                "an image, so there is no image id (buildx refuses the pair); drop one of them"
+            )
         result = BuildResult(plan.tag, plan.key, "", dry_run=options.dry_run)
         result.dockerfile = str(self.user_dockerfile) if self.user_dockerfile else GENERATED
         load = self._check_engine()
         with self._workdir() as work:
             generated = self._write_inputs(work)
             with self._credentials_hint(result):
+                if options.call is not None:
+                    self._call(work, generated, result)
+                    return result
                 self._base(work, generated, result)
                 self._app(work, generated, load, result)
         return result
+
+    def _call(self, work: Path, generated: Path, result: BuildResult) -> None:
+        """``--check`` / ``--call``: buildx evaluates the app Dockerfile and builds nothing,
+        so the base is not built: the app reads the base when it exists, else the image
+        the base starts from (the frontend only needs an image to resolve)."""
+        plan, call = self.plan, self.options.call
+        where = self._locate_base()
+        base_ref = plan.tag if where else plan.config.resolved_base_image
+        result.base_action = "not needed"
+        result.base_source = where or "engine"
+        request = self.app_request(work, generated, False, None, base_ref=base_ref)
+        if self.options.dry_run:
+            result.commands.append(self.engine.command_line(build_args(request)))
+            return
+        dockerfile = self.user_dockerfile or "the generated Dockerfile"
+        self.report.step(f"docker buildx build --call={call} on {dockerfile}")
+        self.engine.build(request, self.report.stream, step=f"--call={call}")
 
     @contextlib.contextmanager
     def _credentials_hint(self, result: BuildResult) -> Iterator[None]:
@@ -356,17 +536,34 @@ class Builder:
                 raise
             self.report.warn(f"dry run without an engine, assuming the base must be built: {exc}")
             self.engine_ok = False
-            return self.options.load if self.options.load is not None else True
-        self.driver = info.driver
-        if info.driver != "docker" and not self.registry_repo:
+            info = None
+        else:
+            self.driver = info.driver
+        if info is not None and info.driver != "docker" and not self.registry_repo:
             raise EngineUnavailable(
                 f"builder {info.name!r} uses the {info.driver} driver, which cannot see images "
                 "in the local engine, so the base must come from a registry: set --base-repo "
                 "(tool.uvbuild.base-repo) to a registry repository such as "
                 f"registry.example.com/team/base, or {FIX_DRIVER}"
             )
-        if self.options.load is None:
-            return not self.options.push
+        attestation = self.options.attestation
+        docker_driver = info is not None and info.driver == "docker"
+        oci = [o for o in self.options.outputs if _output_fields(o).get("type") == "oci"]
+        needs_store = attestation or (f"-o {oci[0]}" if oci else None)
+        if docker_driver and needs_store and not self.engine.containerd_store():
+            what = "attestations" if attestation else "OCI exporter"
+            raise ConfigError(
+                f"{needs_store}: builder {info.name!r} uses the docker driver, which has no "
+                f"{what} without the containerd image store; turn that store on, or use a "
+                "docker-container builder with a registry base-repo"
+                + (
+                    " and --push (or drop the flag)"
+                    if attestation
+                    else " (or -o type=docker,dest=FILE)"
+                )
+            )
+        if self.options.load is None:  # as docker: -o names where the image goes instead
+            return not self.options.pushes and not self.options.outputs
         return self.options.load
 
     def write_inputs(self, work: Path) -> Path:
@@ -412,13 +609,59 @@ class Builder:
             network=options.network,
             add_hosts=options.add_hosts,
             iidfile=str(iidfile) if iidfile else None,
+            # how the base's own FROM images are read and its RUN steps run; none of them
+            # changes what the base holds, so none is part of its key
+            pull=options.pull,
+            shm_size=options.shm_size,
+            ulimits=options.ulimits,
+            allow=options.allow,
         )
 
+    def saved_outputs(self) -> tuple[str, ...]:
+        """The files of ``-o type=docker,dest=FILE`` that uvbuild writes with ``docker save``:
+        the docker driver has no docker exporter (without the containerd image store)."""
+        if not self.base_in_engine or self.options.call is not None:
+            return ()
+        return tuple(dest for o in self.options.outputs if (dest := docker_dest(o)))
+
+    def _save(self, result: BuildResult, dry_run: bool) -> None:
+        refs = list(self.options.tags) or ([result.image_id] if result.image_id else [])
+        for dest in self.saved_outputs():
+            if dry_run:
+                result.commands.append(
+                    self.engine.command_line(["save", "-o", dest, *(refs or ["<image id>"])])
+                )
+                continue
+            if not refs:
+                raise BuildFailed(f"-o type=docker,dest={dest}: the app build wrote no image id")
+            self.report.step(f"writing {dest} (docker save: the docker driver has no exporter)")
+            self.engine.save_image(refs, dest)
+
+    def app_pull(self, base_ref_local: bool) -> bool:
+        """``--pull`` for the app build: buildx would look the base up in a registry, so
+        only when the base is read from one (``base_ref_local`` False)."""
+        return self.options.pull and not base_ref_local
+
     def app_request(
-        self, work: Path, generated: Path, load: bool, iidfile: Path | None, *, base_ref: str
+        self,
+        work: Path,
+        generated: Path,
+        load: bool,
+        iidfile: Path | None,
+        *,
+        base_ref: str,
+        pull: bool = False,
     ) -> BuildRequest:
         """The app build, reading the base through the named context uvbuild-base."""
         plan, options = self.plan, self.options
+        call = options.call
+        outputs = options.outputs
+        if self.saved_outputs():  # the docker driver loads the image, then `docker save`s it
+            outputs = tuple(o for o in outputs if not docker_dest(o))
+            load = True
+        # -o type=registry / type=docker already say --push / --load: not twice
+        push = options.push and not any(output_pushes(o) for o in outputs)
+        load = load and not any(output_loads(o) for o in outputs)
         return BuildRequest(
             context=plan.project_dir,
             file=str(self.user_dockerfile or generated),
@@ -430,10 +673,11 @@ class Builder:
             build_contexts=(
                 (render.BASE_STAGE, f"docker-image://{base_ref}"),
                 (render.HEAVY_CONTEXT, str(work / "heavy")),
+                *options.build_contexts,
             ),
             platforms=(plan.target.platform,),
-            load=load,
-            push=options.push,
+            load=load and call is None,
+            push=push and call is None,
             progress=options.progress,
             no_cache=options.no_cache,
             secrets=options.secrets + render.secret_flags(plan, os.environ),
@@ -444,7 +688,21 @@ class Builder:
             add_hosts=options.add_hosts,
             cache_from=options.cache_from,
             cache_to=options.cache_to,
-            iidfile=str(iidfile) if iidfile else None,
+            # buildx: "local and tar exporters are incompatible with image ID file"
+            iidfile=str(iidfile)
+            if iidfile and call is None and not any(makes_no_image(o) for o in outputs)
+            else None,
+            metadata_file=options.metadata_file if call is None else None,
+            outputs=outputs if call is None else (),
+            pull=pull,
+            provenance=options.provenance,
+            sbom=options.sbom,
+            attests=options.attests,
+            annotations=options.annotations,
+            shm_size=options.shm_size,
+            ulimits=options.ulimits,
+            allow=options.allow,
+            call=call,
         )
 
     def _base(self, work: Path, generated: Path, result: BuildResult) -> None:
@@ -593,12 +851,28 @@ class Builder:
     def _app(self, work: Path, generated: Path, load: bool, result: BuildResult) -> None:
         plan, options = self.plan, self.options
         dockerfile = self.user_dockerfile or generated
-        iidfile = work / "app.iid"
-        request = self.app_request(work, generated, load, iidfile, base_ref=plan.tag)
+        iidfile = Path(options.iidfile) if options.iidfile else work / "app.iid"
+        base_local = result.base_source == "engine"
+        pull = self.app_pull(base_local)
+        if options.pull and not pull:
+            note = (
+                f"--pull: not passed to the app build, which reads base {plan.tag} from the "
+                "engine (buildx would look for it in a registry)"
+            )
+            if self.user_dockerfile:
+                self.report.warn(f"{note}; the other FROM images of {dockerfile} are not pulled")
+            else:
+                self.report.detail(note)
+        request = self.app_request(work, generated, load, iidfile, base_ref=plan.tag, pull=pull)
         result.tags = options.tags
         if options.dry_run:
             result.commands.append(self.engine.command_line(build_args(request)))
+            self._save(result, dry_run=True)
             return
+        for answer in (options.iidfile, options.metadata_file):
+            if answer:  # as buildx, no stale answer; its directory is made (build/ in a Makefile)
+                Path(answer).unlink(missing_ok=True)
+                Path(answer).parent.mkdir(parents=True, exist_ok=True)
         self.report.step(
             "building the app on the base" + (f" with {dockerfile}" if self.user_dockerfile else "")
         )
@@ -615,9 +889,13 @@ class Builder:
         result.warnings += wasted
         for warning in wasted:
             self.report.warn(warning)
-        if iidfile.is_file() and load:
+        if request.iidfile and iidfile.is_file():
             result.image_id = iidfile.read_text().strip()
-            result.layers = self._layer_report(result.image_id)
+            if request.load:
+                result.layers = self._layer_report(result.image_id)
+        self._save(result, dry_run=False)
+        if options.metadata_file:
+            write_metadata(Path(options.metadata_file), result)
 
     def _run_build(self, request: BuildRequest, sink: Callable[[str], None], step: str) -> None:
         """One build: on a terminal with ``--progress auto`` (or ``tty``) buildx draws its

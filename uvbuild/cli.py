@@ -323,6 +323,32 @@ def image_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--cache-from", multiple=True, help="External cache source (repeatable)."),
         click.option("--cache-to", multiple=True, help="Cache export destination (repeatable)."),
         click.option("--syntax", help="Add a `# syntax=REF` line to the generated Dockerfile."),
+        # docker buildx build flags of Makefiles and CI; README "Which build a flag reaches"
+        click.option("--iidfile", help="Write the app image's ID to the file."),
+        click.option(
+            "--metadata-file",
+            help="Write buildx's metadata of the app build, plus uvbuild's facts (key uvbuild).",
+        ),
+        click.option("--pull", is_flag=True, help="Always pull the images the builds start from."),
+        click.option("--provenance", help="App image: shorthand for --attest=type=provenance."),
+        click.option("--sbom", help="App image: shorthand for --attest=type=sbom."),
+        click.option("--attest", "attests", multiple=True, help="App image attestation."),
+        click.option("--annotation", "annotations", multiple=True, help="App image annotation."),
+        click.option("--shm-size", help="Shared memory size of RUN containers (e.g. 2g)."),
+        click.option("--ulimit", "ulimits", multiple=True, help="Ulimit of RUN containers."),
+        click.option(
+            "--allow", "allow", multiple=True, help="Extra entitlement (e.g. network.host)."
+        ),
+        click.option(
+            "--build-context",
+            "build_contexts",
+            multiple=True,
+            help="NAME=VALUE: your own named context for the app build (repeatable).",
+        ),
+        click.option(
+            "--call", help="build (default), or check/outline/targets on the app Dockerfile."
+        ),
+        click.option("--check", is_flag=True, help="Shorthand for --call=check."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -331,7 +357,7 @@ def image_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def build_options(kwargs: dict[str, Any], **fixed: Any) -> Any:
     """BuildOptions from the flags a command has; ``fixed`` sets the ones it lacks."""
-    from uvbuild.build import BuildOptions
+    from uvbuild.build import BuildOptions, normalize_call, normalize_output, user_contexts
 
     pairs = {"build_args": "--build-arg", "labels": "--label"}
     values: dict[str, Any] = {}
@@ -341,6 +367,14 @@ def build_options(kwargs: dict[str, Any], **fixed: Any) -> Any:
         value = kwargs[field]
         if field in pairs:
             value = _pairs(value, pairs[field])
+        elif field == "build_contexts":
+            value = user_contexts(value)
+        elif field == "outputs":
+            value = tuple(normalize_output(output) for output in value)
+        elif field == "allow":  # docker takes `--allow a,b` and `--allow a --allow b`
+            value = tuple(part for item in value for part in item.split(",") if part)
+        elif field == "call":
+            value = normalize_call(value, bool(kwargs.get("check")))
         elif isinstance(value, list | tuple):
             value = tuple(value)
         values[field] = value
@@ -377,6 +411,14 @@ def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
     help="Push a base built here to its registry base-repo (skipped when already there).",
 )
 @click.option("--add-host", "add_hosts", multiple=True, help="HOST:IP (repeatable).")
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    help="App image exporter, as buildx: type=docker|oci|tar|local|image|registry,... or a "
+    "directory (type=local); disables the default --load.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the docker commands; build nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (schema in README).")
 @click.pass_obj

@@ -118,7 +118,15 @@ class BuildRequest:
     outputs: tuple[str, ...] = ()
     cache_from: tuple[str, ...] = ()
     cache_to: tuple[str, ...] = ()
-    provenance: bool | None = None
+    provenance: bool | str | None = None  # False/True or buildx's value (``mode=max``)
+    sbom: str | None = None
+    attests: tuple[str, ...] = ()
+    annotations: tuple[str, ...] = ()
+    pull: bool = False
+    shm_size: str | None = None
+    ulimits: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()
+    call: str | None = None  # ``--call=check``: evaluate the Dockerfile, build nothing
     extra_env: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
@@ -154,7 +162,19 @@ def build_args(request: BuildRequest) -> list[str]:
     one("--iidfile", request.iidfile)
     one("--metadata-file", request.metadata_file)
     if request.provenance is not None:
-        args.append(f"--provenance={str(request.provenance).lower()}")
+        value = request.provenance
+        args.append(f"--provenance={str(value).lower() if isinstance(value, bool) else value}")
+    if request.sbom is not None:
+        args.append(f"--sbom={request.sbom}")
+    many("--attest", request.attests)
+    many("--annotation", request.annotations)
+    one("--shm-size", request.shm_size)
+    many("--ulimit", request.ulimits)
+    many("--allow", request.allow)
+    if request.call is not None:
+        args.append(f"--call={request.call}")
+    if request.pull:
+        args.append("--pull")
     if request.load:
         args.append("--load")
     if request.push:
@@ -515,6 +535,12 @@ class Engine:
                 f"the registry has no such tag. {FIX_PUSH}"
             )
 
+    def containerd_store(self) -> bool:
+        """Whether the engine keeps images in the containerd image store, which lets the
+        docker driver keep attestations and export OCI/docker tars (``docker info``)."""
+        proc = self._run(["info", "--format", "{{json .DriverStatus}}"], 60)
+        return proc.returncode == 0 and "io.containerd.snapshotter" in proc.stdout
+
     def storage(self, local: bool | None = None) -> Storage:
         """Free space where the engine keeps images, measured when the engine runs on
         this machine (a unix socket and its data root visible here)."""
@@ -609,6 +635,16 @@ class Engine:
             self.client.image.tag(source, target)
         except DockerException as exc:
             raise _ref_error(target, exc) from exc
+
+    def save_image(self, refs: Sequence[str], dest: str) -> None:
+        """``docker save -o DEST REFS``: the tar ``-o type=docker,dest=DEST`` writes, for the
+        docker driver, which has no docker exporter."""
+        proc = self._run(["save", "-o", dest, *refs])
+        if proc.returncode != 0:
+            raise BuildFailed(
+                f"docker save -o {dest} failed ({_text_tail(proc.stderr, 'no output')}); "
+                "check that the directory exists and has room"
+            )
 
     def remove_image(self, ref: str) -> None:
         with contextlib.suppress(DockerException, EngineUnavailable):

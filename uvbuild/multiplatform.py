@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from uvbuild.bakefile import names_registry
-from uvbuild.build import Builder, BuildOptions, BuildResult, Reporter
+from uvbuild.build import Builder, BuildOptions, BuildResult, Reporter, output_pushes
 from uvbuild.core.config import normalize_platform
 from uvbuild.core.model import PLAN_SCHEMA, BuildPlan
 from uvbuild.engine import FIX_DRIVER, Engine
@@ -66,12 +66,31 @@ def builder_covers(platform: str, supported: Sequence[str]) -> bool:
 def check_options(plans: Sequence[BuildPlan], options: BuildOptions) -> None:
     """What a multi-platform build needs before any engine is asked."""
     platforms = ", ".join(plan.target.platform for plan in plans)
+    for flag, value in (
+        ("--iidfile", options.iidfile),
+        ("--metadata-file", options.metadata_file),
+        ("--call", options.call),
+    ):
+        if value:
+            raise ConfigError(
+                f"--platform {platforms} {flag}: the image is a manifest list that "
+                "`docker buildx imagetools create` joins from the platform images, and no "
+                f"single build describes it; build one platform at a time for {flag}, or "
+                "read the list with `docker buildx imagetools inspect TAG`"
+            )
+    exported = [output for output in options.outputs if not output_pushes(output)]
+    if exported:
+        raise ConfigError(
+            f"--platform {platforms} -o {exported[0]}: the platform images are pushed and "
+            "joined into one manifest list; export one platform at a time, or use "
+            "-o type=registry (--push)"
+        )
     if options.load:
         raise ConfigError(
             f"--platform {platforms}: a docker-driver engine cannot load a multi-platform "
             "image; drop --load and pass --push"
         )
-    if not options.push:
+    if not options.pushes:
         raise ConfigError(
             f"--platform {platforms}: a multi-platform image cannot be loaded into the local "
             "engine; pass --push with -t REGISTRY/NAME:TAG and a registry base-repo, or build "
