@@ -302,8 +302,7 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
         notes = (
             *notes,
             f"size unknown for {len(unknown)} heavy package(s) (the lock records none): "
-            + ", ".join(unknown[:5])
-            + (" ..." if len(unknown) > 5 else ""),
+            + short_list(unknown),
         )
     return BuildPlan(
         project_dir=str(project.dir),
