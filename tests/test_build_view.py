@@ -14,13 +14,15 @@ import termios
 
 import pytest
 
-from tests.test_build_flow import FakeEngine, FakeReport
-from tests.test_cli import DEAD_SOCKET, FIXTURES, PLAN_ARGS, run_main
+from tests.clirun import DEAD_SOCKET, PLAN_ARGS, run_main
+from tests.fakes import FakeEngine, FakeReport
+from tests.paths import FIXTURES
 from uvbuild import planner
-from uvbuild.build import Builder, BuildOptions
 from uvbuild.console import Terminal
-from uvbuild.engine import BuildRequest, Engine
+from uvbuild.docker.engine import Engine
+from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed
+from uvbuild.flow.build import Builder, BuildOptions
 
 FAKE_DOCKER = r"""#!/bin/sh
 # A stand-in for `docker buildx build` that draws like BuildKit's TTY view on a terminal.

@@ -12,21 +12,17 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.clirun import DEAD_SOCKET, PLAN_ARGS, assert_one_error_line, run_main, run_process
+from tests.paths import FIXTURES, REPO
 from uvbuild import cli, planner
-from uvbuild import engine as engine_module
 from uvbuild.core import render
+from uvbuild.docker import engine as engine_module
 from uvbuild.errors import ConfigError, LockError
 from uvbuild.uvcheck import LockCheck
-
-FIXTURES = Path(__file__).parent / "fixtures"
-REPO = Path(__file__).resolve().parents[1]
-DEAD_SOCKET = "unix:///nonexistent.sock"
 
 
 @pytest.fixture(autouse=True)
@@ -34,41 +30,6 @@ def _hermetic(monkeypatch):
     monkeypatch.setattr(cli, "start_lock_check", lambda _dir: lambda: LockCheck("fresh"))
     monkeypatch.setenv("NO_COLOR", "1")
 
-
-def run_main(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        cli.main(list(args))
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (0 if code is None else code), out, err
-
-
-def run_process(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "NO_COLOR": "1", "DOCKER_HOST": DEAD_SOCKET, **env}
-    environment["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(REPO), environment.get("PYTHONPATH")])
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "uvbuild", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def assert_one_error_line(out: str, err: str, *needles: str) -> str:
-    assert "Traceback" not in out + err
-    assert out == ""
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    (line,) = lines
-    assert line.startswith("error: "), line
-    for needle in needles:
-        assert needle in line, f"{needle!r} not in {line!r}"
-    return line
 
 
 # -- projects with one defect each ------------------------------------------------------------
@@ -323,7 +284,6 @@ def test_process_build_without_engine_exits_4(tmp_path):
 # -- commands that work -----------------------------------------------------------------------
 
 
-PLAN_ARGS = ("--platform", "linux/amd64", "--python", "3.11")
 
 
 def test_plan_json(capsys):

@@ -4,22 +4,12 @@ the report's JSON document and the one-line error the CLI exits with."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
+from tests.paths import FIXTURES
 from uvbuild import planner
-from uvbuild.doctor import (
-    DOCTOR_SCHEMA,
-    FIX_BASE_REPO,
-    FIX_FRONTEND,
-    STATUSES,
-    Report,
-    _is_registry_repo,
-    diagnose,
-    project_problem,
-)
-from uvbuild.engine import (
+from uvbuild.docker.facts import (
     FIX_BUILDER,
     FIX_BUILDX,
     FIX_CLI,
@@ -30,9 +20,18 @@ from uvbuild.engine import (
     Probe,
     Storage,
 )
+from uvbuild.doctor import (
+    DOCTOR_SCHEMA,
+    FIX_BASE_REPO,
+    FIX_FRONTEND,
+    STATUSES,
+    Report,
+    _is_registry_repo,
+    diagnose,
+    project_problem,
+)
 from uvbuild.errors import ConfigError, EngineUnavailable, LockError
 
-FIXTURES = Path(__file__).parent / "fixtures"
 FLAGS = {"platform": "linux/amd64", "python": "3.11"}
 NAMES = [
     "docker-cli",

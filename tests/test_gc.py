@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from uvbuild.engine import CacheRecord, ImageInfo, parse_du
+from uvbuild.docker.facts import CacheRecord, ImageInfo, parse_du
 from uvbuild.gc import Base, built_on, records_to_prune, select
 
 

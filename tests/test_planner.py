@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import FIXTURES
 from uvbuild import planner
 from uvbuild.errors import ConfigError, LockError
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _project(tmp_path: Path, **kwargs) -> planner.Project:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 
+from tests.paths import REPO
 from tests.tmux import run_in_tmux
 from uvbuild import planner
 
-REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "tests" / "fixtures" / "two_indexes"
 ARGS = ("--platform", "linux/amd64", "--python", "3.11")
 

@@ -357,7 +357,7 @@ def image_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def build_options(kwargs: dict[str, Any], **fixed: Any) -> Any:
     """BuildOptions from the flags a command has; ``fixed`` sets the ones it lacks."""
-    from uvbuild.build import BuildOptions, normalize_call, normalize_output, user_contexts
+    from uvbuild.flow.build import BuildOptions, normalize_call, normalize_output, user_contexts
 
     pairs = {"build_args": "--build-arg", "labels": "--label"}
     values: dict[str, Any] = {}
@@ -425,8 +425,8 @@ def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
 def build(app: App, as_json: bool, **kwargs: Any) -> None:
     """Build the image: reuse or build the base, then the light layers on top."""
     # Imported here so that `plan` and `dockerfile` never load python-on-whales.
-    from uvbuild.build import Builder
-    from uvbuild.engine import Engine
+    from uvbuild.docker.engine import Engine
+    from uvbuild.flow.build import Builder
 
     path, lock_path, flags = split_plan_flags(kwargs)
     platforms = _platform_list(flags)
@@ -450,7 +450,7 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
         trace=terminal.command if terminal.verbose else None,
     )
     if len(platforms) > 1:
-        from uvbuild.multiplatform import build_platforms
+        from uvbuild.flow.platforms import build_platforms
 
         plans = [the_plan]
         plans += [
@@ -490,8 +490,8 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
 def doctor(app: App, builder: str | None, as_json: bool, **kwargs: Any) -> None:
     """Check that this machine can build: docker, engine, buildx, builder, Dockerfile
     features, images, base repository and disk. Exits non-zero when a required check fails."""
+    from uvbuild.docker.engine import Engine
     from uvbuild.doctor import diagnose, project_problem
-    from uvbuild.engine import Engine
 
     path, lock_path, flags = split_plan_flags(kwargs)
     terminal = app.terminal
@@ -518,7 +518,7 @@ def doctor(app: App, builder: str | None, as_json: bool, **kwargs: Any) -> None:
 
 def _platform_list(flags: dict[str, Any]) -> tuple[str, ...]:
     """The platforms of ``--platform a,b`` (one or none for a single platform)."""
-    from uvbuild.multiplatform import split_platforms
+    from uvbuild.flow.platforms import split_platforms
 
     value = flags.get("platform")
     return split_platforms(value) if value and "," in value else ()
@@ -533,7 +533,7 @@ def _plan_platforms(
     explain_against: Path | None,
 ) -> None:
     """``plan --platform a,b``: one plan per platform, as sections or ``uvbuild.plans/1``."""
-    from uvbuild.multiplatform import plans_document
+    from uvbuild.flow.platforms import plans_document
 
     pending = start_lock_check(path) if lock_path is None and path.is_dir() else None
     plans = [make_plan(path, lock_path, {**flags, "platform": p}) for p in _platform_list(flags)]
@@ -585,9 +585,9 @@ def _plan_platforms(
 def bake(app: App, output: Path, as_json: bool, **kwargs: Any) -> None:
     """Write a docker-bake file that builds the base (when missing) and the app, for
     `docker buildx bake -f FILE`. Its generated inputs stay in ~/.cache/uvbuild/bake/."""
-    from uvbuild import bakefile
-    from uvbuild.build import Builder
-    from uvbuild.engine import Engine
+    from uvbuild.docker.engine import Engine
+    from uvbuild.flow import bake as bakefile
+    from uvbuild.flow.build import Builder
 
     path, lock_path, flags = split_plan_flags(kwargs)
     if len(_platform_list(flags)) > 1:
@@ -642,7 +642,7 @@ def gc(
     """Remove this project's old local base images (all but the KEEP newest and those in
     use) and the build cache records that keep their layers alive."""
     from uvbuild import gc as collector
-    from uvbuild.engine import Engine
+    from uvbuild.docker.engine import Engine
 
     path, lock_path, flags = split_plan_flags(kwargs)
     the_plan = make_plan(path, lock_path, flags)
@@ -665,7 +665,7 @@ def gc(
         what = verb if decision.remove else f"kept ({decision.reason})"
         terminal.result(f"{what}: {name}")
     if result.bytes_freed is not None:
-        from uvbuild.build import format_bytes
+        from uvbuild.flow.build import format_bytes
 
         terminal.result(f"freed {format_bytes(result.bytes_freed)} (du -sb {result.data_root})")
     for error in result.errors:

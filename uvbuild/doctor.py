@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from uvbuild.build import disk_shortfall, format_bytes, plan_disk_estimate
 from uvbuild.core.model import BuildPlan
-from uvbuild.engine import (
+from uvbuild.docker.facts import (
     FIX_BUILDER,
     FIX_BUILDX,
     FIX_CLI,
@@ -28,6 +27,7 @@ from uvbuild.engine import (
     Storage,
 )
 from uvbuild.errors import ConfigError, EngineUnavailable, LockError, UvbuildError
+from uvbuild.flow.build import disk_shortfall, format_bytes, plan_disk_estimate
 
 DOCTOR_SCHEMA = "uvbuild.doctor/1"
 STATUSES = ("pass", "warn", "fail", "skip")
@@ -44,7 +44,7 @@ FIX_BASE_REPO = (
 
 
 class DoctorEngine(Protocol):
-    """The Engine verbs doctor uses (``uvbuild.engine.Engine`` has them all)."""
+    """The Engine verbs doctor uses (``uvbuild.docker.engine.Engine`` has them all)."""
 
     builder: str | None
 

@@ -23,7 +23,8 @@ from typing import Any, Protocol
 
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.render import LABEL_PREFIX
-from uvbuild.engine import CacheRecord, Engine, ImageInfo
+from uvbuild.docker.engine import Engine
+from uvbuild.docker.facts import CacheRecord, ImageInfo
 
 GC_SCHEMA = "uvbuild.gc/1"
 DEFAULT_KEEP = 2

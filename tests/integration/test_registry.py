@@ -35,7 +35,7 @@ import pytest
 
 from tests import synth
 from tests.integration.uvrun import uvbuild as run_uvbuild
-from uvbuild.engine import Engine
+from uvbuild.docker.engine import Engine
 
 REPO = Path(__file__).resolve().parents[2]
 APP_LOG_START = "==> building the app on the base"

@@ -6,18 +6,18 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from tests.test_build_flow import FakeEngine, FakeReport
-from tests.test_cli import run_main
-from uvbuild import cli, multiplatform, planner
-from uvbuild.build import BuildOptions
+from tests.clirun import run_main
+from tests.fakes import FakeEngine, FakeReport
+from tests.paths import FIXTURES
+from uvbuild import cli, planner
 from uvbuild.errors import ConfigError, EngineUnavailable
+from uvbuild.flow import platforms as multiplatform
+from uvbuild.flow.build import BuildOptions
 from uvbuild.uvcheck import LockCheck
 
-FIXTURES = Path(__file__).parent / "fixtures"
 PROJECT = FIXTURES / "two_indexes"
 BOTH = "linux/amd64,linux/arm64"
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-from uvbuild import bakefile, planner
-from uvbuild.build import Builder, BuildOptions
-from uvbuild.engine import BuildRequest
+from tests.paths import FIXTURES
+from uvbuild import planner
+from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import ConfigError
+from uvbuild.flow import bake as bakefile
+from uvbuild.flow.build import Builder, BuildOptions
 
 BASE = BuildRequest(
     context="/w/empty",
@@ -82,7 +83,7 @@ def test_an_existing_base_is_read_as_an_image():
 
 # -- bakefile.write: the bake file of a Builder (fake engine, no Docker) ------------------
 
-PROJECT = Path(__file__).parent / "fixtures" / "two_indexes"
+PROJECT = FIXTURES / "two_indexes"
 
 
 class BakeEngine:
@@ -92,7 +93,7 @@ class BakeEngine:
         self.calls: list[tuple] = []
 
     def check(self):
-        from uvbuild.engine import BuilderInfo
+        from uvbuild.docker.facts import BuilderInfo
 
         return BuilderInfo("default", "docker", "v0")
 

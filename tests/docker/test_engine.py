@@ -13,15 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from uvbuild.engine import (
-    FIX_CLI,
-    BuildRequest,
-    Engine,
-    _group_alive,
-    build_args,
-    failing_step,
-    stop_process_group,
-)
+from uvbuild.docker.engine import Engine
+from uvbuild.docker.facts import FIX_CLI, failing_step
+from uvbuild.docker.process import group_alive, stop_process_group
+from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.errors import BuildFailed, EngineUnavailable, Interrupted
 
 
@@ -305,7 +300,7 @@ def test_stop_process_group_kills_what_ignores_the_signal(tmp_path):
     stop_process_group(process, signal.SIGINT, grace=0.5)
     assert time.monotonic() - started < 10
     assert process.returncode is not None
-    assert not _group_alive(process.pid)
+    assert not group_alive(process.pid)
 
 
 # -- a missing docker CLI --------------------------------------------------------------------

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
-import shlex
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.fakes import APP_ID, BASE_ID, FakeEngine, FakeReport
+from tests.paths import FIXTURES
 from uvbuild import planner
-from uvbuild.build import (
+from uvbuild.core import render
+from uvbuild.docker.facts import Storage
+from uvbuild.docker.requests import BuildRequest, build_args
+from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
+from uvbuild.flow.build import (
     CACHE_FACTOR,
     GENERATED,
     LAYER_FACTOR,
@@ -23,120 +27,8 @@ from uvbuild.build import (
     plan_disk_estimate,
     wasted_base,
 )
-from uvbuild.core import render
-from uvbuild.engine import BuilderInfo, BuildRequest, Layer, Storage, build_args
-from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 
-FIXTURES = Path(__file__).parent / "fixtures"
 FLAGS = {"platform": "linux/amd64", "python": "3.11"}
-BASE_ID = "sha256:" + "b" * 64
-APP_ID = "sha256:" + "a" * 64
-
-
-class FakeEngine:
-    """Records every call; ``build`` writes the iidfile and can be told to fail."""
-
-    def __init__(
-        self,
-        *,
-        exists: bool = False,
-        driver: str = "docker",
-        fail: str | None = None,
-        unavailable: bool = False,
-        output: Sequence[str] = (),
-        free: int | None = 10**15,
-        interrupt: str | None = None,
-    ) -> None:
-        self.free = free  # bytes free in the engine's storage; None: not measurable
-        self.interrupt = interrupt  # "base" or "app": the build is interrupted (SIGTERM)
-        self.exists = exists
-        self.driver = driver
-        self.fail = fail  # "base" or "app"
-        self.unavailable = unavailable
-        self.output = list(output)
-        self.calls: list[tuple] = []
-        self.builds: list[BuildRequest] = []
-
-    def check(self) -> BuilderInfo:
-        self.calls.append(("check",))
-        if self.unavailable:
-            raise EngineUnavailable("no Docker engine answers at DOCKER_HOST=unix:///x.sock")
-        return BuilderInfo("default", self.driver, "v0")
-
-    def image_exists(self, ref: str) -> bool:
-        self.calls.append(("image_exists", ref))
-        return self.exists
-
-    def build(self, request: BuildRequest, on_line, step: str) -> None:
-        stage = "base" if request.target == render.BASE_STAGE else "app"
-        self.calls.append(("build", stage))
-        self.builds.append(request)
-        lines = self.output if stage == "app" else ["#1 building the base"]
-        for line in lines:
-            on_line(line)
-        if self.interrupt == stage:
-            raise Interrupted("interrupted by SIGTERM", 15)
-        if self.fail == stage:
-            raise BuildFailed(f"{step} failed: ERROR: failed to solve")
-        if request.iidfile:
-            Path(request.iidfile).write_text(BASE_ID if stage == "base" else APP_ID)
-
-    def tag(self, source: str, target: str) -> None:
-        self.calls.append(("tag", source, target))
-
-    def storage(self, local: bool | None = None) -> Storage:
-        self.calls.append(("storage",))
-        if self.free is None:
-            return Storage("/var/lib/docker", None, "the engine is not on this machine")
-        return Storage("/var/lib/docker", self.free)
-
-    def image_layers(self, ref: str) -> list[Layer]:
-        self.calls.append(("image_layers", ref))
-        base = [Layer("sha256:l1", "FROM python", 100)]
-        if ref == APP_ID:
-            return [*base, Layer("sha256:l2", "RUN uv sync", 7)]
-        return base
-
-    def diff_ids(self, ref: str) -> list[str]:
-        self.calls.append(("diff_ids", ref))
-        return ["sha256:l1"]
-
-    def command_line(self, args: Sequence[str]) -> str:
-        return shlex.join(["docker", *args])
-
-    def containerd_store(self) -> bool:
-        self.calls.append(("containerd_store",))
-        return getattr(self, "store", False)
-
-    # helpers for the assertions
-    def named(self, name: str) -> list[tuple]:
-        return [call for call in self.calls if call[0] == name]
-
-    def stage(self, stage: str) -> BuildRequest:
-        (request,) = [
-            r for r in self.builds if (r.target == render.BASE_STAGE) == (stage == "base")
-        ]
-        return request
-
-
-class FakeReport:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, str]] = []
-
-    def _add(kind):
-        def add(self, message: str) -> None:
-            self.messages.append((kind, message))
-
-        return add
-
-    step = _add("step")
-    info = _add("info")
-    warn = _add("warn")
-    detail = _add("detail")
-    stream = _add("stream")
-
-    def of(self, kind: str) -> list[str]:
-        return [m for k, m in self.messages if k == kind]
 
 
 @pytest.fixture(scope="module")
@@ -544,7 +436,7 @@ class RegistryEngine(FakeEngine):
         self.unreachable = unreachable
 
     def registry_image(self, ref: str, platform: str | None = None):
-        from uvbuild.engine import RegistryImage
+        from uvbuild.docker.facts import RegistryImage
 
         self.calls.append(("registry_image", ref))
         if self.unreachable:
@@ -810,7 +702,7 @@ def test_waiting_run_rechecks_and_reuses_the_base_the_holder_built(plan, tmp_pat
     import time
 
     from uvbuild import keylock
-    from uvbuild.build import user_cache_dir
+    from uvbuild.flow.build import user_cache_dir
 
     engine = FakeEngine(exists=False)
     held = threading.Event()
@@ -1034,7 +926,7 @@ def test_check_dry_run_prints_one_command(plan):
     ],
 )
 def test_normalize_output_takes_every_buildx_exporter(value, expected):
-    from uvbuild.build import normalize_output
+    from uvbuild.flow.build import normalize_output
 
     assert normalize_output(value) == expected
 
@@ -1049,7 +941,7 @@ def test_normalize_output_takes_every_buildx_exporter(value, expected):
     ],
 )
 def test_normalize_output_refuses_with_one_line(value, needle):
-    from uvbuild.build import normalize_output
+    from uvbuild.flow.build import normalize_output
 
     with pytest.raises(ConfigError, match=needle) as info:
         normalize_output(value)
@@ -1058,7 +950,7 @@ def test_normalize_output_refuses_with_one_line(value, needle):
 
 @pytest.mark.parametrize("name", ["uvbuild-base", "uvbuild-heavy", "UVBUILD-deps"])
 def test_user_contexts_refuse_uvbuild_names(name):
-    from uvbuild.build import user_contexts
+    from uvbuild.flow.build import user_contexts
 
     with pytest.raises(ConfigError, match=f"--build-context {name}: names starting with"):
         user_contexts([f"{name}=/x"])
@@ -1071,7 +963,7 @@ def test_user_contexts_refuse_uvbuild_names(name):
 
 
 def test_user_contexts_make_local_directories_absolute(tmp_path, monkeypatch):
-    from uvbuild.build import user_contexts
+    from uvbuild.flow.build import user_contexts
 
     (tmp_path / "assets").mkdir()
     monkeypatch.chdir(tmp_path)
@@ -1082,7 +974,7 @@ def test_user_contexts_make_local_directories_absolute(tmp_path, monkeypatch):
 
 
 def test_normalize_call():
-    from uvbuild.build import normalize_call
+    from uvbuild.flow.build import normalize_call
 
     assert normalize_call(None, False) is None
     assert normalize_call("build", False) is None

@@ -9,64 +9,54 @@ interrupt stops the build (and BuildKit's solve) before anything is tagged.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import itertools
 import json
 import logging
 import os
-import pty
-import re
 import shlex
 import shutil
-import signal
 import subprocess
-import termios
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 from python_on_whales import ClientNotFoundError, DockerClient
 from python_on_whales.exceptions import DockerException, NoSuchImage
-from python_on_whales.utils import run
 
-from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
+from uvbuild.docker import process
+from uvbuild.docker.facts import (
+    FIX_BUILDER,
+    FIX_BUILDX,
+    FIX_CLI,
+    FIX_ENGINE,
+    FIX_PUSH,
+    BuilderInfo,
+    CacheRecord,
+    EngineInfo,
+    ImageInfo,
+    Layer,
+    LineSink,
+    Probe,
+    RegistryImage,
+    Storage,
+    failing_step,
+    last_line,
+    pair_layers,
+    parse_du,
+    parse_history,
+    platform_entry,
+    registry_error,
+    registry_not_found,
+    repo_of,
+    text_tail,
+)
+from uvbuild.docker.requests import BuildRequest, build_args
+from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable
 
-LineSink = Callable[[str], None]
-
-# One fix per fault, shared by every command's error line and by `uvbuild doctor`.
-FIX_CLI = (
-    "install Docker Engine with the buildx plugin (https://docs.docker.com/engine/install/) "
-    "or put `docker` on PATH"
-)
-FIX_ENGINE = (
-    "start the engine (`sudo systemctl start docker`, or `dockerd`), or point DOCKER_HOST "
-    "or `docker context use` at a running one"
-)
-FIX_BUILDX = (
-    "install the buildx plugin (package docker-buildx-plugin or docker-buildx) into "
-    "~/.docker/cli-plugins or /usr/local/lib/docker/cli-plugins"
-)
-FIX_BUILDER = (
-    "list builders with `docker buildx ls`, then pass --builder with one of them "
-    "(or drop --builder and BUILDX_BUILDER to use the current one)"
-)
-FIX_DRIVER = (
-    "use a builder with the docker driver (`--builder default`), which builds straight "
-    "into the engine's image store"
-)
-
-FIX_REGISTRY = (
-    "start the registry or correct --base-repo (tool.uvbuild.base-repo); "
-    "run `docker login <registry>` when it needs credentials"
-)
-FIX_PUSH = "Check write access (`docker login <registry>`) and --base-repo (tool.uvbuild.base-repo)"
-
-# How long a build child may take to stop after the signal before it is killed.
-STOP_GRACE_SECONDS = 15.0
 PROBE_TIMEOUT = 120.0
+
+
 REGISTRY_TIMEOUT = 60.0
+
 
 _PROBE_DOCKERFILE = (
     "# uvbuild doctor: named build contexts and COPY --link, no image pulled\n"
@@ -89,164 +79,15 @@ class _CommandLog(logging.Handler):
 
 
 _COMMAND_LOG = _CommandLog()
+
+
 _PYWHALES_LOGGER = logging.getLogger("python_on_whales.utils")
-
-
-@dataclass(frozen=True, slots=True)
-class BuildRequest:
-    """One ``docker buildx build`` invocation; every field maps to one flag."""
-
-    context: str
-    file: str | None = None
-    tags: tuple[str, ...] = ()
-    target: str | None = None
-    build_args: tuple[tuple[str, str], ...] = ()
-    build_contexts: tuple[tuple[str, str], ...] = ()
-    platforms: tuple[str, ...] = ()
-    load: bool = False
-    push: bool = False
-    progress: str | None = None
-    no_cache: bool = False
-    secrets: tuple[str, ...] = ()
-    ssh: tuple[str, ...] = ()
-    labels: tuple[tuple[str, str], ...] = ()
-    builder: str | None = None
-    network: str | None = None
-    add_hosts: tuple[str, ...] = ()
-    iidfile: str | None = None
-    metadata_file: str | None = None
-    outputs: tuple[str, ...] = ()
-    cache_from: tuple[str, ...] = ()
-    cache_to: tuple[str, ...] = ()
-    provenance: bool | str | None = None  # False/True or buildx's value (``mode=max``)
-    sbom: str | None = None
-    attests: tuple[str, ...] = ()
-    annotations: tuple[str, ...] = ()
-    pull: bool = False
-    shm_size: str | None = None
-    ulimits: tuple[str, ...] = ()
-    allow: tuple[str, ...] = ()
-    call: str | None = None  # ``--call=check``: evaluate the Dockerfile, build nothing
-    extra_env: tuple[tuple[str, str], ...] = field(default=(), compare=False)
-
-
-def build_args(request: BuildRequest) -> list[str]:
-    """The arguments after ``docker``: a flag appears only when its value is set."""
-    args = ["buildx", "build"]
-
-    def many(flag: str, values: Sequence[str]) -> None:
-        for value in values:
-            args.extend([flag, value])
-
-    def one(flag: str, value: str | None) -> None:
-        if value is not None:
-            args.extend([flag, value])
-
-    one("--builder", request.builder)
-    one("--file", request.file)
-    many("--tag", request.tags)
-    one("--target", request.target)
-    many("--build-arg", [f"{k}={v}" for k, v in request.build_args])
-    many("--build-context", [f"{k}={v}" for k, v in request.build_contexts])
-    if request.platforms:
-        args.extend(["--platform", ",".join(request.platforms)])
-    many("--label", [f"{k}={v}" for k, v in request.labels])
-    many("--secret", request.secrets)
-    many("--ssh", request.ssh)
-    one("--network", request.network)
-    many("--add-host", request.add_hosts)
-    many("--cache-from", request.cache_from)
-    many("--cache-to", request.cache_to)
-    many("--output", request.outputs)
-    one("--progress", request.progress)
-    one("--iidfile", request.iidfile)
-    one("--metadata-file", request.metadata_file)
-    if request.provenance is not None:
-        value = request.provenance
-        args.append(f"--provenance={str(value).lower() if isinstance(value, bool) else value}")
-    if request.sbom is not None:
-        args.append(f"--sbom={request.sbom}")
-    many("--attest", request.attests)
-    many("--annotation", request.annotations)
-    one("--shm-size", request.shm_size)
-    many("--ulimit", request.ulimits)
-    many("--allow", request.allow)
-    if request.call is not None:
-        args.append(f"--call={request.call}")
-    if request.pull:
-        args.append("--pull")
-    if request.load:
-        args.append("--load")
-    if request.push:
-        args.append("--push")
-    if request.no_cache:
-        args.append("--no-cache")
-    args.append(request.context)
-    return args
-
-
-@dataclass(frozen=True, slots=True)
-class Layer:
-    """A layer of an image: its diff id, the history step that made it, and its size."""
-
-    diff_id: str
-    created_by: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class BuilderInfo:
-    name: str
-    driver: str
-    buildkit: str | None
-    running: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class EngineInfo:
-    """The engine answering: its version and where it was reached."""
-
-    version: str
-    where: str  # "context default (unix:///var/run/docker.sock)" or "DOCKER_HOST=..."
-    local: bool  # reached over a unix socket on this machine
-
-
-@dataclass(frozen=True, slots=True)
-class Storage:
-    """The engine's storage: its data root and the free bytes there, when measurable."""
-
-    root: str | None
-    free: int | None
-    reason: str = ""  # why ``free`` is None
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryImage:
-    """A base image as its registry holds it (read without pulling)."""
-
-    ref: str
-    digest: str  # the manifest's digest
-    diff_ids: tuple[str, ...]  # layers, oldest first
-    layer_bytes: int  # the compressed layers: at most what a pull downloads
-
-
-@dataclass(frozen=True, slots=True)
-class Probe:
-    """The outcome of a probe: ``ok`` and one line saying what was seen."""
-
-    ok: bool
-    detail: str
 
 
 def _tail(exc: DockerException, lines: int = 1) -> str:
     text = (exc.stderr or exc.stdout or "").strip().splitlines()
     meaningful = [line.strip() for line in text if line.strip()]
     return " | ".join(meaningful[-lines:]) if meaningful else f"exit {exc.return_code}"
-
-
-def _text_tail(text: str, fallback: str) -> str:
-    meaningful = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return _shorten(meaningful[-1].removeprefix("ERROR: "), 200) if meaningful else fallback
 
 
 class Engine:
@@ -301,30 +142,20 @@ class Engine:
     def _run(
         self, args: Sequence[str], timeout: float | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """A short docker command with a timeout (python-on-whales' runner has none)."""
+        """A short docker command with a timeout (python-on-whales' runner has none, and
+        a registry that does not answer must not hang uvbuild)."""
         command = [*self.docker_cmd, *args]
         if self._trace is not None:
             self._trace(f"$ {shlex.join(command)}")
         try:
-            return subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as exc:
-            return subprocess.CompletedProcess(
-                command, 124, "", f"no answer within {timeout:.0f} s ({exc.cmd[-1]})"
-            )
+            return process.run(command, timeout)
         except OSError as exc:
             raise EngineUnavailable(f"cannot run {command[0]}: {exc}; {FIX_CLI}") from exc
 
     def cli_version(self) -> str:
         """``Docker version 28.2.2, build e6534b4``."""
         proc = self._run(["--version"], timeout=30)
-        return proc.stdout.strip() or _text_tail(proc.stderr, "unknown version")
+        return proc.stdout.strip() or text_tail(proc.stderr, "unknown version")
 
     # -- engine, buildx, builder ------------------------------------------------------------
 
@@ -445,7 +276,7 @@ class Engine:
         if proc.returncode == 0:
             return Probe(True, "a probe build with --build-context and COPY --link worked")
         lines = proc.stderr.splitlines()
-        return Probe(False, failing_step(lines) or _text_tail(proc.stderr, "probe build failed"))
+        return Probe(False, failing_step(lines) or text_tail(proc.stderr, "probe build failed"))
 
     def probe_push(self, repo: str, workdir: Path) -> Probe:
         """Push a one-layer, few-byte image to ``<repo>:uvbuild-doctor`` (the registry
@@ -469,7 +300,7 @@ class Engine:
         self.remove_image(ref)
         if proc.returncode == 0:
             return Probe(True, f"pushed a probe image to {ref}")
-        return Probe(False, _text_tail(proc.stderr, f"push to {ref} failed"))
+        return Probe(False, text_tail(proc.stderr, f"push to {ref} failed"))
 
     @staticmethod
     def _probe_dir(workdir: Path) -> Path:
@@ -488,7 +319,7 @@ class Engine:
         proc = self._run(["buildx", "imagetools", "inspect", ref], REGISTRY_TIMEOUT)
         if proc.returncode == 0:
             return Probe(True, f"{ref} is in its registry (pulled at the first build)")
-        return Probe(False, f"{ref}: {_text_tail(proc.stderr, 'not found')}")
+        return Probe(False, f"{ref}: {text_tail(proc.stderr, 'not found')}")
 
     def registry_image(self, ref: str, platform: str | None = None) -> RegistryImage | None:
         """``ref`` as its registry holds it, or None when the registry has no such tag;
@@ -499,7 +330,7 @@ class Engine:
             ["buildx", "imagetools", "inspect", "--format", "{{json .}}", ref], REGISTRY_TIMEOUT
         )
         if proc.returncode != 0:
-            if _registry_not_found(proc.stderr):
+            if registry_not_found(proc.stderr):
                 return None
             raise EngineUnavailable(registry_error(ref, proc.stderr))
         try:
@@ -511,8 +342,8 @@ class Engine:
             diff_ids = tuple(str(d) for d in image["rootfs"]["diff_ids"])
             manifest = self._raw_manifest(ref)
             if manifest.get("manifests"):  # an index: the platform's own manifest
-                digest = str(_platform_entry(manifest["manifests"], platform)["digest"])
-                manifest = self._raw_manifest(f"{_repo_of(ref)}@{digest}")
+                digest = str(platform_entry(manifest["manifests"], platform)["digest"])
+                manifest = self._raw_manifest(f"{repo_of(ref)}@{digest}")
             layer_bytes = sum(int(layer.get("size") or 0) for layer in manifest.get("layers", []))
         except (ValueError, KeyError, TypeError, StopIteration, AttributeError) as exc:
             raise EngineUnavailable(f"cannot read {ref} from its registry ({exc!r})") from exc
@@ -531,7 +362,7 @@ class Engine:
         code, tail = self._stream([*self.docker_cmd, "push", ref], on_line)
         if code != 0:
             raise BuildFailed(
-                f"pushing {ref} failed: {_text_tail(chr(10).join(tail), f'exit {code}')}; "
+                f"pushing {ref} failed: {text_tail(chr(10).join(tail), f'exit {code}')}; "
                 f"the registry has no such tag. {FIX_PUSH}"
             )
 
@@ -546,7 +377,7 @@ class Engine:
         this machine (a unix socket and its data root visible here)."""
         proc = self._run(["info", "--format", "{{json .DockerRootDir}}"], 60)
         if proc.returncode != 0:
-            return Storage(None, None, _text_tail(proc.stderr, "docker info failed"))
+            return Storage(None, None, text_tail(proc.stderr, "docker info failed"))
         try:
             root = str(json.loads(proc.stdout.strip().splitlines()[0]))
         except (ValueError, IndexError):
@@ -585,50 +416,22 @@ class Engine:
             raise BuildFailed(f"image {ref} is not in the engine") from exc
 
     def image_layers(self, ref: str) -> list[Layer]:
-        """Layers, oldest first, with the history step and size that made each.
-
-        ``docker history`` also lists steps that made no layer (ENV, LABEL...); those
-        report size 0, so the steps with a size are paired with the layers from the
-        newest end, which is the end a summary cares about. Unpaired layers get size -1.
-        """
+        """Layers, oldest first, with the history step and size that made each
+        (see ``pair_layers``)."""
         try:
             image = self.client.image.inspect(ref)
         except NoSuchImage as exc:
             raise BuildFailed(f"image {ref} is not in the engine") from exc
-        diff_ids = list(image.root_fs.layers or [])
-        history = list(reversed(self._history(ref)))
-        # A RUN or COPY that changed nothing still makes a (zero-byte) layer.
-        steps = [step for step in history if step[0] > 0 or _makes_layer(step[1])]
-        if len(steps) < len(diff_ids):
-            steps = [step for step in history if step[0] > 0]
-        layers = []
-        for index, diff_id in enumerate(diff_ids):
-            back = len(diff_ids) - index
-            size, created_by = steps[-back] if back <= len(steps) else (-1, "")
-            layers.append(Layer(diff_id, created_by, size))
-        return layers
+        return pair_layers(list(image.root_fs.layers or []), self._history(ref))
 
     def _history(self, ref: str) -> list[tuple[int, str]]:
         """``docker history`` newest first, as (bytes, created by); python-on-whales has
-        no parsed form of it yet, so its runner is used directly."""
-        out = run(
-            [
-                *self.docker_cmd,
-                "image",
-                "history",
-                "--human=false",
-                "--no-trunc",
-                "--format",
-                "{{json .}}",
-                ref,
-            ]
-        )
-        steps = []
-        for line in str(out).splitlines():
-            if line.strip():
-                entry = json.loads(line)
-                steps.append((int(entry.get("Size") or 0), entry.get("CreatedBy") or ""))
-        return steps
+        no parsed form of it yet, so it goes through the runner."""
+        args = ["image", "history", "--human=false", "--no-trunc", "--format", "{{json .}}"]
+        proc = self._run([*args, ref], 120)
+        if proc.returncode != 0:
+            raise BuildFailed(f"docker image history {ref} failed ({text_tail(proc.stderr, '?')})")
+        return parse_history(proc.stdout)
 
     def tag(self, source: str, target: str) -> None:
         try:
@@ -642,16 +445,13 @@ class Engine:
         proc = self._run(["save", "-o", dest, *refs])
         if proc.returncode != 0:
             raise BuildFailed(
-                f"docker save -o {dest} failed ({_text_tail(proc.stderr, 'no output')}); "
+                f"docker save -o {dest} failed ({text_tail(proc.stderr, 'no output')}); "
                 "check that the directory exists and has room"
             )
 
     def remove_image(self, ref: str) -> None:
         with contextlib.suppress(DockerException, EngineUnavailable):
             self.client.image.remove(ref, force=True)
-
-    def run(self, image: str, command: Sequence[str]) -> str:
-        return str(self.client.run(image, list(command), remove=True))
 
     def _stream(
         self,
@@ -660,56 +460,14 @@ class Engine:
         env: dict[str, str] | None = None,
         terminal: int | None = None,
     ) -> tuple[int, list[str]]:
-        """Run a long docker command in its own process group, passing each output line
-        on; returns the exit code and the last lines. When uvbuild is interrupted (or
-        anything fails while streaming) the same signal goes to the group, uvbuild waits
-        for it to be gone (killing it after STOP_GRACE_SECONDS) and re-raises.
-
-        With ``terminal`` (the file descriptor of a TTY) the child writes to a
-        pseudo-terminal of that TTY's size instead of a pipe, so buildx draws its own TTY
-        view; its bytes are copied to ``terminal`` unchanged, and ``on_line`` gets a plain
-        copy of each line (escape sequences removed) for the failure message and scans."""
+        """A long docker command through the runner's ``stream`` (its own process group,
+        interrupts forwarded); python-on-whales' build returns only when buildx exits, and
+        uvbuild must stop the solve on an interrupt and show the output as it comes."""
         (self._trace or self._log)(f"$ {shlex.join(command)}")
-        master = slave = None
-        if terminal is not None:
-            master, slave = _pseudo_terminal(terminal)
         try:
-            process = subprocess.Popen(
-                command,
-                stdout=slave if slave is not None else subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
+            return process.stream(command, on_line, env, terminal)
         except OSError as exc:
             raise EngineUnavailable(f"cannot run {command[0]}: {exc}; {FIX_CLI}") from exc
-        finally:
-            if slave is not None:
-                os.close(slave)
-        tail: list[str] = []
-        try:
-            if master is not None and terminal is not None:
-                lines: Iterator[str] = _tee_terminal(master, terminal)
-            else:
-                assert process.stdout is not None
-                lines = (
-                    raw.decode(errors="replace").rstrip("\r\n")
-                    for raw in iter(process.stdout.readline, b"")
-                )
-            for line in lines:
-                tail = [*tail[-40:], line]
-                on_line(line)
-            code = process.wait()
-        except BaseException as exc:
-            stop_process_group(process, _signal_for(exc))
-            raise
-        finally:
-            if process.stdout is not None:
-                process.stdout.close()
-            if master is not None:
-                os.close(master)
-        return code, tail
 
     def build(
         self, request: BuildRequest, on_line: LineSink, step: str, terminal: int | None = None
@@ -732,9 +490,9 @@ class Engine:
                 name = self.builder or "the current builder"
                 raise EngineUnavailable(
                     f"buildx builder {name!r} could not start "
-                    f"({failing_step(tail) or _last(tail, code)}); {FIX_BUILDER}"
+                    f"({failing_step(tail) or last_line(tail, code)}); {FIX_BUILDER}"
                 )
-            raise BuildFailed(f"{step} failed: {failing_step(tail) or _last(tail, code)}")
+            raise BuildFailed(f"{step} failed: {failing_step(tail) or last_line(tail, code)}")
 
     # -- bake, platforms and garbage collection (uvbuild bake, --platform a,b, uvbuild gc) --
 
@@ -761,7 +519,7 @@ class Engine:
         proc = self._run(args, PROBE_TIMEOUT)
         if proc.returncode != 0:
             raise EngineUnavailable(
-                f"docker buildx bake --print failed ({_text_tail(proc.stderr, 'no output')}); "
+                f"docker buildx bake --print failed ({text_tail(proc.stderr, 'no output')}); "
                 f"{FIX_BUILDX}"
             )
         try:
@@ -794,7 +552,7 @@ class Engine:
         if proc.returncode != 0:
             raise BuildFailed(
                 "creating the multi-platform image failed: "
-                + _text_tail(proc.stderr, "imagetools create failed")
+                + text_tail(proc.stderr, "imagetools create failed")
             )
 
     def images(self, filters: Sequence[str] = ()) -> list[ImageInfo]:
@@ -805,7 +563,7 @@ class Engine:
             args += ["--filter", item]
         proc = self._run(args, 120)
         if proc.returncode != 0:
-            raise EngineUnavailable(f"docker image ls failed ({_text_tail(proc.stderr, '?')})")
+            raise EngineUnavailable(f"docker image ls failed ({text_tail(proc.stderr, '?')})")
         ids = list(dict.fromkeys(line.strip() for line in proc.stdout.splitlines() if line.strip()))
         return self.inspect_images(ids)
 
@@ -824,7 +582,7 @@ class Engine:
         ancestor = f"ancestor={image_id}"
         proc = self._run(["ps", "-a", "--filter", ancestor, "--format", "{{.Names}}"], 60)
         if proc.returncode != 0:
-            raise EngineUnavailable(f"docker ps failed ({_text_tail(proc.stderr, '?')})")
+            raise EngineUnavailable(f"docker ps failed ({text_tail(proc.stderr, '?')})")
         return [line.strip() for line in proc.stdout.splitlines() if line.strip()]
 
     def untag(self, ref: str) -> bool:
@@ -839,7 +597,7 @@ class Engine:
             args += ["--builder", self.builder]
         proc = self._run(args, 300)
         if proc.returncode != 0:
-            raise EngineUnavailable(f"docker buildx du failed ({_text_tail(proc.stderr, '?')})")
+            raise EngineUnavailable(f"docker buildx du failed ({text_tail(proc.stderr, '?')})")
         return parse_du(proc.stdout)
 
     def prune_record(self, record_id: str) -> bool:
@@ -860,110 +618,11 @@ class Engine:
         if storage.free is None or storage.root is None:
             return None
         try:
-            proc = subprocess.run(
-                ["du", "-sb", storage.root],
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
-        except (OSError, subprocess.TimeoutExpired):
+            proc = process.run(["du", "-sb", storage.root], 600)
+        except OSError:
             return None
         first = proc.stdout.split()
         return int(first[0]) if first and first[0].isdigit() else None
-
-
-def _signal_for(exc: BaseException) -> int:
-    if isinstance(exc, Interrupted):
-        return exc.signum
-    if isinstance(exc, KeyboardInterrupt):
-        return signal.SIGINT
-    return signal.SIGTERM
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of the group still runs; zombies (an init that is slow to reap
-    them, as in many containers) do not count."""
-    proc = Path("/proc")
-    if proc.is_dir():
-        for entry in proc.iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
-                return True
-        return False
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def stop_process_group(
-    process: subprocess.Popen[bytes], signum: int, grace: float = STOP_GRACE_SECONDS
-) -> None:
-    """Send ``signum`` to the child's process group (docker and its buildx plugin), wait
-    until every process of the group is gone, and kill what is left after ``grace``
-    seconds. A second interrupt while waiting kills the group at once."""
-    pgid = process.pid
-    try:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signum)
-        deadline = time.monotonic() + grace
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        while _group_alive(pgid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        if process.poll() is None or _group_alive(pgid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-            process.wait()
-
-
-def _pseudo_terminal(terminal: int) -> tuple[int, int]:
-    """A pseudo-terminal (master, slave) as large as the TTY ``terminal``."""
-    master, slave = pty.openpty()
-    with contextlib.suppress(OSError):
-        size = fcntl.ioctl(terminal, termios.TIOCGWINSZ, b"\0" * 8)
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
-    return master, slave
-
-
-_ESCAPE = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def _tee_terminal(master: int, terminal: int) -> Iterator[str]:
-    """Copy what the child writes on the pseudo-terminal to ``terminal`` as it comes,
-    and yield it as plain lines (no escape sequences or control characters)."""
-    pending = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: every writer has closed the pseudo-terminal
-            chunk = b""
-        if not chunk:
-            break
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(terminal, view) :]
-        *complete, pending = (pending + chunk).split(b"\n")
-        for raw in complete:
-            yield _ESCAPE.sub(b"", raw).decode(errors="replace")
-    if pending:
-        yield _ESCAPE.sub(b"", pending).decode(errors="replace")
-
-
-def _last(lines: Sequence[str], code: int) -> str:
-    meaningful = [line.strip() for line in lines if line.strip()]
-    return _shorten(meaningful[-1], 200) if meaningful else f"exit {code}"
 
 
 def _ref_error(ref: str, exc: DockerException) -> ConfigError | EngineUnavailable:
@@ -974,161 +633,3 @@ def _ref_error(ref: str, exc: DockerException) -> ConfigError | EngineUnavailabl
         )
     return EngineUnavailable(f"docker could not handle image {ref} ({_tail(exc)})")
 
-
-def _registry_not_found(stderr: str) -> bool:
-    """``imagetools inspect`` of a tag or repository the registry does not hold."""
-    last = _text_tail(stderr, "")
-    return last.endswith(": not found") or "MANIFEST_UNKNOWN" in stderr or "NAME_UNKNOWN" in stderr
-
-
-def registry_error(ref: str, stderr: str) -> str:
-    """One line for a registry that did not answer about ``ref``."""
-    text = _text_tail(stderr, "no answer")
-    lowered = stderr.lower()
-    if any(word in lowered for word in ("unauthorized", "authorization", "denied", "401")):
-        what = "refused the credentials"
-    else:
-        what = "cannot be reached"
-    host = ref.split("/", 1)[0]
-    return f"the registry {host} {what} ({text}); {FIX_REGISTRY}"
-
-
-def _repo_of(ref: str) -> str:
-    """``host:5000/team/base:tag`` -> ``host:5000/team/base``."""
-    name = ref.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return name.rsplit(":", 1)[0] if ":" in last else name
-
-
-def _platform_entry(entries: Sequence[dict[str, object]], platform: str | None) -> dict:
-    images = [e for e in entries if isinstance(e.get("platform"), dict)]
-    for entry in images:
-        plat = entry["platform"]
-        assert isinstance(plat, dict)
-        wanted = platform is None or f"{plat.get('os')}/{plat.get('architecture')}" == platform
-        if wanted and plat.get("os") != "unknown":  # "unknown/unknown": attestations
-            return dict(entry)
-    raise KeyError(f"no manifest for {platform or 'any platform'}")
-
-
-def _makes_layer(created_by: str) -> bool:
-    text = created_by.removeprefix("/bin/sh -c ").lstrip()
-    return text.startswith(("RUN ", "COPY ", "ADD ", "WORKDIR ")) and "#(nop)" not in text
-
-
-_FAILED_STEP = re.compile(r"^\s*> \[(?P<label>[^\]]+)\] (?P<command>.*):\s*$")
-
-
-def _shorten(text: str, width: int = 90) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def failing_step(lines: Sequence[str]) -> str | None:
-    """What failed, from plain progress output: BuildKit's step label (``[app 2/3] RUN
-    false``), the first error line the step printed, and the solver's verdict."""
-    step = error = verdict = None
-    for index, line in enumerate(lines):
-        text = line.strip()
-        match = _FAILED_STEP.match(line)
-        if match:
-            step = f"[{match['label']}] {_shorten(match['command'])}"
-            block = itertools.takewhile(lambda x: x.strip() != "------", lines[index + 1 :])
-            error = next((_shorten(x.strip(": ")) for x in block if "error" in x.lower()), None)
-        elif text.startswith("ERROR: failed to solve:"):
-            verdict = text.removeprefix("ERROR: failed to solve:").strip()
-            verdict = _shorten(verdict.split("did not complete successfully: ")[-1])
-    if step:
-        return f"{step}: {error or verdict or 'failed'}"
-    if verdict:
-        return verdict
-    for line in reversed(lines):
-        if " ERROR:" in line or line.startswith("ERROR"):
-            return _shorten(line.strip())
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class ImageInfo:
-    """What ``docker image inspect`` says about one image, for ``uvbuild gc``."""
-
-    id: str
-    tags: tuple[str, ...]
-    labels: tuple[tuple[str, str], ...]
-    created: str
-    last_tagged: str | None
-    layers: tuple[str, ...]
-    size: int
-
-    @classmethod
-    def from_inspect(cls, raw: dict[str, object]) -> ImageInfo:
-        config = raw.get("Config") or {}
-        labels = (config.get("Labels") if isinstance(config, dict) else None) or {}
-        rootfs = raw.get("RootFS") or {}
-        metadata = raw.get("Metadata") or {}
-        last = metadata.get("LastTagTime") if isinstance(metadata, dict) else None
-        return cls(
-            id=str(raw.get("Id", "")),
-            tags=tuple(str(t) for t in raw.get("RepoTags") or ()),  # type: ignore[union-attr]
-            labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
-            created=str(raw.get("Created") or ""),
-            # docker reports a never-tagged image's LastTagTime as the zero time
-            last_tagged=str(last) if last and not str(last).startswith("0001-") else None,
-            layers=tuple(rootfs.get("Layers") or ()) if isinstance(rootfs, dict) else (),
-            size=int(raw.get("Size") or 0),  # type: ignore[arg-type]
-        )
-
-    def label(self, name: str) -> str | None:
-        return dict(self.labels).get(name)
-
-
-@dataclass(frozen=True, slots=True)
-class CacheRecord:
-    """One record of ``docker buildx du --verbose``."""
-
-    id: str
-    parent: str | None
-    description: str
-    size: int
-    shared: bool
-    in_use: bool
-    mutable: bool
-    type: str
-
-
-_SIZE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-_SIZE_UNITS.update({"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40})
-
-
-def _du_size(text: str) -> int:
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
-    if not match:
-        return 0
-    return round(float(match[1]) * _SIZE_UNITS.get(match[2].upper() or "B", 1))
-
-
-def parse_du(text: str) -> list[CacheRecord]:
-    """Records of ``docker buildx du --verbose`` output (blocks of ``Key:<tab>value``
-    lines separated by blank lines; the totals block at the end has no ID)."""
-    records = []
-    for block in re.split(r"\n\s*\n", text):
-        fields: dict[str, str] = {}
-        for line in block.splitlines():
-            key, sep, value = line.partition(":")
-            if sep and key.strip():
-                fields.setdefault(key.strip(), value.strip())
-        if "ID" not in fields:
-            continue
-        records.append(
-            CacheRecord(
-                id=fields["ID"],
-                parent=fields.get("Parent") or None,
-                description=fields.get("Description", ""),
-                size=_du_size(fields.get("Size", "0B")),
-                shared=fields.get("Shared") == "true",
-                in_use=fields.get("In use") == "true",
-                mutable=fields.get("Mutable") == "true",
-                type=fields.get("Type", ""),
-            )
-        )
-    return records

@@ -22,7 +22,9 @@ from typing import Any, Protocol
 from uvbuild import keylock
 from uvbuild.core import render
 from uvbuild.core.model import BuildPlan
-from uvbuild.engine import FIX_DRIVER, BuildRequest, Engine, RegistryImage, Storage, build_args
+from uvbuild.docker.engine import Engine
+from uvbuild.docker.facts import FIX_DRIVER, RegistryImage, Storage
+from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.errors import (
     BuildFailed,
     ConfigError,

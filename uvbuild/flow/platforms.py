@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from uvbuild.bakefile import names_registry
-from uvbuild.build import Builder, BuildOptions, BuildResult, Reporter, output_pushes
 from uvbuild.core.config import normalize_platform
 from uvbuild.core.model import PLAN_SCHEMA, BuildPlan
-from uvbuild.engine import FIX_DRIVER, Engine
+from uvbuild.docker.engine import Engine
+from uvbuild.docker.facts import FIX_DRIVER
 from uvbuild.errors import ConfigError, EngineUnavailable
+from uvbuild.flow.bake import names_registry
+from uvbuild.flow.build import Builder, BuildOptions, BuildResult, Reporter, output_pushes
 
 PLANS_SCHEMA = "uvbuild.plans/1"
 BUILDS_SCHEMA = "uvbuild.builds/1"

@@ -14,11 +14,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from uvbuild.engine import FIX_DRIVER, BuildRequest
+from uvbuild.docker.facts import FIX_DRIVER
+from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import ConfigError, EngineUnavailable
 
 if TYPE_CHECKING:
-    from uvbuild.build import Builder, Reporter
+    from uvbuild.flow.build import Builder, Reporter
 
 BAKE_BASE_TARGET = "uvbuild-base"
 BAKE_APP_TARGET = "app"
@@ -140,7 +141,7 @@ def inputs_dir(key: str) -> Path:
     """Where ``uvbuild bake`` keeps the generated inputs its bake file names by absolute
     path: ``~/.cache/uvbuild/bake/<key16>/`` (stable, so the file works after uvbuild
     exits, and outside the user's tree)."""
-    from uvbuild.build import user_cache_dir
+    from uvbuild.flow.build import user_cache_dir
 
     return user_cache_dir() / "bake" / key[:16]
 

@@ -1,0 +1,311 @@
+"""What the engine says, as plain values, and the parsers that read its output.
+
+Nothing here imports python-on-whales or runs a process: the value types travel through
+the flow, the CLI and the tests without loading the Docker client. The ``FIX_*`` texts are
+the one next step per fault, shared by every command's error line and by ``uvbuild doctor``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+LineSink = Callable[[str], None]
+
+
+# One fix per fault, shared by every command's error line and by `uvbuild doctor`.
+FIX_CLI = (
+    "install Docker Engine with the buildx plugin (https://docs.docker.com/engine/install/) "
+    "or put `docker` on PATH"
+)
+
+
+FIX_ENGINE = (
+    "start the engine (`sudo systemctl start docker`, or `dockerd`), or point DOCKER_HOST "
+    "or `docker context use` at a running one"
+)
+
+
+FIX_BUILDX = (
+    "install the buildx plugin (package docker-buildx-plugin or docker-buildx) into "
+    "~/.docker/cli-plugins or /usr/local/lib/docker/cli-plugins"
+)
+
+
+FIX_BUILDER = (
+    "list builders with `docker buildx ls`, then pass --builder with one of them "
+    "(or drop --builder and BUILDX_BUILDER to use the current one)"
+)
+
+
+FIX_DRIVER = (
+    "use a builder with the docker driver (`--builder default`), which builds straight "
+    "into the engine's image store"
+)
+
+
+FIX_REGISTRY = (
+    "start the registry or correct --base-repo (tool.uvbuild.base-repo); "
+    "run `docker login <registry>` when it needs credentials"
+)
+
+
+FIX_PUSH = "Check write access (`docker login <registry>`) and --base-repo (tool.uvbuild.base-repo)"
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """A layer of an image: its diff id, the history step that made it, and its size."""
+
+    diff_id: str
+    created_by: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class BuilderInfo:
+    name: str
+    driver: str
+    buildkit: str | None
+    running: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInfo:
+    """The engine answering: its version and where it was reached."""
+
+    version: str
+    where: str  # "context default (unix:///var/run/docker.sock)" or "DOCKER_HOST=..."
+    local: bool  # reached over a unix socket on this machine
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """The engine's storage: its data root and the free bytes there, when measurable."""
+
+    root: str | None
+    free: int | None
+    reason: str = ""  # why ``free`` is None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryImage:
+    """A base image as its registry holds it (read without pulling)."""
+
+    ref: str
+    digest: str  # the manifest's digest
+    diff_ids: tuple[str, ...]  # layers, oldest first
+    layer_bytes: int  # the compressed layers: at most what a pull downloads
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """The outcome of a probe: ``ok`` and one line saying what was seen."""
+
+    ok: bool
+    detail: str
+
+
+def text_tail(text: str, fallback: str) -> str:
+    meaningful = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return shorten(meaningful[-1].removeprefix("ERROR: "), 200) if meaningful else fallback
+
+
+def last_line(lines: Sequence[str], code: int) -> str:
+    meaningful = [line.strip() for line in lines if line.strip()]
+    return shorten(meaningful[-1], 200) if meaningful else f"exit {code}"
+
+
+def registry_not_found(stderr: str) -> bool:
+    """``imagetools inspect`` of a tag or repository the registry does not hold."""
+    last = text_tail(stderr, "")
+    return last.endswith(": not found") or "MANIFEST_UNKNOWN" in stderr or "NAME_UNKNOWN" in stderr
+
+
+def registry_error(ref: str, stderr: str) -> str:
+    """One line for a registry that did not answer about ``ref``."""
+    text = text_tail(stderr, "no answer")
+    lowered = stderr.lower()
+    if any(word in lowered for word in ("unauthorized", "authorization", "denied", "401")):
+        what = "refused the credentials"
+    else:
+        what = "cannot be reached"
+    host = ref.split("/", 1)[0]
+    return f"the registry {host} {what} ({text}); {FIX_REGISTRY}"
+
+
+def repo_of(ref: str) -> str:
+    """``host:5000/team/base:tag`` -> ``host:5000/team/base``."""
+    name = ref.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return name.rsplit(":", 1)[0] if ":" in last else name
+
+
+def platform_entry(entries: Sequence[dict[str, object]], platform: str | None) -> dict:
+    images = [e for e in entries if isinstance(e.get("platform"), dict)]
+    for entry in images:
+        plat = entry["platform"]
+        assert isinstance(plat, dict)
+        wanted = platform is None or f"{plat.get('os')}/{plat.get('architecture')}" == platform
+        if wanted and plat.get("os") != "unknown":  # "unknown/unknown": attestations
+            return dict(entry)
+    raise KeyError(f"no manifest for {platform or 'any platform'}")
+
+
+def makes_layer(created_by: str) -> bool:
+    text = created_by.removeprefix("/bin/sh -c ").lstrip()
+    return text.startswith(("RUN ", "COPY ", "ADD ", "WORKDIR ")) and "#(nop)" not in text
+
+
+_FAILED_STEP = re.compile(r"^\s*> \[(?P<label>[^\]]+)\] (?P<command>.*):\s*$")
+
+
+def shorten(text: str, width: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def failing_step(lines: Sequence[str]) -> str | None:
+    """What failed, from plain progress output: BuildKit's step label (``[app 2/3] RUN
+    false``), the first error line the step printed, and the solver's verdict."""
+    step = error = verdict = None
+    for index, line in enumerate(lines):
+        text = line.strip()
+        match = _FAILED_STEP.match(line)
+        if match:
+            step = f"[{match['label']}] {shorten(match['command'])}"
+            block = itertools.takewhile(lambda x: x.strip() != "------", lines[index + 1 :])
+            error = next((shorten(x.strip(": ")) for x in block if "error" in x.lower()), None)
+        elif text.startswith("ERROR: failed to solve:"):
+            verdict = text.removeprefix("ERROR: failed to solve:").strip()
+            verdict = shorten(verdict.split("did not complete successfully: ")[-1])
+    if step:
+        return f"{step}: {error or verdict or 'failed'}"
+    if verdict:
+        return verdict
+    for line in reversed(lines):
+        if " ERROR:" in line or line.startswith("ERROR"):
+            return shorten(line.strip())
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What ``docker image inspect`` says about one image, for ``uvbuild gc``."""
+
+    id: str
+    tags: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...]
+    created: str
+    last_tagged: str | None
+    layers: tuple[str, ...]
+    size: int
+
+    @classmethod
+    def from_inspect(cls, raw: dict[str, object]) -> ImageInfo:
+        config = raw.get("Config") or {}
+        labels = (config.get("Labels") if isinstance(config, dict) else None) or {}
+        rootfs = raw.get("RootFS") or {}
+        metadata = raw.get("Metadata") or {}
+        last = metadata.get("LastTagTime") if isinstance(metadata, dict) else None
+        return cls(
+            id=str(raw.get("Id", "")),
+            tags=tuple(str(t) for t in raw.get("RepoTags") or ()),  # type: ignore[union-attr]
+            labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+            created=str(raw.get("Created") or ""),
+            # docker reports a never-tagged image's LastTagTime as the zero time
+            last_tagged=str(last) if last and not str(last).startswith("0001-") else None,
+            layers=tuple(rootfs.get("Layers") or ()) if isinstance(rootfs, dict) else (),
+            size=int(raw.get("Size") or 0),  # type: ignore[arg-type]
+        )
+
+    def label(self, name: str) -> str | None:
+        return dict(self.labels).get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRecord:
+    """One record of ``docker buildx du --verbose``."""
+
+    id: str
+    parent: str | None
+    description: str
+    size: int
+    shared: bool
+    in_use: bool
+    mutable: bool
+    type: str
+
+
+_SIZE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+_SIZE_UNITS.update({"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40})
+
+
+def _du_size(text: str) -> int:
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
+    if not match:
+        return 0
+    return round(float(match[1]) * _SIZE_UNITS.get(match[2].upper() or "B", 1))
+
+
+def parse_du(text: str) -> list[CacheRecord]:
+    """Records of ``docker buildx du --verbose`` output (blocks of ``Key:<tab>value``
+    lines separated by blank lines; the totals block at the end has no ID)."""
+    records = []
+    for block in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip():
+                fields.setdefault(key.strip(), value.strip())
+        if "ID" not in fields:
+            continue
+        records.append(
+            CacheRecord(
+                id=fields["ID"],
+                parent=fields.get("Parent") or None,
+                description=fields.get("Description", ""),
+                size=_du_size(fields.get("Size", "0B")),
+                shared=fields.get("Shared") == "true",
+                in_use=fields.get("In use") == "true",
+                mutable=fields.get("Mutable") == "true",
+                type=fields.get("Type", ""),
+            )
+        )
+    return records
+
+
+
+def parse_history(text: str) -> list[tuple[int, str]]:
+    """``docker image history --format '{{json .}}'`` lines -> (bytes, created by), newest
+    first."""
+    steps = []
+    for line in text.splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            steps.append((int(entry.get("Size") or 0), entry.get("CreatedBy") or ""))
+    return steps
+
+
+def pair_layers(diff_ids: Sequence[str], history: Sequence[tuple[int, str]]) -> list[Layer]:
+    """Layers, oldest first, with the history step and size that made each.
+
+    ``docker history`` (newest first) also lists steps that made no layer (ENV, LABEL...);
+    those report size 0, so the steps with a size are paired with the layers from the
+    newest end, which is the end a summary cares about. Unpaired layers get size -1.
+    """
+    oldest_first = list(reversed(history))
+    # A RUN or COPY that changed nothing still makes a (zero-byte) layer.
+    steps = [step for step in oldest_first if step[0] > 0 or makes_layer(step[1])]
+    if len(steps) < len(diff_ids):
+        steps = [step for step in oldest_first if step[0] > 0]
+    layers = []
+    for index, diff_id in enumerate(diff_ids):
+        back = len(diff_ids) - index
+        size, created_by = steps[-back] if back <= len(steps) else (-1, "")
+        layers.append(Layer(diff_id, created_by, size))
+    return layers
