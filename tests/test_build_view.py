@@ -22,7 +22,8 @@ from uvbuild.console import Terminal
 from uvbuild.docker.engine import Engine
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed
-from uvbuild.flow.build import Builder, BuildOptions
+from uvbuild.flow.build import Builder
+from uvbuild.flow.options import BuildOptions
 
 FAKE_DOCKER = r"""#!/bin/sh
 # A stand-in for `docker buildx build` that draws like BuildKit's TTY view on a terminal.

@@ -14,8 +14,9 @@ from rich.console import Console
 
 from tests.paths import CORPUS, FIXTURES
 from uvbuild import planner
-from uvbuild.console import Terminal, describe_packages, layer_names, plain, size_total
+from uvbuild.console import Terminal, describe_packages, layer_names, plain
 from uvbuild.core import render
+from uvbuild.core.units import size_total
 
 COLOR = re.compile(r"\x1b\[[0-9;]*(?:3[0-9]|9[0-7]|38;)[0-9;]*m")
 

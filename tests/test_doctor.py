@@ -26,8 +26,8 @@ from uvbuild.doctor import (
     FIX_FRONTEND,
     STATUSES,
     Report,
-    _is_registry_repo,
     diagnose,
+    is_registry_repo,
     project_problem,
 )
 from uvbuild.errors import ConfigError, EngineUnavailable, LockError
@@ -219,7 +219,7 @@ def test_local_base_repo_is_not_pushed_to(tmp_path):
     ],
 )
 def test_is_registry_repo(repo, registry):
-    assert _is_registry_repo(repo) is registry
+    assert is_registry_repo(repo) is registry
 
 
 def test_short_disk_warns_without_failing(plan, tmp_path):

@@ -357,7 +357,7 @@ def image_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def build_options(kwargs: dict[str, Any], **fixed: Any) -> Any:
     """BuildOptions from the flags a command has; ``fixed`` sets the ones it lacks."""
-    from uvbuild.flow.build import BuildOptions, normalize_call, normalize_output, user_contexts
+    from uvbuild.flow.options import BuildOptions, normalize_call, normalize_output, user_contexts
 
     pairs = {"build_args": "--build-arg", "labels": "--label"}
     values: dict[str, Any] = {}
@@ -665,9 +665,9 @@ def gc(
         what = verb if decision.remove else f"kept ({decision.reason})"
         terminal.result(f"{what}: {name}")
     if result.bytes_freed is not None:
-        from uvbuild.flow.build import format_bytes
+        from uvbuild.core.units import format_size
 
-        terminal.result(f"freed {format_bytes(result.bytes_freed)} (du -sb {result.data_root})")
+        terminal.result(f"freed {format_size(result.bytes_freed)} (du -sb {result.data_root})")
     for error in result.errors:
         terminal.warn(error)
 

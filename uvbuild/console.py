@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from uvbuild.core.model import BuildPlan
+from uvbuild.core.units import format_size, size_total
 
 # ANSI escape sequences, and every control character but tab and newline.
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
@@ -35,25 +36,8 @@ def plain(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-def human_size(size: int | None) -> str:
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError
 
 
-def size_total(known: int, unknown: int = 0) -> str:
-    """A total of wheel sizes that shows the wheels the lock gives no size for:
-    ``3.1 GB``, ``3.1 GB + 4 of unknown size``, or ``2 of unknown size`` (none known)."""
-    if not unknown:
-        return human_size(known)
-    if not known:
-        return f"{unknown} of unknown size"
-    return f"{human_size(known)} + {unknown} of unknown size"
 
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
@@ -250,7 +234,7 @@ class Terminal:
             if _fixed_width(table) + 12 > width:  # `why` would get fewer than 12 columns
                 self.out.print(title)
                 for layer, name, version, _source, size, why in rows:
-                    line = f"  {layer}: {name} {version}, {human_size(size)}"
+                    line = f"  {layer}: {name} {version}, {format_size(size)}"
                     line += f" ({why})" if why else ""
                     wrapped = textwrap.wrap(line, width, subsequent_indent="      ")
                     for part in wrapped or [line]:
@@ -310,7 +294,7 @@ class Terminal:
             table.add_row(
                 str(number),
                 layer.diff_id.removeprefix("sha256:")[:12],
-                human_size(layer.size) if layer.size >= 0 else "?",
+                format_size(layer.size) if layer.size >= 0 else "?",
                 "base" if layer.shared else "[green]new[/]",
                 escape(name),
             )
@@ -322,8 +306,8 @@ class Terminal:
             + (f" in {result.base_seconds:.1f} s" if result.base_seconds else "")
         )
         self.err.print(
-            f"app: {result.app_seconds:.1f} s; new layers {human_size(new)}, "
-            f"shared with base {human_size(shared)}"
+            f"app: {result.app_seconds:.1f} s; new layers {format_size(new)}, "
+            f"shared with base {format_size(shared)}"
         )
         for ref in result.tags or ((result.image_id,) if result.image_id else ()):
             self.result(ref)
@@ -350,9 +334,9 @@ def _plan_table(title: str, rows: Sequence[tuple[Any, ...]], heavy: int, main: s
         if index == heavy and heavy:
             table.add_section()
         if main is None:
-            table.add_row(layer, name, version, source, human_size(size), why)
+            table.add_row(layer, name, version, source, format_size(size), why)
         else:
-            table.add_row(layer, name, version, human_size(size), why)
+            table.add_row(layer, name, version, format_size(size), why)
     return table
 
 
@@ -379,7 +363,7 @@ def describe_packages(choices: Sequence[Any], label: str) -> str:
         more = f" +{len(selected) - 1}" if len(selected) > 1 else ""
         return f"{label}: {biggest.name} {biggest.version or ''}".rstrip() + more
     unknown = sum(1 for s in selected if s.size is None)
-    size = human_size(total) + (f" + {unknown} of unknown size" if unknown else "")
+    size = format_size(total) + (f" + {unknown} of unknown size" if unknown else "")
     return f"{label}: {len(selected)} packages, {size}"
 
 

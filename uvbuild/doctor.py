@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from uvbuild.core.model import BuildPlan
+from uvbuild.core.units import format_size
 from uvbuild.docker.facts import (
     FIX_BUILDER,
     FIX_BUILDX,
@@ -27,7 +28,7 @@ from uvbuild.docker.facts import (
     Storage,
 )
 from uvbuild.errors import ConfigError, EngineUnavailable, LockError, UvbuildError
-from uvbuild.flow.build import disk_shortfall, format_bytes, plan_disk_estimate
+from uvbuild.flow.inputs import disk_shortfall, plan_disk_estimate
 
 DOCTOR_SCHEMA = "uvbuild.doctor/1"
 STATUSES = ("pass", "warn", "fail", "skip")
@@ -121,7 +122,7 @@ def _what(exc: Exception, fix: str) -> str:
     return str(exc).removesuffix(f"; {fix}")
 
 
-def _is_registry_repo(repo: str) -> bool:
+def is_registry_repo(repo: str) -> bool:
     """A repository whose first part names a registry host (``host.tld/...``,
     ``host:5000/...``, ``localhost/...``) is pushed to; other names stay local."""
     first, sep, _ = repo.partition("/")
@@ -196,7 +197,7 @@ def diagnose(
             if buildkit.startswith("v0.0.0"):
                 buildkit += ": no version reported, features are probed below"
             detail = f"{builder.name} ({builder.driver} driver, BuildKit {buildkit})"
-            registry = plan is not None and _is_registry_repo(plan.base_repo)
+            registry = plan is not None and is_registry_repo(plan.base_repo)
             if builder.driver != "docker" and not registry:
                 add(
                     "builder",
@@ -278,7 +279,7 @@ def diagnose(
     title = "base repository"
     if plan is None:
         skip("base-repo", title, "needs a planned project")
-    elif plan.config.base_repo is None or not _is_registry_repo(plan.base_repo):
+    elif plan.config.base_repo is None or not is_registry_repo(plan.base_repo):
         skip("base-repo", title, f"{plan.base_repo} is local: bases stay in the engine")
     elif builder is None:
         skip("base-repo", title, "needs a usable builder")
@@ -318,7 +319,7 @@ def _disk(engine: DoctorEngine, plan: BuildPlan | None, info: EngineInfo) -> Che
             "check free space where the engine keeps its data "
             "(`docker system df`, and `df` on the engine's host)",
         )
-    free = f"{format_bytes(storage.free)} free in {storage.root}"
+    free = f"{format_size(storage.free)} free in {storage.root}"
     if plan is None:
         return make("pass", f"{free} (no project to compare with)")
     if plan.heavy and engine.image_exists(plan.tag):

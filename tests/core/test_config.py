@@ -19,8 +19,8 @@ from uvbuild.core.config import (
     config_to_dict,
     load_config,
     normalize_platform,
-    parse_size,
 )
+from uvbuild.core.units import parse_size
 from uvbuild.errors import ConfigError
 
 # One valid [tool.uvbuild] value per key, and the Config field value it becomes.

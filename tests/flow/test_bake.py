@@ -12,7 +12,8 @@ from uvbuild import planner
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import ConfigError
 from uvbuild.flow import bake as bakefile
-from uvbuild.flow.build import Builder, BuildOptions
+from uvbuild.flow.build import Builder
+from uvbuild.flow.options import BuildOptions
 
 BASE = BuildRequest(
     context="/w/empty",

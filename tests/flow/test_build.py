@@ -12,21 +12,20 @@ from tests.fakes import APP_ID, BASE_ID, FakeEngine, FakeReport
 from tests.paths import FIXTURES
 from uvbuild import planner
 from uvbuild.core import render
-from uvbuild.docker.facts import Storage
+from uvbuild.docker.facts import Storage, wasted_base
 from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
-from uvbuild.flow.build import (
+from uvbuild.flow.build import Builder
+from uvbuild.flow.inputs import (
     CACHE_FACTOR,
-    GENERATED,
     LAYER_FACTOR,
     UNKNOWN_WHEEL_BYTES,
-    Builder,
-    BuildOptions,
     base_disk_estimate,
     disk_shortfall,
     plan_disk_estimate,
-    wasted_base,
 )
+from uvbuild.flow.options import BuildOptions
+from uvbuild.flow.result import GENERATED
 
 FLAGS = {"platform": "linux/amd64", "python": "3.11"}
 
@@ -702,7 +701,7 @@ def test_waiting_run_rechecks_and_reuses_the_base_the_holder_built(plan, tmp_pat
     import time
 
     from uvbuild import keylock
-    from uvbuild.flow.build import user_cache_dir
+    from uvbuild.flow.inputs import user_cache_dir
 
     engine = FakeEngine(exists=False)
     held = threading.Event()
@@ -926,7 +925,7 @@ def test_check_dry_run_prints_one_command(plan):
     ],
 )
 def test_normalize_output_takes_every_buildx_exporter(value, expected):
-    from uvbuild.flow.build import normalize_output
+    from uvbuild.flow.options import normalize_output
 
     assert normalize_output(value) == expected
 
@@ -941,7 +940,7 @@ def test_normalize_output_takes_every_buildx_exporter(value, expected):
     ],
 )
 def test_normalize_output_refuses_with_one_line(value, needle):
-    from uvbuild.flow.build import normalize_output
+    from uvbuild.flow.options import normalize_output
 
     with pytest.raises(ConfigError, match=needle) as info:
         normalize_output(value)
@@ -950,7 +949,7 @@ def test_normalize_output_refuses_with_one_line(value, needle):
 
 @pytest.mark.parametrize("name", ["uvbuild-base", "uvbuild-heavy", "UVBUILD-deps"])
 def test_user_contexts_refuse_uvbuild_names(name):
-    from uvbuild.flow.build import user_contexts
+    from uvbuild.flow.options import user_contexts
 
     with pytest.raises(ConfigError, match=f"--build-context {name}: names starting with"):
         user_contexts([f"{name}=/x"])
@@ -963,7 +962,7 @@ def test_user_contexts_refuse_uvbuild_names(name):
 
 
 def test_user_contexts_make_local_directories_absolute(tmp_path, monkeypatch):
-    from uvbuild.flow.build import user_contexts
+    from uvbuild.flow.options import user_contexts
 
     (tmp_path / "assets").mkdir()
     monkeypatch.chdir(tmp_path)
@@ -974,7 +973,7 @@ def test_user_contexts_make_local_directories_absolute(tmp_path, monkeypatch):
 
 
 def test_normalize_call():
-    from uvbuild.flow.build import normalize_call
+    from uvbuild.flow.options import normalize_call
 
     assert normalize_call(None, False) is None
     assert normalize_call("build", False) is None

@@ -15,7 +15,7 @@ from tests.paths import FIXTURES
 from uvbuild import cli, planner
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow import platforms as multiplatform
-from uvbuild.flow.build import BuildOptions
+from uvbuild.flow.options import BuildOptions
 from uvbuild.uvcheck import LockCheck
 
 PROJECT = FIXTURES / "two_indexes"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from uvbuild.core.units import parse_size
 from uvbuild.errors import ConfigError
 
 DEFAULT_PYTHON = "3.11"
@@ -32,8 +33,6 @@ _LAYER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 # uv's rule for [[tool.uv.index]] names
 _INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,22 +127,6 @@ _FLAGS_REPLACE = {
 FIELD_TO_KEY = {field: key for key, (field, _) in _KEYS.items()}
 
 
-def parse_size(value: Any, where: str) -> int:
-    """``50000000``, ``"50MB"``, ``"1.5GB"``, ``"512MiB"`` -> bytes."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{where}: expected a size such as 50MB, got {value!r}")
-    if isinstance(value, int):
-        if value < 0:
-            raise ConfigError(f"{where}: a size cannot be negative ({value})")
-        return value
-    match = _SIZE.match(value) if isinstance(value, str) else None
-    if not match:
-        raise ConfigError(f"{where}: expected a size such as 50MB or 2GB, got {value!r}")
-    number, unit = match.group(1), (match.group(2) or "").lower()
-    scale = _UNITS[unit[:1]]
-    if "i" in unit:
-        scale = {1: 1, 10**3: 2**10, 10**6: 2**20, 10**9: 2**30, 10**12: 2**40}[scale]
-    return int(float(number) * scale)
 
 
 def normalize_platform(value: str, where: str) -> str:

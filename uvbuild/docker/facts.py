@@ -309,3 +309,37 @@ def pair_layers(diff_ids: Sequence[str], history: Sequence[tuple[int, str]]) -> 
         size, created_by = steps[-back] if back <= len(steps) else (-1, "")
         layers.append(Layer(diff_id, created_by, size))
     return layers
+
+
+_UV_CHANGE = re.compile(r"(?:^|\s)([+-]) ([A-Za-z0-9._-]+)==(\S+)")
+
+
+def wasted_base(lines: Sequence[str], heavy: Sequence[str], venv: str) -> list[str]:
+    """Warnings when the app build reinstalled heavy packages or recreated the venv."""
+    heavy_names = set(heavy)
+    warnings = []
+    reinstalled: dict[str, str] = {}
+    recreated = False
+    for line in lines:
+        if "Removed virtual environment" in line or (
+            "Creating virtual environment" in line and venv in line
+        ):
+            recreated = True
+        match = _UV_CHANGE.search(line)
+        if match and match.group(2).lower().replace("_", "-") in heavy_names:
+            name = match.group(2).lower().replace("_", "-")
+            reinstalled.setdefault(name, f"{match.group(1)} {name}=={match.group(3)}")
+    if recreated:
+        warnings.append(
+            f"uv recreated the virtual environment {venv} after the base, so every heavy "
+            "package was installed again: the base image's Python differs from the one uv "
+            "picks in the app stages (check tool.uvbuild.python and .python-version)"
+        )
+    elif reinstalled:
+        names = ", ".join(sorted(reinstalled))
+        warnings.append(
+            f"the app build reinstalled heavy package(s) from the base: {names}; the base "
+            "holds another version or build of them than uv.lock selects for this target "
+            "(check --platform, --python and the base image's glibc)"
+        )
+    return warnings

@@ -141,7 +141,7 @@ def inputs_dir(key: str) -> Path:
     """Where ``uvbuild bake`` keeps the generated inputs its bake file names by absolute
     path: ``~/.cache/uvbuild/bake/<key16>/`` (stable, so the file works after uvbuild
     exits, and outside the user's tree)."""
-    from uvbuild.flow.build import user_cache_dir
+    from uvbuild.flow.inputs import user_cache_dir
 
     return user_cache_dir() / "bake" / key[:16]
 

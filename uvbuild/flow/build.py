@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
-import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from uvbuild import keylock
 from uvbuild.core import render
 from uvbuild.core.model import BuildPlan
+from uvbuild.core.units import format_size
 from uvbuild.docker.engine import Engine
-from uvbuild.docker.facts import FIX_DRIVER, RegistryImage, Storage
+from uvbuild.docker.facts import FIX_DRIVER, RegistryImage, wasted_base
 from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.errors import (
     BuildFailed,
@@ -32,17 +30,21 @@ from uvbuild.errors import (
     Interrupted,
     UvbuildError,
 )
-
-BUILD_SCHEMA = "uvbuild.build/1"
-GENERATED = "generated"
-
-# What building the base costs in the engine's storage, per byte of heavy wheel: the venv
-# layer holds the unpacked files plus their bytecode (about 2.2x the wheel), and uv's cache
-# mount holds the unpacked wheels once more (about 1.8x).
-LAYER_FACTOR = 2.2
-CACHE_FACTOR = 1.8
-# A heavy wheel whose size uv.lock does not record (the PyTorch index gives none).
-UNKNOWN_WHEEL_BYTES = 500 * 1000 * 1000
+from uvbuild.flow.inputs import (
+    choose_dockerfile,
+    disk_shortfall,
+    plan_disk_estimate,
+    user_cache_dir,
+)
+from uvbuild.flow.options import (
+    BuildOptions,
+    _output_fields,
+    docker_dest,
+    makes_no_image,
+    output_loads,
+    output_pushes,
+)
+from uvbuild.flow.result import GENERATED, BuildResult, LayerReport, write_metadata
 
 
 class Reporter(Protocol):
@@ -53,274 +55,40 @@ class Reporter(Protocol):
     def stream(self, line: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class BuildOptions:
-    """The ``docker build`` flags uvbuild passes through, plus its own."""
-
-    tags: tuple[str, ...] = ()
-    file: str | None = None
-    target: str | None = None
-    build_args: tuple[tuple[str, str], ...] = ()
-    load: bool | None = None  # None: load when the builder uses the docker driver
-    push: bool = False
-    progress: str = "plain"
-    no_cache: bool = False
-    rebuild_base: bool = False
-    secrets: tuple[str, ...] = ()
-    ssh: tuple[str, ...] = ()
-    labels: tuple[tuple[str, str], ...] = ()
-    builder: str | None = None
-    network: str | None = None
-    add_hosts: tuple[str, ...] = ()
-    cache_from: tuple[str, ...] = ()
-    cache_to: tuple[str, ...] = ()
-    syntax: str | None = None
-    dry_run: bool = False
-    push_base: bool = False  # push a base built in the engine to its registry repository
-    # docker buildx build flags added for Makefiles and CI (README: "Which build a flag
-    # reaches"); outputs are normalised by normalize_output, contexts by user_contexts.
-    iidfile: str | None = None  # the app image's id
-    metadata_file: str | None = None  # buildx's metadata of the app build + a "uvbuild" key
-    outputs: tuple[str, ...] = ()  # -o: the app image's exporters
-    pull: bool = False
-    provenance: str | None = None
-    sbom: str | None = None
-    attests: tuple[str, ...] = ()
-    annotations: tuple[str, ...] = ()
-    shm_size: str | None = None
-    ulimits: tuple[str, ...] = ()
-    allow: tuple[str, ...] = ()
-    build_contexts: tuple[tuple[str, str], ...] = ()  # the user's own named contexts
-    call: str | None = None  # "check", "outline" or "targets": evaluate the app Dockerfile
-
-    @property
-    def attestation(self) -> str | None:
-        """The first flag that asks for an attestation (``--provenance=false`` does not)."""
-        off = ("false", "0")
-        if self.provenance is not None and self.provenance.strip().lower() not in off:
-            return f"--provenance={self.provenance}"
-        if self.sbom is not None and self.sbom.strip().lower() not in off:
-            return f"--sbom={self.sbom}"
-        for attest in self.attests:
-            if "disabled=true" not in attest.replace(" ", "").lower():
-                return f"--attest {attest}"
-        return None
-
-    @property
-    def pushes(self) -> bool:
-        """Whether the app image goes to its registry: ``--push``, ``-o type=registry``
-        or ``-o type=image,push=true``."""
-        return self.push or any(output_pushes(output) for output in self.outputs)
 
 
-# The exporters `docker buildx build -o` takes.
-OUTPUT_TYPES = ("local", "tar", "oci", "docker", "image", "registry", "cacheonly")
-CALLS = ("build", "check", "outline", "targets")
 
 
-def _output_fields(value: str) -> dict[str, str]:
-    fields = {}
-    for part in value.split(","):
-        key, _, rest = part.partition("=")
-        fields[key.strip().lower()] = rest.strip()
-    return fields
 
 
-def output_pushes(output: str) -> bool:
-    fields = _output_fields(output)
-    return fields.get("type") == "registry" or (
-        fields.get("type") == "image" and fields.get("push", "").lower() == "true"
-    )
 
 
-def output_loads(output: str) -> bool:
-    """``type=docker`` without ``dest``: the same as ``--load``."""
-    fields = _output_fields(output)
-    return fields.get("type") == "docker" and "dest" not in fields
 
 
-def makes_no_image(output: str) -> bool:
-    """``type=local`` and ``type=tar`` export files, not an image: no image id."""
-    return _output_fields(output).get("type") in ("local", "tar")
 
 
-def docker_dest(output: str) -> str | None:
-    """The file of ``type=docker,dest=FILE``, else None."""
-    fields = _output_fields(output)
-    return fields.get("dest") if fields.get("type") == "docker" else None
 
 
-def normalize_output(value: str) -> str:
-    """One ``-o`` value as buildx reads it: ``DIR`` is ``type=local,dest=DIR``; a tar to
-    stdout (``-`` or ``dest=-``) is refused, since uvbuild reads buildx's output."""
-    value = value.strip()
-    if value == "-" or _output_fields(value).get("dest") == "-":
-        raise ConfigError(
-            f"-o {value}: uvbuild reads buildx's output, so it cannot carry a tar on stdout; "
-            "write it to a file: -o type=tar,dest=FILE (or type=docker,dest=FILE)"
-        )
-    if "=" not in value:
-        if not value:
-            raise ConfigError("-o '': name an exporter, e.g. -o type=docker,dest=app.tar")
-        return f"type=local,dest={value}"
-    kind = _output_fields(value).get("type")
-    if kind not in OUTPUT_TYPES:
-        raise ConfigError(
-            f"-o {value}: "
-            + (f"unknown exporter type {kind!r}" if kind else "no type= given")
-            + f"; use type= one of {', '.join(OUTPUT_TYPES)}, or a directory path"
-        )
-    return value
 
 
-def user_contexts(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    """``--build-context NAME=VALUE`` pairs; the ``uvbuild-`` names are uvbuild's own."""
-    pairs = []
-    for value in values:
-        name, sep, source = value.partition("=")
-        if not name or not sep or not source:
-            raise ConfigError(f"--build-context {value!r}: expected NAME=VALUE (a path or URL)")
-        if name.lower().startswith("uvbuild-"):
-            raise ConfigError(
-                f"--build-context {name}: names starting with uvbuild- are uvbuild's own "
-                f"({render.BASE_STAGE}, {render.HEAVY_CONTEXT} and its stages); rename the "
-                "context and the stage or COPY --from that reads it"
-            )
-        if "://" not in source and Path(source).is_dir():  # a local directory
-            source = str(Path(source).resolve())
-        pairs.append((name, source))
-    return tuple(pairs)
 
 
-def normalize_call(value: str | None, check: bool) -> str | None:
-    """``--call`` / ``--check`` -> None for a build, else the buildx call to make."""
-    if check:
-        if value not in (None, "build", "check"):
-            raise ConfigError(f"--check and --call {value}: give one of them")
-        return "check"
-    if value is None:
-        return None
-    call = value.strip().lower()
-    if call not in CALLS:
-        raise ConfigError(f"--call {value}: use one of {', '.join(CALLS)}")
-    return None if call == "build" else call
 
 
-@dataclass(frozen=True, slots=True)
-class LayerReport:
-    diff_id: str
-    size: int
-    shared: bool
-    created_by: str
 
 
-@dataclass(slots=True)
-class BuildResult:
-    base_tag: str
-    base_key: str
-    base_action: str  # "reused", "built", "rebuilt" or "would build"/"would reuse"
-    base_seconds: float = 0.0
-    app_seconds: float = 0.0
-    image_id: str | None = None
-    tags: tuple[str, ...] = ()
-    dockerfile: str = GENERATED
-    layers: list[LayerReport] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    commands: list[str] = field(default_factory=list)
-    dry_run: bool = False
-    base_source: str = "engine"  # where the app build reads the base: "engine" or "registry"
-    base_pushed: bool = False  # this run pushed the base to its registry
-
-    def to_dict(self) -> dict[str, Any]:
-        new = sum(layer.size for layer in self.layers if not layer.shared and layer.size > 0)
-        shared = sum(layer.size for layer in self.layers if layer.shared and layer.size > 0)
-        return {
-            "schema": BUILD_SCHEMA,
-            "dry-run": self.dry_run,
-            "base": {
-                "tag": self.base_tag,
-                "key": self.base_key,
-                "action": self.base_action,
-                "seconds": round(self.base_seconds, 3),
-                "source": self.base_source,
-                "pushed": self.base_pushed,
-            },
-            "image": {
-                "id": self.image_id,
-                "tags": list(self.tags),
-                "dockerfile": self.dockerfile,
-                "seconds": round(self.app_seconds, 3),
-                "new-bytes": new,
-                "shared-bytes": shared,
-                "layers": [
-                    {
-                        "diff-id": layer.diff_id,
-                        "size": layer.size,
-                        "shared-with-base": layer.shared,
-                        "created-by": layer.created_by,
-                    }
-                    for layer in self.layers
-                ],
-            },
-            "warnings": list(self.warnings),
-            "commands": list(self.commands),
-        }
 
 
-def format_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError
 
 
-@dataclass(frozen=True, slots=True)
-class DiskEstimate:
-    """What the base is expected to take in the engine's storage."""
-
-    wheel_bytes: int  # heavy wheels whose size the lock records
-    unknown: int  # heavy wheels without a size, counted as UNKNOWN_WHEEL_BYTES each
-    expected: int  # bytes
-
-    def describe(self) -> str:
-        text = f"{format_bytes(self.wheel_bytes)} of heavy wheels"
-        if self.unknown:
-            text += (
-                f", {self.unknown} of unknown size counted as "
-                f"{format_bytes(UNKNOWN_WHEEL_BYTES)} each"
-            )
-        return f"about {format_bytes(self.expected)} ({text}, x{LAYER_FACTOR + CACHE_FACTOR:g})"
 
 
-def base_disk_estimate(sizes: Sequence[int | None]) -> DiskEstimate:
-    """Expected bytes for a base holding wheels of these sizes (None: unknown)."""
-    known = sum(size for size in sizes if size is not None)
-    unknown = sum(1 for size in sizes if size is None)
-    wheels = known + unknown * UNKNOWN_WHEEL_BYTES
-    return DiskEstimate(known, unknown, round(wheels * (LAYER_FACTOR + CACHE_FACTOR)))
 
 
-def plan_disk_estimate(plan: BuildPlan) -> DiskEstimate:
-    return base_disk_estimate([selected.size for selected in plan.heavy])
 
 
-def disk_shortfall(estimate: DiskEstimate, storage: Storage) -> str | None:
-    """A warning when the engine's free space is below what the base needs, else None."""
-    if storage.free is None or storage.free >= estimate.expected:
-        return None
-    return (
-        f"the base needs {estimate.describe()} in the engine's storage, but "
-        f"{storage.root} has {format_bytes(storage.free)} free; free space "
-        "(`docker builder prune`, `docker image prune`) or move the engine's data-root"
-    )
 
 
-def user_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/uvbuild`` (``~/.cache/uvbuild``)."""
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "uvbuild"
 
 
 def is_registry_repo(repo: str) -> bool:
@@ -330,91 +98,16 @@ def is_registry_repo(repo: str) -> bool:
     return bool(sep) and ("." in first or ":" in first or first == "localhost")
 
 
-def choose_dockerfile(plan: BuildPlan, options: BuildOptions) -> Path | None:
-    """The user's Dockerfile to build, or None for the generated one."""
-    project = Path(plan.project_dir)
-    if options.file:
-        candidate = Path(options.file)
-        where = "--file"
-    elif plan.config.dockerfile == GENERATED:
-        return None
-    elif plan.config.dockerfile:
-        candidate = project / plan.config.dockerfile
-        where = "tool.uvbuild.dockerfile"
-    elif (project / "Dockerfile").is_file():
-        candidate = project / "Dockerfile"
-        where = "the project's Dockerfile"
-    else:
-        return None
-    if not candidate.is_file():
-        raise ConfigError(f"{where}: {candidate} does not exist")
-    text = candidate.read_text(encoding="utf-8", errors="replace")
-    if not render.uses_base(text):
-        raise ConfigError(
-            f"{candidate} ({where}) does not use the uvbuild base: start its Python stage with "
-            f'`FROM {render.BASE_STAGE}`, or set tool.uvbuild.dockerfile = "{GENERATED}"'
-        )
-    return candidate
 
 
-_UV_CHANGE = re.compile(r"(?:^|\s)([+-]) ([A-Za-z0-9._-]+)==(\S+)")
 
 
-def wasted_base(lines: Sequence[str], heavy: Sequence[str], venv: str) -> list[str]:
-    """Warnings when the app build reinstalled heavy packages or recreated the venv."""
-    heavy_names = set(heavy)
-    warnings = []
-    reinstalled: dict[str, str] = {}
-    recreated = False
-    for line in lines:
-        if "Removed virtual environment" in line or (
-            "Creating virtual environment" in line and venv in line
-        ):
-            recreated = True
-        match = _UV_CHANGE.search(line)
-        if match and match.group(2).lower().replace("_", "-") in heavy_names:
-            name = match.group(2).lower().replace("_", "-")
-            reinstalled.setdefault(name, f"{match.group(1)} {name}=={match.group(3)}")
-    if recreated:
-        warnings.append(
-            f"uv recreated the virtual environment {venv} after the base, so every heavy "
-            "package was installed again: the base image's Python differs from the one uv "
-            "picks in the app stages (check tool.uvbuild.python and .python-version)"
-        )
-    elif reinstalled:
-        names = ", ".join(sorted(reinstalled))
-        warnings.append(
-            f"the app build reinstalled heavy package(s) from the base: {names}; the base "
-            "holds another version or build of them than uv.lock selects for this target "
-            "(check --platform, --python and the base image's glibc)"
-        )
-    return warnings
 
 
-METADATA_KEY = "uvbuild"
 
 
-def metadata_facts(result: BuildResult) -> dict[str, Any]:
-    """uvbuild's facts for ``--metadata-file``, under the ``uvbuild`` key."""
-    document = result.to_dict()
-    return {
-        "schema": BUILD_SCHEMA,
-        "base": document["base"],
-        "image": {key: document["image"][key] for key in ("id", "tags", "dockerfile")},
-    }
 
 
-def write_metadata(path: Path, result: BuildResult) -> None:
-    """Merge uvbuild's facts into the metadata JSON buildx wrote for the app build."""
-    document: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8") or "{}")
-        except ValueError as exc:
-            raise BuildFailed(f"--metadata-file {path}: buildx wrote no JSON ({exc})") from exc
-        document = loaded if isinstance(loaded, dict) else {}
-    document[METADATA_KEY] = metadata_facts(result)
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 class Builder:
@@ -847,7 +540,7 @@ class Builder:
         else:
             self.report.detail(
                 f"the base needs {estimate.describe()}; {storage.root} has "
-                f"{format_bytes(storage.free)} free"
+                f"{format_size(storage.free)} free"
             )
 
     def _app(self, work: Path, generated: Path, load: bool, result: BuildResult) -> None:

@@ -22,7 +22,9 @@ from uvbuild.docker.engine import Engine
 from uvbuild.docker.facts import FIX_DRIVER
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow.bake import names_registry
-from uvbuild.flow.build import Builder, BuildOptions, BuildResult, Reporter, output_pushes
+from uvbuild.flow.build import Builder, Reporter
+from uvbuild.flow.options import BuildOptions, output_pushes
+from uvbuild.flow.result import BuildResult
 
 PLANS_SCHEMA = "uvbuild.plans/1"
 BUILDS_SCHEMA = "uvbuild.builds/1"

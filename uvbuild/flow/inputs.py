@@ -1,0 +1,103 @@
+"""The generated inputs of a build and where they live: the user's Dockerfile or the
+generated one, uvbuild's cache directory, and what the base will take on the engine's disk."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from uvbuild.core import render
+from uvbuild.core.model import BuildPlan
+from uvbuild.core.units import format_size
+from uvbuild.docker.facts import Storage
+from uvbuild.errors import ConfigError
+from uvbuild.flow.options import BuildOptions
+from uvbuild.flow.result import GENERATED
+
+# What building the base costs in the engine's storage, per byte of heavy wheel: the venv
+# layer holds the unpacked files plus their bytecode (about 2.2x the wheel), and uv's cache
+# mount holds the unpacked wheels once more (about 1.8x).
+LAYER_FACTOR = 2.2
+
+
+CACHE_FACTOR = 1.8
+
+
+# A heavy wheel whose size uv.lock does not record (the PyTorch index gives none).
+UNKNOWN_WHEEL_BYTES = 500 * 1000 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DiskEstimate:
+    """What the base is expected to take in the engine's storage."""
+
+    wheel_bytes: int  # heavy wheels whose size the lock records
+    unknown: int  # heavy wheels without a size, counted as UNKNOWN_WHEEL_BYTES each
+    expected: int  # bytes
+
+    def describe(self) -> str:
+        text = f"{format_size(self.wheel_bytes)} of heavy wheels"
+        if self.unknown:
+            text += (
+                f", {self.unknown} of unknown size counted as "
+                f"{format_size(UNKNOWN_WHEEL_BYTES)} each"
+            )
+        return f"about {format_size(self.expected)} ({text}, x{LAYER_FACTOR + CACHE_FACTOR:g})"
+
+
+def base_disk_estimate(sizes: Sequence[int | None]) -> DiskEstimate:
+    """Expected bytes for a base holding wheels of these sizes (None: unknown)."""
+    known = sum(size for size in sizes if size is not None)
+    unknown = sum(1 for size in sizes if size is None)
+    wheels = known + unknown * UNKNOWN_WHEEL_BYTES
+    return DiskEstimate(known, unknown, round(wheels * (LAYER_FACTOR + CACHE_FACTOR)))
+
+
+def plan_disk_estimate(plan: BuildPlan) -> DiskEstimate:
+    return base_disk_estimate([selected.size for selected in plan.heavy])
+
+
+def disk_shortfall(estimate: DiskEstimate, storage: Storage) -> str | None:
+    """A warning when the engine's free space is below what the base needs, else None."""
+    if storage.free is None or storage.free >= estimate.expected:
+        return None
+    return (
+        f"the base needs {estimate.describe()} in the engine's storage, but "
+        f"{storage.root} has {format_size(storage.free)} free; free space "
+        "(`docker builder prune`, `docker image prune`) or move the engine's data-root"
+    )
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/uvbuild`` (``~/.cache/uvbuild``)."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "uvbuild"
+
+
+def choose_dockerfile(plan: BuildPlan, options: BuildOptions) -> Path | None:
+    """The user's Dockerfile to build, or None for the generated one."""
+    project = Path(plan.project_dir)
+    if options.file:
+        candidate = Path(options.file)
+        where = "--file"
+    elif plan.config.dockerfile == GENERATED:
+        return None
+    elif plan.config.dockerfile:
+        candidate = project / plan.config.dockerfile
+        where = "tool.uvbuild.dockerfile"
+    elif (project / "Dockerfile").is_file():
+        candidate = project / "Dockerfile"
+        where = "the project's Dockerfile"
+    else:
+        return None
+    if not candidate.is_file():
+        raise ConfigError(f"{where}: {candidate} does not exist")
+    text = candidate.read_text(encoding="utf-8", errors="replace")
+    if not render.uses_base(text):
+        raise ConfigError(
+            f"{candidate} ({where}) does not use the uvbuild base: start its Python stage with "
+            f'`FROM {render.BASE_STAGE}`, or set tool.uvbuild.dockerfile = "{GENERATED}"'
+        )
+    return candidate
