@@ -9,7 +9,7 @@ import pytest
 
 from tests.paths import FIXTURES
 from uvbuild import planner
-from uvbuild.docker.requests import BuildRequest
+from uvbuild.docker.requests import BuildRequest, attest_entry, bake_document, bake_target
 from uvbuild.errors import ConfigError
 from uvbuild.flow import bake as bakefile
 from uvbuild.flow.build import Builder
@@ -45,7 +45,7 @@ APP = BuildRequest(
 
 
 def test_a_target_carries_every_flag_of_its_request():
-    target = bakefile.target(APP)
+    target = bake_target(APP)
     assert target == {
         "context": "/project",
         "dockerfile": "/w/Dockerfile",
@@ -66,7 +66,7 @@ def test_a_target_carries_every_flag_of_its_request():
 
 
 def test_a_base_to_build_is_a_target_the_app_reads():
-    document = bakefile.document(BASE, APP, base_ref="app-uvbuild-base:0123456789abcdef")
+    document = bake_document(BASE, APP, base_ref="app-uvbuild-base:0123456789abcdef")
     assert document["group"] == {"default": {"targets": ["app"]}}
     assert set(document["target"]) == {"uvbuild-base", "app"}
     base = document["target"]["uvbuild-base"]
@@ -77,7 +77,7 @@ def test_a_base_to_build_is_a_target_the_app_reads():
 
 def test_an_existing_base_is_read_as_an_image():
     ref = "127.0.0.1:5000/team/base:0123456789abcdef"
-    document = bakefile.document(None, APP, base_ref=ref)
+    document = bake_document(None, APP, base_ref=ref)
     assert set(document["target"]) == {"app"}
     assert document["target"]["app"]["contexts"]["uvbuild-base"] == f"docker-image://{ref}"
 
@@ -237,4 +237,4 @@ def test_bake_refuses_what_a_bake_file_cannot_carry(tmp_path, monkeypatch, optio
     ],
 )
 def test_attest_entry(kind, value, entry):
-    assert bakefile.attest_entry(kind, value) == entry
+    assert attest_entry(kind, value) == entry

@@ -1,9 +1,11 @@
-"""One ``docker buildx build`` invocation as a value, and its command line (pure)."""
+"""One ``docker buildx build`` invocation as a value, its command line, and the same
+invocation as a ``docker buildx bake`` target (pure: nothing here runs)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +100,98 @@ def build_args(request: BuildRequest) -> list[str]:
     args.append(request.context)
     return args
 
+
+BAKE_BASE_TARGET = "uvbuild-base"
+
+
+BAKE_APP_TARGET = "app"
+
+
+def bake_target(request: BuildRequest) -> dict[str, Any]:
+    """One bake target with the same meaning as the ``buildx build`` flags of ``request``."""
+    out: dict[str, Any] = {"context": request.context}
+    if request.file:
+        out["dockerfile"] = request.file
+    if request.target:
+        out["target"] = request.target
+    if request.tags:
+        out["tags"] = list(request.tags)
+    if request.build_args:
+        out["args"] = dict(request.build_args)
+    if request.build_contexts:
+        out["contexts"] = dict(request.build_contexts)
+    if request.platforms:
+        out["platforms"] = list(request.platforms)
+    if request.labels:
+        out["labels"] = dict(request.labels)
+    if request.secrets:
+        out["secret"] = list(request.secrets)
+    if request.ssh:
+        out["ssh"] = list(request.ssh)
+    if request.network:
+        out["network"] = request.network
+    if request.add_hosts:
+        # bake has no add-host attribute before buildx 0.14; keep it visible, not dropped
+        out["extra-hosts"] = list(request.add_hosts)
+    if request.cache_from:
+        out["cache-from"] = list(request.cache_from)
+    if request.cache_to:
+        out["cache-to"] = list(request.cache_to)
+    if request.no_cache:
+        out["no-cache"] = True
+    if request.pull:
+        out["pull"] = True
+    attest = list(request.attests)
+    for kind, value in (("provenance", request.provenance), ("sbom", request.sbom)):
+        if value is not None:  # bake has no shorthand: --sbom=V is attest type=sbom,...
+            attest.append(attest_entry(kind, value))
+    if attest:
+        out["attest"] = attest
+    if request.annotations:
+        out["annotations"] = list(request.annotations)
+    if request.shm_size:
+        out["shm-size"] = request.shm_size
+    if request.ulimits:
+        out["ulimits"] = list(request.ulimits)
+    if request.allow:
+        out["entitlements"] = list(request.allow)
+    outputs = list(request.outputs)
+    if request.push:
+        outputs.append("type=registry")
+    elif request.load:
+        outputs.append("type=docker")
+    if outputs:
+        out["output"] = outputs
+    return out
+
+
+def attest_entry(kind: str, value: bool | str) -> str:
+    """``--provenance=V`` / ``--sbom=V`` as the ``--attest`` entry buildx makes of it."""
+    text = str(value).lower() if isinstance(value, bool) else value.strip()
+    if text.lower() in ("true", "1", ""):
+        return f"type={kind}"
+    if text.lower() in ("false", "0"):
+        return f"type={kind},disabled=true"
+    return f"type={kind},{text}"
+
+
+def bake_document(base: BuildRequest | None, app: BuildRequest, *, base_ref: str) -> dict[str, Any]:
+    """The bake file: the app target, plus the base target when the base must be built.
+
+    With a base to build, the app reads it as ``target:uvbuild-base`` (one bake solves
+    both and shares the work); with an existing base, as ``docker-image://<ref>``.
+    """
+    targets: dict[str, Any] = {}
+    app_target = bake_target(app)
+    contexts = dict(app_target.get("contexts", {}))
+    if base is not None:
+        targets[BAKE_BASE_TARGET] = bake_target(base)
+        contexts[BAKE_BASE_TARGET] = f"target:{BAKE_BASE_TARGET}"
+    else:
+        contexts[BAKE_BASE_TARGET] = f"docker-image://{base_ref}"
+    app_target["contexts"] = contexts
+    targets[BAKE_APP_TARGET] = app_target
+    return {
+        "group": {"default": {"targets": [BAKE_APP_TARGET]}},
+        "target": targets,
+    }

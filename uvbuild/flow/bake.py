@@ -15,82 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uvbuild.docker.facts import FIX_DRIVER
-from uvbuild.docker.requests import BuildRequest
+from uvbuild.docker.requests import bake_document
 from uvbuild.errors import ConfigError, EngineUnavailable
 
 if TYPE_CHECKING:
     from uvbuild.flow.build import Builder, Reporter
 
-BAKE_BASE_TARGET = "uvbuild-base"
-BAKE_APP_TARGET = "app"
 
 
-def target(request: BuildRequest) -> dict[str, Any]:
-    """One bake target with the same meaning as the ``buildx build`` flags of ``request``."""
-    out: dict[str, Any] = {"context": request.context}
-    if request.file:
-        out["dockerfile"] = request.file
-    if request.target:
-        out["target"] = request.target
-    if request.tags:
-        out["tags"] = list(request.tags)
-    if request.build_args:
-        out["args"] = dict(request.build_args)
-    if request.build_contexts:
-        out["contexts"] = dict(request.build_contexts)
-    if request.platforms:
-        out["platforms"] = list(request.platforms)
-    if request.labels:
-        out["labels"] = dict(request.labels)
-    if request.secrets:
-        out["secret"] = list(request.secrets)
-    if request.ssh:
-        out["ssh"] = list(request.ssh)
-    if request.network:
-        out["network"] = request.network
-    if request.add_hosts:
-        # bake has no add-host attribute before buildx 0.14; keep it visible, not dropped
-        out["extra-hosts"] = list(request.add_hosts)
-    if request.cache_from:
-        out["cache-from"] = list(request.cache_from)
-    if request.cache_to:
-        out["cache-to"] = list(request.cache_to)
-    if request.no_cache:
-        out["no-cache"] = True
-    if request.pull:
-        out["pull"] = True
-    attest = list(request.attests)
-    for kind, value in (("provenance", request.provenance), ("sbom", request.sbom)):
-        if value is not None:  # bake has no shorthand: --sbom=V is attest type=sbom,...
-            attest.append(attest_entry(kind, value))
-    if attest:
-        out["attest"] = attest
-    if request.annotations:
-        out["annotations"] = list(request.annotations)
-    if request.shm_size:
-        out["shm-size"] = request.shm_size
-    if request.ulimits:
-        out["ulimits"] = list(request.ulimits)
-    if request.allow:
-        out["entitlements"] = list(request.allow)
-    outputs = list(request.outputs)
-    if request.push:
-        outputs.append("type=registry")
-    elif request.load:
-        outputs.append("type=docker")
-    if outputs:
-        out["output"] = outputs
-    return out
 
 
-def attest_entry(kind: str, value: bool | str) -> str:
-    """``--provenance=V`` / ``--sbom=V`` as the ``--attest`` entry buildx makes of it."""
-    text = str(value).lower() if isinstance(value, bool) else value.strip()
-    if text.lower() in ("true", "1", ""):
-        return f"type={kind}"
-    if text.lower() in ("false", "0"):
-        return f"type={kind},disabled=true"
-    return f"type={kind},{text}"
 
 
 # BuildOptions a bake file cannot carry, and what to do instead.
@@ -103,26 +37,6 @@ BAKE_REFUSED = {
 }
 
 
-def document(base: BuildRequest | None, app: BuildRequest, *, base_ref: str) -> dict[str, Any]:
-    """The bake file: the app target, plus the base target when the base must be built.
-
-    With a base to build, the app reads it as ``target:uvbuild-base`` (one bake solves
-    both and shares the work); with an existing base, as ``docker-image://<ref>``.
-    """
-    targets: dict[str, Any] = {}
-    app_target = target(app)
-    contexts = dict(app_target.get("contexts", {}))
-    if base is not None:
-        targets[BAKE_BASE_TARGET] = target(base)
-        contexts[BAKE_BASE_TARGET] = f"target:{BAKE_BASE_TARGET}"
-    else:
-        contexts[BAKE_BASE_TARGET] = f"docker-image://{base_ref}"
-    app_target["contexts"] = contexts
-    targets[BAKE_APP_TARGET] = app_target
-    return {
-        "group": {"default": {"targets": [BAKE_APP_TARGET]}},
-        "target": targets,
-    }
 
 
 # -- `uvbuild bake`: the bake file of a Builder's two requests -----------------------------
@@ -215,7 +129,7 @@ def write(builder: Builder, output: Path, report: Reporter) -> BakeResult:
             push=options.push and names_registry(plan.base_repo),
             load=not (options.push and names_registry(plan.base_repo)),
         )
-    bake = document(base, app, base_ref=plan.tag)
+    bake = bake_document(base, app, base_ref=plan.tag)
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(bake, indent=2) + "\n", encoding="utf-8")
