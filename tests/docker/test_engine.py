@@ -3,6 +3,7 @@ interrupted; a missing docker CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
