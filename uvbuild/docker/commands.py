@@ -16,6 +16,7 @@ import subprocess
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from uvbuild.docker import process
 from uvbuild.docker.facts import (
@@ -116,17 +117,7 @@ class EngineCommands:
         with the selected builder's Dockerfile frontend; nothing is pulled or kept."""
         work = self._probe_dir(workdir)
         proc = self._run(
-            build_args(
-                BuildRequest(
-                    context=str(work / "context"),
-                    file=str(work / "Dockerfile"),
-                    build_contexts=(("probe", str(work / "probe")),),
-                    builder=self.builder,
-                    progress="plain",
-                    outputs=("type=cacheonly",),
-                )
-            ),
-            PROBE_TIMEOUT,
+            build_args(self._probe_request(work, outputs=("type=cacheonly",))), PROBE_TIMEOUT
         )
         if proc.returncode == 0:
             return Probe(True, "a probe build with --build-context and COPY --link worked")
@@ -139,23 +130,23 @@ class EngineCommands:
         work = self._probe_dir(workdir)
         ref = f"{repo}:uvbuild-doctor"
         proc = self._run(
-            build_args(
-                BuildRequest(
-                    context=str(work / "context"),
-                    file=str(work / "Dockerfile"),
-                    build_contexts=(("probe", str(work / "probe")),),
-                    tags=(ref,),
-                    builder=self.builder,
-                    progress="plain",
-                    push=True,
-                )
-            ),
-            REGISTRY_TIMEOUT,
+            build_args(self._probe_request(work, tags=(ref,), push=True)), REGISTRY_TIMEOUT
         )
         self.remove_image(ref)
         if proc.returncode == 0:
             return Probe(True, f"pushed a probe image to {ref}")
         return Probe(False, text_tail(proc.stderr, f"push to {ref} failed"))
+
+    def _probe_request(self, work: Path, **flags: Any) -> BuildRequest:
+        """The probe build of ``_probe_dir``'s files with the selected builder."""
+        return BuildRequest(
+            context=str(work / "context"),
+            file=str(work / "Dockerfile"),
+            build_contexts=(("probe", str(work / "probe")),),
+            builder=self.builder,
+            progress="plain",
+            **flags,
+        )
 
     @staticmethod
     def _probe_dir(workdir: Path) -> Path:

@@ -108,11 +108,7 @@ class Engine(EngineCommands):
             prefix = list(self.client.client_config.client_call)
         return shlex.join([*prefix, *args])
 
-
-
     # -- engine, buildx, builder ------------------------------------------------------------
-
-
 
     def engine_info(self) -> EngineInfo:
         """The engine's version and where it answers; raises when none answers."""
@@ -191,15 +187,6 @@ class Engine(EngineCommands):
 
     # -- probes for `uvbuild doctor` -----------------------------------------------------------
 
-
-
-
-
-
-
-
-
-
     # -- images ----------------------------------------------------------------------------
 
     def image_exists(self, ref: str) -> bool:
@@ -226,19 +213,15 @@ class Engine(EngineCommands):
             raise BuildFailed(f"image {ref} is not in the engine") from exc
         return pair_layers(list(image.root_fs.layers or []), self._history(ref))
 
-
     def tag(self, source: str, target: str) -> None:
         try:
             self.client.image.tag(source, target)
         except DockerException as exc:
             raise _ref_error(target, exc) from exc
 
-
     def remove_image(self, ref: str) -> None:
         with contextlib.suppress(DockerException, EngineUnavailable):
             self.client.image.remove(ref, force=True)
-
-
 
     # -- bake, platforms and garbage collection (uvbuild bake, --platform a,b, uvbuild gc) --
 
@@ -258,16 +241,6 @@ class Engine(EngineCommands):
         return tuple(seen)
 
 
-
-
-
-
-
-
-
-
-
-
 def _ref_error(ref: str, exc: DockerException) -> ConfigError | EngineUnavailable:
     if "invalid reference format" in (exc.stderr or ""):
         return ConfigError(
@@ -275,4 +248,3 @@ def _ref_error(ref: str, exc: DockerException) -> ConfigError | EngineUnavailabl
             "(--base-repo): a repository such as registry:5000/team/base, without a tag"
         )
     return EngineUnavailable(f"docker could not handle image {ref} ({_tail(exc)})")
-

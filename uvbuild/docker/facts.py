@@ -279,7 +279,6 @@ def parse_du(text: str) -> list[CacheRecord]:
     return records
 
 
-
 def parse_history(text: str) -> list[tuple[int, str]]:
     """``docker image history --format '{{json .}}'`` lines -> (bytes, created by), newest
     first."""

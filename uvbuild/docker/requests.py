@@ -102,59 +102,63 @@ def build_args(request: BuildRequest) -> list[str]:
 
 
 BAKE_BASE_TARGET = "uvbuild-base"
-
-
 BAKE_APP_TARGET = "app"
+
+
+# (BuildRequest field, bake attribute), in the order the attributes are written. A field
+# that is unset (None, empty, False) writes nothing; pairs become tables, tuples lists.
+# bake has no add-host attribute before buildx 0.14: `extra-hosts` keeps it visible.
+_BAKE_ATTRIBUTES = (
+    ("file", "dockerfile"),
+    ("target", "target"),
+    ("tags", "tags"),
+    ("build_args", "args"),
+    ("build_contexts", "contexts"),
+    ("platforms", "platforms"),
+    ("labels", "labels"),
+    ("secrets", "secret"),
+    ("ssh", "ssh"),
+    ("network", "network"),
+    ("add_hosts", "extra-hosts"),
+    ("cache_from", "cache-from"),
+    ("cache_to", "cache-to"),
+    ("no_cache", "no-cache"),
+    ("pull", "pull"),
+)
+_BAKE_ATTRIBUTES_AFTER_ATTEST = (
+    ("annotations", "annotations"),
+    ("shm_size", "shm-size"),
+    ("ulimits", "ulimits"),
+    ("allow", "entitlements"),
+)
+_PAIRS = frozenset({"build_args", "build_contexts", "labels"})
+
+
+def _bake_values(request: BuildRequest, attributes: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, attribute in attributes:
+        value = getattr(request, name)
+        if not value:
+            continue
+        if name in _PAIRS:
+            value = dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[attribute] = value
+    return out
 
 
 def bake_target(request: BuildRequest) -> dict[str, Any]:
     """One bake target with the same meaning as the ``buildx build`` flags of ``request``."""
     out: dict[str, Any] = {"context": request.context}
-    if request.file:
-        out["dockerfile"] = request.file
-    if request.target:
-        out["target"] = request.target
-    if request.tags:
-        out["tags"] = list(request.tags)
-    if request.build_args:
-        out["args"] = dict(request.build_args)
-    if request.build_contexts:
-        out["contexts"] = dict(request.build_contexts)
-    if request.platforms:
-        out["platforms"] = list(request.platforms)
-    if request.labels:
-        out["labels"] = dict(request.labels)
-    if request.secrets:
-        out["secret"] = list(request.secrets)
-    if request.ssh:
-        out["ssh"] = list(request.ssh)
-    if request.network:
-        out["network"] = request.network
-    if request.add_hosts:
-        # bake has no add-host attribute before buildx 0.14; keep it visible, not dropped
-        out["extra-hosts"] = list(request.add_hosts)
-    if request.cache_from:
-        out["cache-from"] = list(request.cache_from)
-    if request.cache_to:
-        out["cache-to"] = list(request.cache_to)
-    if request.no_cache:
-        out["no-cache"] = True
-    if request.pull:
-        out["pull"] = True
+    out.update(_bake_values(request, _BAKE_ATTRIBUTES))
     attest = list(request.attests)
     for kind, value in (("provenance", request.provenance), ("sbom", request.sbom)):
         if value is not None:  # bake has no shorthand: --sbom=V is attest type=sbom,...
             attest.append(attest_entry(kind, value))
     if attest:
         out["attest"] = attest
-    if request.annotations:
-        out["annotations"] = list(request.annotations)
-    if request.shm_size:
-        out["shm-size"] = request.shm_size
-    if request.ulimits:
-        out["ulimits"] = list(request.ulimits)
-    if request.allow:
-        out["entitlements"] = list(request.allow)
+    out.update(_bake_values(request, _BAKE_ATTRIBUTES_AFTER_ATTEST))
     outputs = list(request.outputs)
     if request.push:
         outputs.append("type=registry")
