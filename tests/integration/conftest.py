@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 import pytest
 
 from tests import synth
+from tests.integration.helpers import heavy_mb
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_PYTHON_IMAGE = "uvbuild-test/python:3.11-bookworm"
@@ -122,8 +123,6 @@ def base_images(docker_engine: dict[str, str]) -> dict[str, str]:
 # -- synthetic index and projects --------------------------------------------------------
 
 
-def heavy_mb() -> float:
-    return float(os.environ.get("UVBUILD_TEST_HEAVY_MB", synth.DEFAULT_HEAVY_MB))
 
 
 @pytest.fixture(scope="session")

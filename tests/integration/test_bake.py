@@ -18,14 +18,8 @@ from typing import Any
 import pytest
 
 from tests import synth
-from tests.integration.test_build import (
-    docker,
-    image_exists,
-    remove_images,
-    tool_uvbuild,
-    unique_repo,
-    uvbuild,
-)
+from tests.integration.helpers import docker, image_exists, remove_images, tool_uvbuild, unique_repo
+from tests.integration.uvrun import uvbuild
 
 
 def bridge_address() -> str:

@@ -10,24 +10,36 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import tarfile
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests import synth
+from tests.integration.helpers import (
+    APP_LOG_START,
+    Build,
+    build,
+    copy_project,
+    diff_ids,
+    docker,
+    error_lines,
+    image_exists,
+    plan_base,
+    plan_tag,
+    python_in,
+    remove_images,
+    tool_uvbuild,
+    unique_repo,
+)
 from tests.integration.uvrun import uvbuild
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = (synth.TORCH, synth.CUDA)
-APP_LOG_START = "==> building the app on the base"
 SITE = "/opt/venv/lib/python3.11/site-packages"
 BUMPED_LIGHT = ("lightpkg-c", synth.LIGHT_VERSIONS[1])
 
@@ -35,96 +47,32 @@ BUMPED_LIGHT = ("lightpkg-c", synth.LIGHT_VERSIONS[1])
 # -- helpers -----------------------------------------------------------------------------
 
 
-def docker(*args: str, check: bool = True, timeout: float = 300) -> str:
-    proc = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
-    return proc.stdout
 
 
-def image_exists(ref: str) -> bool:
-    return (
-        subprocess.run(
-            ["docker", "image", "inspect", ref], capture_output=True, timeout=60, check=False
-        ).returncode
-        == 0
-    )
 
 
-def diff_ids(ref: str) -> list[str]:
-    return json.loads(docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", ref))
 
 
 def image_size(ref: str) -> int:
     return int(docker("image", "inspect", "--format", "{{.Size}}", ref))
 
 
-def python_in(image: str, code: str) -> str:
-    return docker("run", "--rm", "--network", "none", image, "/opt/venv/bin/python", "-c", code)
 
 
-def remove_images(refs: list[str]) -> None:
-    if refs:
-        subprocess.run(
-            ["docker", "image", "rm", "-f", *dict.fromkeys(refs)],
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
 
 
-def plan_base(project: Path, *args: str) -> dict[str, Any]:
-    """``plan --json``'s base section: the key and tag a build would use."""
-    proc = uvbuild("plan", "--json", *args, str(project))
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)["base"]
 
 
-def plan_tag(project: Path, *args: str) -> str:
-    return plan_base(project, *args)["tag"]
 
 
-@dataclass
-class Build:
-    proc: subprocess.CompletedProcess[str]
-    summary: dict[str, Any]
-    seconds: float
-
-    @property
-    def app_log(self) -> str:
-        """The stderr of the app build only (after the base build, if any)."""
-        _, found, after = self.proc.stderr.partition(APP_LOG_START)
-        assert found, f"no app build in the output:\n{self.proc.stderr[-3000:]}"
-        return after
-
-    @property
-    def base_log(self) -> str:
-        return self.proc.stderr.partition(APP_LOG_START)[0]
-
-    @property
-    def layers(self) -> list[dict[str, Any]]:
-        return self.summary["image"]["layers"]
 
 
-def build(project: Path, tag: str, *args: str) -> Build:
-    """A successful ``uvbuild build --json``; fails the test with uvbuild's stderr otherwise."""
-    started = time.monotonic()
-    proc = uvbuild("build", "--network", "host", "--json", "-t", tag, *args, str(project))
-    seconds = time.monotonic() - started
-    assert proc.returncode == 0, f"uvbuild build exited {proc.returncode}:\n{proc.stderr[-4000:]}"
-    summary = json.loads(proc.stdout)
-    assert summary["schema"] == "uvbuild.build/1"
-    return Build(proc, summary, seconds)
 
 
 def failed_build(project: Path, tag: str, *args: str) -> subprocess.CompletedProcess[str]:
     return uvbuild("build", "--network", "host", "-t", tag, *args, str(project))
 
 
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
 IMPORT_ALL = (
@@ -173,24 +121,10 @@ def layer_files(image: str, indexes: list[int], workdir: Path) -> dict[int, list
         archive.unlink()
 
 
-def copy_project(source: synth.SyntheticProject, dest: Path) -> synth.SyntheticProject:
-    """The same project (same uv.lock, so the same base key) in another directory."""
-    shutil.copytree(source.path, dest, ignore=shutil.ignore_patterns("Dockerfile*"))
-    return synth.SyntheticProject(dest, source.index_url, list(source.dependencies))
 
 
-def unique_repo(label: str) -> str:
-    """A fresh repository name (docker accepts `--` in names, uvbuild's check does not)."""
-    return f"uvbuild-test/synth-build-{label}-{uuid.uuid4().hex[:8]}"
 
 
-def tool_uvbuild(base_images: dict[str, str], base_repo: str) -> dict[str, Any]:
-    return {
-        "heavy": synth.HEAVY_PATTERNS,
-        "base-image": base_images["python_image"],
-        "uv-image": base_images["uv_image"],
-        "base-repo": base_repo,
-    }
 
 
 # -- the shared builds: cold, then a light bump ------------------------------------------

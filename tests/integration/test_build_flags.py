@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests import synth
-from tests.integration.test_build import (
+from tests.integration.helpers import (
     build,
     copy_project,
     docker,

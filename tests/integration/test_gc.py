@@ -7,15 +7,15 @@ import json
 from pathlib import Path
 
 from tests import synth
-from tests.integration.test_build import (
+from tests.integration.helpers import (
     build,
     docker,
     image_exists,
     plan_tag,
     tool_uvbuild,
     unique_repo,
-    uvbuild,
 )
+from tests.integration.uvrun import uvbuild
 
 
 def gc(project: Path, *args: str) -> dict:

@@ -19,20 +19,21 @@ from typing import Any
 import pytest
 
 from tests import synth
-from tests.integration.conftest import heavy_mb
-from tests.integration.test_build import (
+from tests.integration.helpers import (
+    GROUPS,
+    TORCH_FROM,
+    TORCH_TO,
     Build,
     build,
     diff_ids,
     docker,
+    heavy_mb,
     plan_base,
     remove_images,
     unique_repo,
 )
 
 VENV = "/opt/venv"
-GROUPS = {"cuda": ["fake-nvidia-*"], "torch": [synth.TORCH]}
-TORCH_FROM, TORCH_TO = synth.LAYER_TORCH_VERSIONS
 CUDNN_FROM, CUDNN_TO = synth.CUDNN_VERSIONS
 
 # Every entry of the venv: a regular file's sha256 (a .pyc only as present: it records

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.test_build import error_lines, uvbuild
+from tests.integration.helpers import error_lines
+from tests.integration.uvrun import uvbuild
 
 
 def builder_platforms() -> list[str]:

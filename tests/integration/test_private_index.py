@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests import synth
-from tests.integration.test_build import docker, error_lines, remove_images
+from tests.integration.helpers import docker, error_lines, remove_images
 from tests.integration.uvrun import uvbuild
 
 USERNAME = "uvbuild-tester"

@@ -34,11 +34,11 @@ from typing import Any
 import pytest
 
 from tests import synth
+from tests.integration.helpers import APP_LOG_START
 from tests.integration.uvrun import uvbuild as run_uvbuild
 from uvbuild.docker.engine import Engine
 
 REPO = Path(__file__).resolve().parents[2]
-APP_LOG_START = "==> building the app on the base"
 MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.docker.distribution.manifest.v2+json",

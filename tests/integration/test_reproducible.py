@@ -16,9 +16,16 @@ from typing import Any
 import pytest
 
 from tests import synth
-from tests.integration.conftest import heavy_mb
-from tests.integration.test_build import build, diff_ids, docker, remove_images, unique_repo
-from tests.integration.test_layers import GROUPS, TORCH_FROM
+from tests.integration.helpers import (
+    GROUPS,
+    TORCH_FROM,
+    build,
+    diff_ids,
+    docker,
+    heavy_mb,
+    remove_images,
+    unique_repo,
+)
 
 VENV = "/opt/venv"
 SITE = f"{VENV}/lib/python3.11/site-packages"

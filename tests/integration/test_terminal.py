@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import sys
 
-from tests.integration.test_build import plan_tag, tool_uvbuild, unique_repo
+from tests.integration.helpers import plan_tag, tool_uvbuild, unique_repo
 from tests.integration.uvrun import REPO
 from tests.tmux import need_tmux, run_in_tmux
 
