@@ -24,10 +24,10 @@ from uvbuild.doctor import (
     STATUSES,
     Report,
     diagnose,
-    is_registry_repo,
     project_problem,
 )
 from uvbuild.errors import ConfigError, EngineUnavailable, LockError
+from uvbuild.flow.decide import is_registry_repo
 
 FLAGS = {"platform": "linux/amd64", "python": "3.11"}
 NAMES = [
