@@ -1,23 +1,70 @@
-"""The one fake engine and the recording reporter, for the tests that follow the flow
-without Docker."""
+"""The one fake engine and the recording reporter, for the tests that follow the flow,
+``doctor`` and ``bake`` without Docker."""
 
 from __future__ import annotations
 
+import json
 import shlex
-from collections.abc import Sequence
+import string
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from uvbuild.core import render
-from uvbuild.docker.facts import BuilderInfo, Layer, Storage
+from uvbuild.core.hashing import TAG_LENGTH
+from uvbuild.docker.facts import (
+    FIX_BUILDER,
+    FIX_BUILDX,
+    FIX_CLI,
+    FIX_ENGINE,
+    BuilderInfo,
+    CacheRecord,
+    EngineInfo,
+    ImageInfo,
+    Layer,
+    LineSink,
+    Probe,
+    RegistryImage,
+    Storage,
+)
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed, EngineUnavailable, Interrupted
 
 BASE_ID = "sha256:" + "b" * 64
 APP_ID = "sha256:" + "a" * 64
 
+# The parts of a machine ``broken=`` can break, each failing the doctor check of that name
+# (``push``: the base repository refuses a push; ``images``: neither the base image nor the
+# uv image is in the engine or a registry).
+BROKEN_PARTS = ("cli", "engine", "buildx", "builder", "frontend", "push", "images")
+
+
+def is_base_tag(ref: str) -> bool:
+    """A uvbuild base is tagged with the first TAG_LENGTH hex digits of its key."""
+    tag = ref.rpartition(":")[2]
+    return len(tag) == TAG_LENGTH and set(tag) <= set(string.hexdigits.lower())
+
 
 class FakeEngine:
-    """Records every call; ``build`` writes the iidfile and can be told to fail."""
+    """A healthy local engine: the docker CLI, Docker Engine, buildx and a ``default``
+    builder with the ``docker`` driver, a registry that lacks every image asked for, and
+    every image but the uvbuild bases. Every verb of ``uvbuild.docker.verbs.EngineLike`` is
+    here; one that a test does not configure answers as that healthy engine would. Each
+    call is recorded in ``calls`` as ``(verb, arguments...)`` (``command_line`` excepted).
+
+    The keywords change one thing each:
+
+    * ``exists``: the uvbuild bases are in the engine too.
+    * ``driver``: the builder's driver.
+    * ``fail`` / ``interrupt``: the ``"base"`` or ``"app"`` build fails (BuildFailed) or
+      is interrupted by SIGTERM; ``output``: the lines the app build prints.
+    * ``unavailable``: ``check`` finds no engine.
+    * ``free``: bytes free in the engine's storage (None: not measurable).
+    * ``store``: the engine uses the containerd image store (also settable afterwards).
+    * ``broken``: one part of :data:`BROKEN_PARTS` is broken, as ``doctor`` would find it.
+    * ``bake_drops``: the bake-file attributes this buildx's ``bake`` drops.
+    """
+
+    platforms = ("linux/amd64", "linux/arm64")
 
     def __init__(
         self,
@@ -29,30 +76,164 @@ class FakeEngine:
         output: Sequence[str] = (),
         free: int | None = 10**15,
         interrupt: str | None = None,
+        store: bool = False,
+        broken: str | None = None,
+        bake_drops: Collection[str] = (),
     ) -> None:
-        self.free = free  # bytes free in the engine's storage; None: not measurable
-        self.interrupt = interrupt  # "base" or "app": the build is interrupted (SIGTERM)
+        assert broken is None or broken in BROKEN_PARTS, f"broken: one of {BROKEN_PARTS}"
         self.exists = exists
         self.driver = driver
-        self.fail = fail  # "base" or "app"
+        self.fail = fail
+        self.interrupt = interrupt
         self.unavailable = unavailable
         self.output = list(output)
+        self.free = free
+        self.store = store
+        self.broken = broken
+        self.bake_drops = frozenset(bake_drops)
         self.calls: list[tuple] = []
         self.builds: list[BuildRequest] = []
 
+    def _record(self, *call: object) -> None:
+        self.calls.append(call)
+
+    # -- the docker CLI, engine, buildx and builder -----------------------------------------
+
+    @property
+    def docker_cmd(self) -> list[str]:
+        if self.broken == "cli":
+            raise EngineUnavailable(self.missing_cli_message())
+        return ["docker"]
+
+    def missing_cli_message(self) -> str:
+        return f"the docker CLI (docker) is not on PATH; {FIX_CLI}"
+
+    def docker_path(self) -> str | None:
+        self._record("docker_path")
+        return None if self.broken == "cli" else "/usr/bin/docker"
+
+    def command_line(self, args: Sequence[str]) -> str:
+        return shlex.join(["docker", *args])
+
+    def cli_version(self) -> str:
+        self._record("cli_version")
+        return "Docker version 28.2.2"
+
+    def engine_info(self) -> EngineInfo:
+        self._record("engine_info")
+        self._raise_if_broken("engine")
+        return EngineInfo("26.1.5", "the current context (unix:///var/run/docker.sock)", True)
+
+    def buildx_version(self) -> str:
+        self._record("buildx_version")
+        self._raise_if_broken("buildx")
+        return "github.com/docker/buildx 0.13.1"
+
+    def inspect_builder(self) -> BuilderInfo:
+        self._record("inspect_builder")
+        self._raise_if_broken("builder")
+        return self._builder()
+
     def check(self) -> BuilderInfo:
-        self.calls.append(("check",))
+        self._record("check")
         if self.unavailable:
             raise EngineUnavailable("no Docker engine answers at DOCKER_HOST=unix:///x.sock")
-        return BuilderInfo("default", self.driver, "v0")
+        for part in ("cli", "engine", "buildx", "builder"):
+            self._raise_if_broken(part)
+        return self._builder()
+
+    def _builder(self) -> BuilderInfo:
+        return BuilderInfo("default", self.driver, "v0.0.0+unknown")
+
+    def _raise_if_broken(self, part: str) -> None:
+        """Raise what the real Engine raises when ``part`` is the broken one."""
+        messages = {
+            "cli": self.missing_cli_message(),
+            "engine": f"no Docker engine answers at DOCKER_HOST=x; {FIX_ENGINE}",
+            "buildx": f"the docker buildx plugin is missing; {FIX_BUILDX}",
+            "builder": f"buildx builder 'nope' cannot be used; {FIX_BUILDER}",
+        }
+        if self.broken == part:
+            raise EngineUnavailable(messages[part])
+
+    # -- probes (doctor) and the registry -----------------------------------------------------
+
+    def probe_frontend(self, workdir: Path) -> Probe:
+        self._record("probe_frontend")
+        assert workdir.is_dir()
+        if self.broken == "frontend":
+            return Probe(False, "dockerfile parse error on line 2: unknown flag: link")
+        return Probe(True, "a probe build worked")
+
+    def probe_push(self, repo: str, workdir: Path) -> Probe:
+        self._record("probe_push", repo)
+        if self.broken == "push":
+            return Probe(False, "connection refused")
+        return Probe(True, f"pushed to {repo}:uvbuild-doctor")
+
+    def resolve_image(self, ref: str) -> Probe:
+        self._record("resolve_image", ref)
+        if self.broken == "images":
+            return Probe(False, f"{ref}: not found")
+        return Probe(True, f"{ref} is in the engine")
+
+    def registry_image(self, ref: str, platform: str | None = None) -> RegistryImage | None:
+        self._record("registry_image", ref)
+        return None
+
+    def push_image(self, ref: str, on_line: LineSink) -> None:
+        self._record("push_image", ref)
+
+    def imagetools_create(self, tags: Sequence[str], sources: Sequence[str]) -> None:
+        self._record("imagetools_create", tuple(tags), tuple(sources))
+
+    # -- the engine's images and storage --------------------------------------------------------
+
+    def containerd_store(self) -> bool:
+        self._record("containerd_store")
+        return self.store
+
+    def storage(self, local: bool | None = None) -> Storage:
+        self._record("storage")
+        if self.free is None:
+            return Storage("/var/lib/docker", None, "the engine is not on this machine")
+        return Storage("/var/lib/docker", self.free)
 
     def image_exists(self, ref: str) -> bool:
-        self.calls.append(("image_exists", ref))
-        return self.exists
+        self._record("image_exists", ref)
+        if is_base_tag(ref):
+            return self.exists
+        return self.broken != "images"
 
-    def build(self, request: BuildRequest, on_line, step: str) -> None:
+    def diff_ids(self, ref: str) -> list[str]:
+        self._record("diff_ids", ref)
+        return ["sha256:l1"]
+
+    def image_layers(self, ref: str) -> list[Layer]:
+        self._record("image_layers", ref)
+        base = [Layer("sha256:l1", "FROM python", 100)]
+        if ref == APP_ID:
+            return [*base, Layer("sha256:l2", "RUN uv sync", 7)]
+        return base
+
+    def tag(self, source: str, target: str) -> None:
+        self._record("tag", source, target)
+
+    def save_image(self, refs: Sequence[str], dest: str) -> None:
+        self._record("save_image", tuple(refs), dest)
+
+    def remove_image(self, ref: str) -> None:
+        self._record("remove_image", ref)
+
+    # -- builds and bake --------------------------------------------------------------------
+
+    def build(
+        self, request: BuildRequest, on_line: LineSink, step: str, terminal: int | None = None
+    ) -> None:
+        """Prints ``output`` (the app) or one line (the base), can be told to fail or be
+        interrupted, and writes the iidfile."""
         stage = "base" if request.target == render.BASE_STAGE else "app"
-        self.calls.append(("build", stage))
+        self._record("build", stage)
         self.builds.append(request)
         lines = self.output if stage == "app" else ["#1 building the base"]
         for line in lines:
@@ -64,34 +245,50 @@ class FakeEngine:
         if request.iidfile:
             Path(request.iidfile).write_text(BASE_ID if stage == "base" else APP_ID)
 
-    def tag(self, source: str, target: str) -> None:
-        self.calls.append(("tag", source, target))
+    def builder_platforms(self) -> tuple[str, ...]:
+        self._record("builder_platforms")
+        return self.platforms
 
-    def storage(self, local: bool | None = None) -> Storage:
-        self.calls.append(("storage",))
-        if self.free is None:
-            return Storage("/var/lib/docker", None, "the engine is not on this machine")
-        return Storage("/var/lib/docker", self.free)
+    def bake_print(self, bake_file: Path, targets: Sequence[str] = ()) -> dict[str, object]:
+        self._record("bake_print", tuple(targets))
+        return json.loads(bake_file.read_text())
 
-    def image_layers(self, ref: str) -> list[Layer]:
-        self.calls.append(("image_layers", ref))
-        base = [Layer("sha256:l1", "FROM python", 100)]
-        if ref == APP_ID:
-            return [*base, Layer("sha256:l2", "RUN uv sync", 7)]
-        return base
+    def bake_keeps(self, attribute: str, value: object, workdir: Path) -> bool:
+        self._record("bake_keeps", attribute, value)
+        return attribute not in self.bake_drops
 
-    def diff_ids(self, ref: str) -> list[str]:
-        self.calls.append(("diff_ids", ref))
-        return ["sha256:l1"]
+    # -- gc ---------------------------------------------------------------------------------
 
-    def command_line(self, args: Sequence[str]) -> str:
-        return shlex.join(["docker", *args])
+    def images(self, filters: Sequence[str] = ()) -> list[ImageInfo]:
+        self._record("images", tuple(filters))
+        return []
 
-    def containerd_store(self) -> bool:
-        self.calls.append(("containerd_store",))
-        return getattr(self, "store", False)
+    def inspect_images(self, refs: Sequence[str]) -> list[ImageInfo]:
+        self._record("inspect_images", tuple(refs))
+        return []
 
-    # helpers for the assertions
+    def containers_using(self, image_id: str) -> list[str]:
+        self._record("containers_using", image_id)
+        return []
+
+    def untag(self, ref: str) -> bool:
+        self._record("untag", ref)
+        return True
+
+    def cache_records(self) -> list[CacheRecord]:
+        self._record("cache_records")
+        return []
+
+    def prune_record(self, record_id: str) -> bool:
+        self._record("prune_record", record_id)
+        return True
+
+    def data_root_bytes(self) -> int | None:
+        self._record("data_root_bytes")
+        return 10**9
+
+    # -- helpers for the assertions -----------------------------------------------------------
+
     def named(self, name: str) -> list[tuple]:
         return [call for call in self.calls if call[0] == name]
 

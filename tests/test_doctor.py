@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from tests.fakes import FakeEngine
 from tests.paths import FIXTURES
 from uvbuild import planner
 from uvbuild.docker.facts import (
@@ -15,10 +16,6 @@ from uvbuild.docker.facts import (
     FIX_CLI,
     FIX_DRIVER,
     FIX_ENGINE,
-    BuilderInfo,
-    EngineInfo,
-    Probe,
-    Storage,
 )
 from uvbuild.doctor import (
     DOCTOR_SCHEMA,
@@ -27,10 +24,10 @@ from uvbuild.doctor import (
     STATUSES,
     Report,
     diagnose,
-    is_registry_repo,
     project_problem,
 )
 from uvbuild.errors import ConfigError, EngineUnavailable, LockError
+from uvbuild.flow.decide import is_registry_repo
 
 FLAGS = {"platform": "linux/amd64", "python": "3.11"}
 NAMES = [
@@ -45,70 +42,6 @@ NAMES = [
     "base-repo",
     "disk",
 ]
-
-
-class FakeEngine:
-    """Answers like a healthy engine unless told which part is broken."""
-
-    def __init__(self, broken: str | None = None, *, driver: str = "docker", free=10**15):
-        self.broken = broken
-        self.driver = driver
-        self.free = free
-        self.builder = None
-        self.calls: list[str] = []
-        self.pushed: list[str] = []
-
-    def docker_path(self):
-        self.calls.append("docker_path")
-        return None if self.broken == "cli" else "/usr/bin/docker"
-
-    def cli_version(self):
-        return "Docker version 28.2.2"
-
-    def engine_info(self):
-        self.calls.append("engine_info")
-        if self.broken == "engine":
-            raise EngineUnavailable(f"no Docker engine answers at DOCKER_HOST=x; {FIX_ENGINE}")
-        return EngineInfo("26.1.5", "the current context (unix:///var/run/docker.sock)", True)
-
-    def buildx_version(self):
-        if self.broken == "buildx":
-            raise EngineUnavailable(f"the docker buildx plugin is missing; {FIX_BUILDX}")
-        return "github.com/docker/buildx 0.13.1"
-
-    def inspect_builder(self):
-        self.calls.append("inspect_builder")
-        if self.broken == "builder":
-            raise EngineUnavailable(f"buildx builder 'nope' cannot be used; {FIX_BUILDER}")
-        return BuilderInfo("default", self.driver, "v0.0.0+unknown")
-
-    def probe_frontend(self, workdir):
-        self.calls.append("probe_frontend")
-        assert workdir.is_dir()
-        if self.broken == "frontend":
-            return Probe(False, "dockerfile parse error on line 2: unknown flag: link")
-        return Probe(True, "a probe build worked")
-
-    def probe_push(self, repo, workdir):
-        self.pushed.append(repo)
-        if self.broken == "push":
-            return Probe(False, "connection refused")
-        return Probe(True, f"pushed to {repo}:uvbuild-doctor")
-
-    def resolve_image(self, ref):
-        if self.broken == "images":
-            return Probe(False, f"{ref}: not found")
-        return Probe(True, f"{ref} is in the engine")
-
-    def image_exists(self, ref):
-        # every image is local but the base, which is never built yet
-        return self.broken != "images" and "uvbuild-base" not in ref
-
-    def storage(self, local=None):
-        self.calls.append("storage")
-        if self.free is None:
-            return Storage("/var/lib/docker", None, "the engine is not on this machine")
-        return Storage("/var/lib/docker", self.free)
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +85,7 @@ def test_all_pass_on_a_healthy_engine(plan, tmp_path):
     ],
 )
 def test_a_broken_part_fails_and_skips_what_needs_it(plan, tmp_path, broken, failed, skipped, fix):
-    report = diagnose(FakeEngine(broken), tmp_path, plan, None)
+    report = diagnose(FakeEngine(broken=broken), tmp_path, plan, None)
     statuses = checks(report)
     assert [name for name, status in statuses.items() if status == "fail"] == [failed]
     assert {name for name, status in statuses.items() if status == "skip"} == skipped | {
@@ -176,7 +109,7 @@ def test_docker_container_driver_fails_the_builder(plan, tmp_path):
 
 
 def test_missing_images_fail_with_the_key_to_change(plan, tmp_path):
-    report = diagnose(FakeEngine("images"), tmp_path, plan, None)
+    report = diagnose(FakeEngine(broken="images"), tmp_path, plan, None)
     base = check(report, "base-image")
     assert base.status == "fail"
     assert "tool.uvbuild.base-image (--base-image)" in base.fix
@@ -191,9 +124,9 @@ def test_registry_base_repo_is_pushed_to(tmp_path):
     )
     engine = FakeEngine()
     report = diagnose(engine, tmp_path, plan, None)
-    assert engine.pushed == ["127.0.0.1:5000/team/base"]
+    assert engine.named("probe_push") == [("probe_push", "127.0.0.1:5000/team/base")]
     assert check(report, "base-repo").status == "pass"
-    report = diagnose(FakeEngine("push"), tmp_path, plan, None)
+    report = diagnose(FakeEngine(broken="push"), tmp_path, plan, None)
     failure = check(report, "base-repo")
     assert failure.status == "fail" and failure.fix == FIX_BASE_REPO
     assert "connection refused" in failure.detail
@@ -203,7 +136,7 @@ def test_local_base_repo_is_not_pushed_to(tmp_path):
     plan = planner.make_plan(FIXTURES / "two_indexes", {**FLAGS, "base_repo": "team/base"})
     engine = FakeEngine()
     report = diagnose(engine, tmp_path, plan, None)
-    assert engine.pushed == []
+    assert engine.named("probe_push") == []
     assert check(report, "base-repo").status == "skip"
 
 
@@ -268,7 +201,7 @@ def test_project_error_fails_with_its_exit_code(tmp_path, error):
 
 
 def test_json_document(plan, tmp_path):
-    document = diagnose(FakeEngine("engine"), tmp_path, plan, None).to_dict()
+    document = diagnose(FakeEngine(broken="engine"), tmp_path, plan, None).to_dict()
     assert document["schema"] == DOCTOR_SCHEMA == "uvbuild.doctor/1"
     assert document["ok"] is False
     assert set(document["counts"]) == set(STATUSES)

@@ -1,12 +1,25 @@
 """uvbuild.gc: which bases stay, which images are built on a base, which cache records
-kept a removed image's layers alive (pure; no Docker)."""
+kept a removed image's layers alive (pure), and ``collect`` on the fake engine (no Docker)."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.fakes import FakeEngine, FakeReport
+from tests.paths import FIXTURES
+from uvbuild import planner
 from uvbuild.docker.facts import CacheRecord, ImageInfo, parse_du
-from uvbuild.gc import Base, built_on, records_to_prune, select
+from uvbuild.gc import (
+    BASE_LABEL,
+    KEY_LABEL,
+    PLATFORM_LABEL,
+    PROJECT_LABEL,
+    Base,
+    built_on,
+    collect,
+    records_to_prune,
+    select,
+)
 
 
 def base(name: str, when: str, platform: str = "linux/amd64", layers=("l1", "l2")) -> Base:
@@ -167,3 +180,59 @@ def test_image_info_from_inspect():
     )
     assert info.label("io.uvbuild.base") == "1"
     assert info.last_tagged is None and info.layers == ("l1",) and info.tags == ("r:1",)
+
+
+# -- collect: the selection carried out on the fake engine ------------------------------------
+
+
+class GcEngine(FakeEngine):
+    """Holds ``bases`` (labelled uvbuild bases of the project); ``buildx du`` lists
+    ``before`` until an image is untagged, ``after`` once one is; ``du -sb`` of the data
+    root shrinks by 300 bytes per untagged image."""
+
+    def __init__(self, bases: list[ImageInfo], before, after) -> None:
+        super().__init__()
+        self.bases, self.before, self.after = bases, before, after
+
+    def images(self, filters=()):
+        self.calls.append(("images", tuple(filters)))
+        return list(self.bases)
+
+    def cache_records(self):
+        self.calls.append(("cache_records",))
+        return self.after if self.named("untag") else self.before
+
+    def data_root_bytes(self):
+        self.calls.append(("data_root_bytes",))
+        return 1000 - 300 * len(self.named("untag"))
+
+
+def labelled_base(plan, name: str, when: str) -> ImageInfo:
+    labels = {BASE_LABEL: "1", PROJECT_LABEL: plan.project_name, KEY_LABEL: name}
+    labels[PLATFORM_LABEL] = "linux/amd64"
+    tags = (f"{plan.base_repo}:{name}",)
+    return ImageInfo(f"sha256:{name}", tags, tuple(sorted(labels.items())), when, None, (), 0)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_collect_removes_the_old_bases_and_their_cache_records(dry_run):
+    plan = planner.make_plan(FIXTURES / "two_indexes", {"platform": "linux/amd64"})
+    bases = [labelled_base(plan, n, f"2025-01-0{i}T00:00:00Z") for i, n in enumerate("abc", 1)]
+    # the base's record b (on the python image's p) and an app build c on it
+    before = [rec("p"), rec("b", "p", shared=True), rec("c", "b")]
+    after = [rec("p"), rec("b", "p"), rec("c", "b")]
+    engine = GcEngine(bases, before, after)
+    result = collect(plan, engine, FakeReport(), keep=2, dry_run=dry_run)
+    assert engine.named("check") == [("check",)]
+    project = (f"label={BASE_LABEL}=1", f"label={PROJECT_LABEL}={plan.project_name}")
+    assert ("images", project) in engine.calls
+    assert [base.key for base in result.removed] == ["a"]
+    if dry_run:
+        assert engine.named("untag") == [] and engine.named("prune_record") == []
+        assert result.bytes_freed is None
+        return
+    assert engine.named("untag") == [("untag", f"{plan.base_repo}:a")]
+    assert engine.named("prune_record") == [("prune_record", "c"), ("prune_record", "b")]
+    assert [record.id for record in result.records] == ["c", "b"]
+    assert result.bytes_freed == 300 and result.errors == []
+    assert result.to_dict()["measured"] == "du -sb /var/lib/docker"

@@ -133,3 +133,38 @@ def test_a_non_executable_uv_beside_the_interpreter_is_not_taken(no_uv_anywhere)
     beside.write_text("not a program")
     beside.chmod(0o644)
     assert uvcheck.find_uv() is None
+
+
+def fake_uv(directory: Path, script: str) -> str:
+    """A stand-in for uv: a shell script that does what ``script`` says."""
+    uv = directory / "fake-uv"
+    uv.write_text(f"#!/bin/sh\n{script}\n")
+    uv.chmod(0o755)
+    return str(uv)
+
+
+def test_uv_runs_through_the_one_runner_while_the_caller_works(tmp_path, monkeypatch):
+    started = []
+    real_start = uvcheck.process.start
+
+    def start(command, timeout, cwd=None):
+        started.append((command[1:], timeout, cwd))
+        return real_start(command, timeout, cwd)
+
+    monkeypatch.setattr(uvcheck.process, "start", start)
+    uv = fake_uv(tmp_path, "echo 'error: The lockfile needs to be updated' >&2; exit 1")
+    wait = start_lock_check(tmp_path, uv)
+    assert started == [(["lock", "--check", "--offline", "--no-progress"], 30, tmp_path)]
+    verdict = wait()
+    assert verdict.status == "stale" and "run `uv lock`" in verdict.detail
+
+
+def test_a_uv_that_does_not_answer_is_unchecked(tmp_path, monkeypatch):
+    monkeypatch.setattr(uvcheck, "CHECK_TIMEOUT", 0.2)
+    verdict = check_lock(tmp_path, fake_uv(tmp_path, "exec sleep 30"))
+    assert verdict == uvcheck.LockCheck("unchecked", "`uv lock --check` took over 0.2 s")
+
+
+def test_a_uv_that_cannot_start_is_unchecked(tmp_path):
+    verdict = check_lock(tmp_path, str(tmp_path / "no-such-uv"))
+    assert verdict.status == "unchecked" and verdict.detail.startswith("cannot run uv (")

@@ -15,7 +15,7 @@ import re
 import sys
 import textwrap
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.markup import escape
@@ -24,8 +24,10 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 from rich.text import Text
 
-from uvbuild.core.model import BuildPlan
+from uvbuild.core import render
+from uvbuild.core.model import BuildPlan, HeavyChoice
 from uvbuild.core.units import format_size, size_total
+from uvbuild.flow.result import BuildResult
 
 # ANSI escape sequences, and every control character but tab and newline.
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
@@ -36,11 +38,16 @@ def plain(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-
-
-
-
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+
+
+class CheckLine(Protocol):
+    """What a line of ``doctor_report`` shows of a check (``uvbuild.doctor.Check``)."""
+
+    title: str
+    status: str
+    detail: str
+    fix: str | None
 
 
 class Terminal:
@@ -65,11 +72,7 @@ class Terminal:
         return self.err.is_terminal
 
     def _say(self, markup: str, style: str | None = None) -> None:
-        if self.err.is_terminal:
-            self.err.print(markup, style=style)
-        else:
-            # A pipe: no markup styles reach it anyway; make sure no control does either.
-            self.err.print(Text(plain(Text.from_markup(markup).plain)))
+        _show(self.err, markup, style)
 
     @contextlib.contextmanager
     def progress(self) -> Iterator[None]:
@@ -174,7 +177,7 @@ class Terminal:
         sys.stderr.write(text + "\n")
         sys.stderr.flush()
 
-    def doctor_report(self, checks: Sequence[Any]) -> None:
+    def doctor_report(self, checks: Sequence[CheckLine]) -> None:
         """One line per check (status, title, detail), and its fix under a failure."""
         if self.quiet:
             return
@@ -182,71 +185,60 @@ class Terminal:
         for check in checks:
             status = f"[{STATUS_STYLE[check.status]}]{check.status:<4}[/]"
             line = f"{status}  {escape(check.title.ljust(width))}  {escape(check.detail)}"
-            self._print_out(line)
+            _show(self.out, line)
             if check.fix and check.status in ("fail", "warn"):
-                self._print_out(f"      {' ' * width}  fix: {escape(check.fix)}")
+                _show(self.out, f"      {' ' * width}  fix: {escape(check.fix)}")
         counts = {s: sum(1 for c in checks if c.status == s) for s in STATUS_STYLE}
-        self._print_out(
+        _show(
+            self.out,
             f"{counts['pass']} passed, {counts['warn']} warnings, {counts['fail']} failed, "
-            f"{counts['skip']} skipped"
+            f"{counts['skip']} skipped",
         )
 
-    def _print_out(self, markup: str) -> None:
-        if self.out.is_terminal:
-            self.out.print(markup)
-        else:
-            self.out.print(Text(plain(Text.from_markup(markup).plain)))
-
     def plan_table(self, plan: BuildPlan) -> None:
-        """The packages, then the totals, layers, key and notes.
+        """The plan: its package table, then the totals, layers, key and notes."""
+        rows, heavy = _package_rows(plan)
+        self._print_packages(
+            f"uvbuild plan for {plan.project_name or plan.project_dir}", rows, heavy
+        )
+        self._print_totals(plan)
+        self._print_key(plan)
+        for note in plan.notes:
+            self.out.print(f"note: {escape(note)}")
 
-        The table takes the full form when it fits the width (a pipe counts as 80
+    def _print_packages(self, title: str, rows: Sequence[PackageRow], heavy: int) -> None:
+        """The package table in its full form when it fits the width (a pipe counts as 80
         columns, or COLUMNS); narrower, the source column goes (the most common source is
         printed once below the table, another one in the row's ``why``) and ``why`` wraps;
-        narrower still, one line per package. Names, versions and sizes are never cut.
-        """
-        # With layer groups the heavy rows follow the layers, bottom first, and the layer
-        # column names each one's group.
-        heavy = [c for group in plan.layers for c in group.packages] or plan.grouping.heavy
-        rows: list[tuple[str, ...]] = []
-        for choice in heavy:
-            s = choice.selected
-            group = plan.layer_of(s.name)
-            layer = group.name if group else "heavy"
-            rows.append(
-                (layer, s.name, s.version or "", s.package.source.describe(), s.size, choice.reason)
-            )
-        for s in plan.light:
-            why = "builds from sdist" if s.from_sdist else ""
-            rows.append(
-                ("light", s.name, s.version or "", s.package.source.describe(), s.size, why)
-            )
-        title = f"uvbuild plan for {plan.project_name or plan.project_dir}"
+        narrower still, one line per package. Names, versions and sizes are never cut."""
         width = self.out.width
-        table = _plan_table(title, rows, len(heavy), None)
+        table = _package_table(title, rows, heavy, None)
         natural = Measurement.get(self.out, self.out.options.update_width(10**6), table)
-        if natural.maximum > width:
-            counts: dict[str, int] = {}
-            for row in rows:
-                counts[row[3]] = counts.get(row[3], 0) + 1
-            main = max(counts, key=lambda source: (counts[source], source))
-            table = _plan_table(title, rows, len(heavy), main)
-            if _fixed_width(table) + 12 > width:  # `why` would get fewer than 12 columns
-                self.out.print(title)
-                for layer, name, version, _source, size, why in rows:
-                    line = f"  {layer}: {name} {version}, {format_size(size)}"
-                    line += f" ({why})" if why else ""
-                    wrapped = textwrap.wrap(line, width, subsequent_indent="      ")
-                    for part in wrapped or [line]:
-                        self.out.print(escape(part))
-            else:
-                self.out.print(table)
-            others = [(row[1], row[3]) for row in rows if row[3] != main]
-            self.out.print(f"source: {escape(main)}" + (", except:" if others else ""))
-            for name, source in others:
-                self.out.print(f"  {escape(name)}: {escape(source)}")
+        if natural.maximum <= width:
+            self.out.print(table)
+            return
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row[3]] = counts.get(row[3], 0) + 1
+        main = max(counts, key=lambda source: (counts[source], source))
+        table = _package_table(title, rows, heavy, main)
+        if _fixed_width(table) + 12 > width:  # `why` would get fewer than 12 columns
+            self.out.print(title)
+            for layer, name, version, _source, size, why in rows:
+                line = f"  {layer}: {name} {version}, {format_size(size)}"
+                line += f" ({why})" if why else ""
+                wrapped = textwrap.wrap(line, width, subsequent_indent="      ")
+                for part in wrapped or [line]:
+                    self.out.print(escape(part))
         else:
             self.out.print(table)
+        others = [(row[1], row[3]) for row in rows if row[3] != main]
+        self.out.print(f"source: {escape(main)}" + (", except:" if others else ""))
+        for name, source in others:
+            self.out.print(f"  {escape(name)}: {escape(source)}")
+
+    def _print_totals(self, plan: BuildPlan) -> None:
+        """Heavy and light package counts and wheel sizes, and the heavy layers."""
         totals = plan.to_dict()["totals"]
         for group in ("heavy", "light"):
             t = totals[group]
@@ -254,15 +246,18 @@ class Terminal:
                 f"{group}: {t['count']} packages, wheels "
                 f"{size_total(t['bytes'], t['unknown-size'])}"
             )
-        if plan.layers:
-            self.out.print(f"heavy layers ({plan.layer_mode}, COPY --link), bottom first:")
-            for group in plan.layers:
-                self.out.print(
-                    f"  {escape(group.name)}: {len(group.packages)} packages, wheels "
-                    f"{size_total(group.size, group.unknown_size)}, key {group.key[:16]}"
-                )
-        else:
+        if not plan.layers:
             self.out.print(f"heavy layers ({plan.layer_mode}): one")
+            return
+        self.out.print(f"heavy layers ({plan.layer_mode}, COPY --link), bottom first:")
+        for group in plan.layers:
+            self.out.print(
+                f"  {escape(group.name)}: {len(group.packages)} packages, wheels "
+                f"{size_total(group.size, group.unknown_size)}, key {group.key[:16]}"
+            )
+
+    def _print_key(self, plan: BuildPlan) -> None:
+        """The base's key and tag, and what went into the key."""
         self.out.print(f"base key: {plan.key}")
         self.out.print(f"base tag: [bold]{escape(plan.tag)}[/]")
         self.out.print("key inputs:")
@@ -274,10 +269,8 @@ class Terminal:
             elif name != "packages":
                 self.out.print(f"  {name}: {escape(json.dumps(value))}")
         self.out.print(f"  packages: {len(document['packages'])} heavy entries")
-        for note in plan.notes:
-            self.out.print(f"note: {escape(note)}")
 
-    def build_summary(self, result: Any, plan: BuildPlan | None = None) -> None:
+    def build_summary(self, result: BuildResult, plan: BuildPlan | None = None) -> None:
         """The closing summary: base reused or built, layers shared or new, durations;
         with the plan, each layer is named by what it holds (layer_names)."""
         if self.quiet:
@@ -313,7 +306,30 @@ class Terminal:
             self.result(ref)
 
 
-def _plan_table(title: str, rows: Sequence[tuple[Any, ...]], heavy: int, main: str | None):
+# One row of the package table: layer, package, version, source, wheel size (None: not
+# known), why.
+PackageRow = tuple[str, str, str, str, int | None, str]
+
+
+def _package_rows(plan: BuildPlan) -> tuple[list[PackageRow], int]:
+    """The table's rows and how many of them are heavy. With layer groups the heavy rows
+    follow the layers, bottom first, and the layer column names each one's group."""
+    heavy = [c for group in plan.layers for c in group.packages] or plan.grouping.heavy
+    rows: list[PackageRow] = []
+    for choice in heavy:
+        s = choice.selected
+        group = plan.layer_of(s.name)
+        layer = group.name if group else "heavy"
+        rows.append(
+            (layer, s.name, s.version or "", s.package.source.describe(), s.size, choice.reason)
+        )
+    for s in plan.light:
+        why = "builds from sdist" if s.from_sdist else ""
+        rows.append(("light", s.name, s.version or "", s.package.source.describe(), s.size, why))
+    return rows, len(heavy)
+
+
+def _package_table(title: str, rows: Sequence[PackageRow], heavy: int, main: str | None) -> Table:
     """The plan's package table; with ``main`` (the most common source) the compact form
     without a source column (listed below it) and ``why`` wrapping."""
     if main is None:
@@ -351,7 +367,7 @@ def _fixed_width(table: Table) -> int:
     return sum(widths) + 2 * (len(table.columns) - 1)
 
 
-def describe_packages(choices: Sequence[Any], label: str) -> str:
+def describe_packages(choices: Sequence[HeavyChoice], label: str) -> str:
     """``frameworks: torch 2.5.1 +3`` when one package holds most of the bytes, else
     ``cuda: 12 packages, 2.9 GB`` (``choices``: HeavyChoice, as in a LayerGroup)."""
     selected = [choice.selected for choice in choices]
@@ -377,8 +393,6 @@ def layer_names(plan: BuildPlan, layers: Sequence[tuple[str, bool]]) -> list[str
     below uv, the base image's layers (``base image``). The generated app stages give
     ``deps: ...`` and ``app: ...``; any other layer is named by its instruction.
     """
-    from uvbuild.core import render
-
     copy_group = iter(plan.layers)
     heavy = [choice for group in plan.layers for choice in group.packages] or list(
         plan.grouping.heavy
@@ -409,6 +423,15 @@ def layer_names(plan: BuildPlan, layers: Sequence[tuple[str, bool]]) -> list[str
             name = "app: source"
         names.append(name or _short_step(step))
     return names
+
+
+def _show(console: Console, markup: str, style: str | None = None) -> None:
+    """Print ``markup`` styled on a terminal; on a pipe, where no style would reach anyway,
+    as plain text, so no control character does either."""
+    if console.is_terminal:
+        console.print(markup, style=style)
+    else:
+        console.print(Text(plain(Text.from_markup(markup).plain)))
 
 
 def _stderr_fd() -> int | None:

@@ -2,8 +2,9 @@
 with a one-line fix; checks that cannot run because an earlier one failed are skipped.
 
 Nothing here prints or exits: :func:`diagnose` returns a :class:`Report` and the CLI shows
-it. Every Docker call goes through the Engine's verbs (``uvbuild.engine``); tests pass a
-fake engine.
+it. Every Docker call goes through the verbs of ``uvbuild.docker.verbs.EngineLike``; tests
+pass ``tests.fakes.FakeEngine``. Whether the builder's driver can serve the base repository
+is the rule of ``uvbuild.flow.decide``, which ``build`` and ``bake`` follow too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.units import format_size
@@ -20,14 +21,14 @@ from uvbuild.docker.facts import (
     FIX_BUILDER,
     FIX_BUILDX,
     FIX_CLI,
-    FIX_DRIVER,
     FIX_ENGINE,
     BuilderInfo,
     EngineInfo,
     Probe,
-    Storage,
 )
-from uvbuild.errors import ConfigError, EngineUnavailable, LockError, UvbuildError
+from uvbuild.docker.verbs import EngineLike
+from uvbuild.errors import ConfigError, EngineUnavailable, UvbuildError
+from uvbuild.flow.decide import FIX_DRIVER, driver_problem, is_registry_repo
 from uvbuild.flow.inputs import disk_shortfall, plan_disk_estimate
 
 DOCTOR_SCHEMA = "uvbuild.doctor/1"
@@ -44,23 +45,6 @@ FIX_BASE_REPO = (
 )
 
 
-class DoctorEngine(Protocol):
-    """The Engine verbs doctor uses (``uvbuild.docker.engine.Engine`` has them all)."""
-
-    builder: str | None
-
-    def docker_path(self) -> str | None: ...
-    def cli_version(self) -> str: ...
-    def engine_info(self) -> EngineInfo: ...
-    def buildx_version(self) -> str: ...
-    def inspect_builder(self) -> BuilderInfo: ...
-    def probe_frontend(self, workdir: Path) -> Probe: ...
-    def probe_push(self, repo: str, workdir: Path) -> Probe: ...
-    def resolve_image(self, ref: str) -> Probe: ...
-    def image_exists(self, ref: str) -> bool: ...
-    def storage(self, local: bool | None = None) -> Storage: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Check:
     """One check: ``status`` is pass, warn, fail or skip; ``fix`` says what to do."""
@@ -71,7 +55,7 @@ class Check:
     detail: str
     fix: str | None = None
     required: bool = True  # a failed required check makes doctor exit non-zero
-    exit_code: int = EngineUnavailable.exit_code
+    error: type[UvbuildError] = EngineUnavailable  # what the CLI raises when it fails first
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,25 +96,11 @@ class Report:
         more = len(self.failed) - 1
         suffix = f" (and {more} more failed check{'s' if more > 1 else ''})" if more else ""
         message = f"{first.title}: {first.detail}" + (f"; {first.fix}" if first.fix else "")
-        message += suffix
-        kinds = {ConfigError.exit_code: ConfigError, LockError.exit_code: LockError}
-        return kinds.get(first.exit_code, EngineUnavailable)(message)
-
-
-def _what(exc: Exception, fix: str) -> str:
-    """The message of an engine error without the fix it ends with."""
-    return str(exc).removesuffix(f"; {fix}")
-
-
-def is_registry_repo(repo: str) -> bool:
-    """A repository whose first part names a registry host (``host.tld/...``,
-    ``host:5000/...``, ``localhost/...``) is pushed to; other names stay local."""
-    first, sep, _ = repo.partition("/")
-    return bool(sep) and ("." in first or ":" in first or first == "localhost")
+        return first.error(message + suffix)
 
 
 def diagnose(
-    engine: DoctorEngine,
+    engine: EngineLike,
     project_dir: Path,
     plan: BuildPlan | None,
     problem: UvbuildError | None,
@@ -141,202 +111,203 @@ def diagnose(
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="uvbuild-doctor-") as scratch:
             return diagnose(engine, project_dir, plan, problem, Path(scratch))
-    checks: list[Check] = []
-
-    def add(name: str, title: str, status: str, detail: str, fix: str | None = None, **kw: Any):
-        checks.append(Check(name, title, status, detail, fix, **kw))
-
-    def skip(name: str, title: str, why: str) -> None:
-        add(name, title, "skip", why)
-
-    # -- docker CLI -------------------------------------------------------------------------
-    path = engine.docker_path()
-    if path is None:
-        add("docker-cli", "docker CLI", "fail", "no `docker` on PATH", FIX_CLI)
-    else:
-        add("docker-cli", "docker CLI", "pass", f"{path} ({engine.cli_version()})")
-    has_cli = path is not None
-
-    # -- engine -----------------------------------------------------------------------------
-    info: EngineInfo | None = None
-    if has_cli:
-        try:
-            info = engine.engine_info()
-        except EngineUnavailable as exc:
-            add("engine", "engine", "fail", _what(exc, FIX_ENGINE), FIX_ENGINE)
-        else:
-            add("engine", "engine", "pass", f"Docker Engine {info.version} at {info.where}")
-    else:
-        skip("engine", "engine", "needs the docker CLI")
-
-    # -- buildx plugin (client side: needs no engine) ----------------------------------------
-    has_buildx = False
-    if has_cli:
-        try:
-            version = engine.buildx_version()
-        except EngineUnavailable as exc:
-            add("buildx", "buildx plugin", "fail", _what(exc, FIX_BUILDX), FIX_BUILDX)
-        else:
-            has_buildx = True
-            add("buildx", "buildx plugin", "pass", version)
-    else:
-        skip("buildx", "buildx plugin", "needs the docker CLI")
-
-    # -- builder ----------------------------------------------------------------------------
-    builder: BuilderInfo | None = None
-    title = "builder"
-    if info is None or not has_buildx:
-        skip("builder", title, "needs the engine and the buildx plugin")
-    else:
-        try:
-            builder = engine.inspect_builder()
-        except EngineUnavailable as exc:
-            add("builder", title, "fail", _what(exc, FIX_BUILDER), FIX_BUILDER)
-        else:
-            buildkit = builder.buildkit or "?"
-            if buildkit.startswith("v0.0.0"):
-                buildkit += ": no version reported, features are probed below"
-            detail = f"{builder.name} ({builder.driver} driver, BuildKit {buildkit})"
-            registry = plan is not None and is_registry_repo(plan.base_repo)
-            if builder.driver != "docker" and not registry:
-                add(
-                    "builder",
-                    title,
-                    "fail",
-                    f"{detail}: uvbuild needs the docker driver to use the base it builds, "
-                    "or a registry base-repo (--base-repo)",
-                    FIX_DRIVER,
-                )
-                builder = None
-            else:
-                add("builder", title, "pass", detail)
-
-    # -- Dockerfile frontend features ---------------------------------------------------------
-    title = "Dockerfile features"
-    if builder is None:
-        skip("frontend", title, "needs a usable builder")
-    else:
-        probe = engine.probe_frontend(workdir)
-        if probe.ok:
-            add("frontend", title, "pass", f"named build contexts and COPY --link: {probe.detail}")
-        else:
-            add(
-                "frontend",
-                title,
-                "fail",
-                f"named build contexts or COPY --link unsupported: {probe.detail}",
-                FIX_FRONTEND,
-            )
-
-    # -- project ----------------------------------------------------------------------------
-    if plan is not None:
-        heavy = len(plan.heavy)
-        add(
-            "project",
-            "project",
-            "pass",
-            f"{plan.project_name or plan.project_dir}: {heavy} heavy and {len(plan.light)} "
-            f"light packages, base {plan.tag}",
+    checkup = _Checkup(engine, plan, workdir)
+    # In this order: a check reads what the checks before it found (kept on ``checkup``).
+    return Report(
+        (
+            checkup.check_docker_cli(),
+            checkup.check_engine(),
+            checkup.check_buildx(),
+            checkup.check_builder(),
+            checkup.check_frontend(),
+            check_project(project_dir, plan, problem),
+            checkup.check_image("base-image", "base image"),
+            checkup.check_image("uv-image", "uv image"),
+            checkup.check_base_repo(),
+            checkup.check_disk(),
         )
-    elif problem is None:
-        add(
-            "project",
-            "project",
-            "warn",
-            f"no uv project at {project_dir} (no pyproject.toml): the image, base "
-            "repository and disk checks are skipped",
-            FIX_PROJECT_MISSING,
-            required=False,
-        )
-    else:
-        add(
-            "project",
-            "project",
-            "fail",
-            str(problem),
-            None,  # the message says what to do
-            exit_code=problem.exit_code,
-        )
-
-    # -- images -----------------------------------------------------------------------------
-    for name, title in (("base-image", "base image"), ("uv-image", "uv image")):
-        if plan is None:
-            skip(name, title, "needs a planned project")
-        elif info is None:
-            skip(name, title, "needs the engine")
-        else:
-            ref = plan.config.resolved_base_image if name == "base-image" else plan.config.uv_image
-            probe = _resolve(engine, ref, has_buildx)
-            fix = (
-                f"pull it (`docker pull {ref}`), log in to its registry, or set "
-                f"tool.uvbuild.{name} (--{name}) to an image you have"
-            )
-            add(
-                name, title, "pass" if probe.ok else "fail", probe.detail, None if probe.ok else fix
-            )
-
-    # -- base repository --------------------------------------------------------------------
-    title = "base repository"
-    if plan is None:
-        skip("base-repo", title, "needs a planned project")
-    elif plan.config.base_repo is None or not is_registry_repo(plan.base_repo):
-        skip("base-repo", title, f"{plan.base_repo} is local: bases stay in the engine")
-    elif builder is None:
-        skip("base-repo", title, "needs a usable builder")
-    else:
-        probe = engine.probe_push(plan.base_repo, workdir)
-        if probe.ok:
-            add("base-repo", title, "pass", f"{plan.base_repo} is reachable and writable")
-        else:
-            add("base-repo", title, "fail", f"{plan.base_repo}: {probe.detail}", FIX_BASE_REPO)
-
-    # -- disk -------------------------------------------------------------------------------
-    title = "disk"
-    if info is None:
-        skip("disk", title, "needs the engine")
-    else:
-        checks.append(_disk(engine, plan, info))
-    return Report(tuple(checks))
-
-
-def _resolve(engine: DoctorEngine, ref: str, has_buildx: bool) -> Probe:
-    if has_buildx:
-        return engine.resolve_image(ref)
-    if engine.image_exists(ref):
-        return Probe(True, f"{ref} is in the engine")
-    return Probe(False, f"{ref} is not in the engine (the registry needs buildx to ask)")
-
-
-def _disk(engine: DoctorEngine, plan: BuildPlan | None, info: EngineInfo) -> Check:
-    make: Callable[..., Check] = lambda status, detail, fix=None: Check(  # noqa: E731
-        "disk", "disk", status, detail, fix, required=False
     )
-    storage = engine.storage(local=info.local)
-    if storage.free is None:
-        return make(
-            "warn",
-            f"free space of the engine's storage not measured: {storage.reason}",
-            "check free space where the engine keeps its data "
-            "(`docker system df`, and `df` on the engine's host)",
-        )
-    free = f"{format_size(storage.free)} free in {storage.root}"
-    if plan is None:
-        return make("pass", f"{free} (no project to compare with)")
-    if plan.heavy and engine.image_exists(plan.tag):
-        return make("pass", f"{free}; the base {plan.tag} is already built")
-    estimate = plan_disk_estimate(plan)
-    warning = disk_shortfall(estimate, storage)
-    if warning:
-        return make(
-            "warn",
-            f"{free}, the base needs {estimate.describe()}",
-            "free space (`docker builder prune`, `docker image prune`) or move the "
-            "engine's data-root",
-        )
-    return make("pass", f"{free}; the base needs {estimate.describe()}")
 
 
-def project_problem(path: Path, make_plan: Callable[[], BuildPlan]) -> tuple[Any, Any]:
+def _skip(name: str, title: str, why: str) -> Check:
+    return Check(name, title, "skip", why)
+
+
+def _failed(name: str, title: str, exc: EngineUnavailable, fix: str) -> Check:
+    """A check the engine refused: its message without the fix it ends with, and the fix
+    apart, so it is said once."""
+    return Check(name, title, "fail", str(exc).removesuffix(f"; {fix}"), fix)
+
+
+@dataclass(slots=True)
+class _Checkup:
+    """The checks that ask the engine, and what each found for the later ones."""
+
+    engine: EngineLike
+    plan: BuildPlan | None
+    workdir: Path
+    cli: bool = False
+    info: EngineInfo | None = None  # the engine answered
+    buildx: bool = False
+    builder: BuilderInfo | None = None  # a buildx builder uvbuild can use
+
+    def check_docker_cli(self) -> Check:
+        path = self.engine.docker_path()
+        if path is None:
+            return Check("docker-cli", "docker CLI", "fail", "no `docker` on PATH", FIX_CLI)
+        self.cli = True
+        return Check("docker-cli", "docker CLI", "pass", f"{path} ({self.engine.cli_version()})")
+
+    def check_engine(self) -> Check:
+        if not self.cli:
+            return _skip("engine", "engine", "needs the docker CLI")
+        try:
+            info = self.engine.engine_info()
+        except EngineUnavailable as exc:
+            return _failed("engine", "engine", exc, FIX_ENGINE)
+        self.info = info
+        return Check("engine", "engine", "pass", f"Docker Engine {info.version} at {info.where}")
+
+    def check_buildx(self) -> Check:
+        """The buildx plugin: client side, so it needs no engine."""
+        if not self.cli:
+            return _skip("buildx", "buildx plugin", "needs the docker CLI")
+        try:
+            version = self.engine.buildx_version()
+        except EngineUnavailable as exc:
+            return _failed("buildx", "buildx plugin", exc, FIX_BUILDX)
+        self.buildx = True
+        return Check("buildx", "buildx plugin", "pass", version)
+
+    def check_builder(self) -> Check:
+        """The selected buildx builder runs, and its driver can use the base it builds
+        (the rule of flow.decide: the docker driver, or a registry base-repo)."""
+        if self.info is None or not self.buildx:
+            return _skip("builder", "builder", "needs the engine and the buildx plugin")
+        try:
+            builder = self.engine.inspect_builder()
+        except EngineUnavailable as exc:
+            return _failed("builder", "builder", exc, FIX_BUILDER)
+        buildkit = builder.buildkit or "?"
+        if buildkit.startswith("v0.0.0"):
+            buildkit += ": no version reported, features are probed below"
+        detail = f"{builder.name} ({builder.driver} driver, BuildKit {buildkit})"
+        registry = self.plan is not None and is_registry_repo(self.plan.base_repo)
+        if driver_problem(builder.driver, builder.name, registry):
+            detail += (
+                ": uvbuild needs the docker driver to use the base it builds, "
+                "or a registry base-repo (--base-repo)"
+            )
+            return Check("builder", "builder", "fail", detail, FIX_DRIVER)
+        self.builder = builder
+        return Check("builder", "builder", "pass", detail)
+
+    def check_frontend(self) -> Check:
+        title = "Dockerfile features"
+        if self.builder is None:
+            return _skip("frontend", title, "needs a usable builder")
+        probe = self.engine.probe_frontend(self.workdir)
+        if probe.ok:
+            detail = f"named build contexts and COPY --link: {probe.detail}"
+            return Check("frontend", title, "pass", detail)
+        detail = f"named build contexts or COPY --link unsupported: {probe.detail}"
+        return Check("frontend", title, "fail", detail, FIX_FRONTEND)
+
+    def check_image(self, name: str, title: str) -> Check:
+        """``base-image`` or ``uv-image``: the engine or its registry has it."""
+        if self.plan is None:
+            return _skip(name, title, "needs a planned project")
+        if self.info is None:
+            return _skip(name, title, "needs the engine")
+        config = self.plan.config
+        ref = config.resolved_base_image if name == "base-image" else config.uv_image
+        probe = self._resolve(ref)
+        if probe.ok:
+            return Check(name, title, "pass", probe.detail)
+        fix = (
+            f"pull it (`docker pull {ref}`), log in to its registry, or set "
+            f"tool.uvbuild.{name} (--{name}) to an image you have"
+        )
+        return Check(name, title, "fail", probe.detail, fix)
+
+    def _resolve(self, ref: str) -> Probe:
+        if self.buildx:
+            return self.engine.resolve_image(ref)
+        if self.engine.image_exists(ref):
+            return Probe(True, f"{ref} is in the engine")
+        return Probe(False, f"{ref} is not in the engine (the registry needs buildx to ask)")
+
+    def check_base_repo(self) -> Check:
+        title = "base repository"
+        plan = self.plan
+        if plan is None:
+            return _skip("base-repo", title, "needs a planned project")
+        repo = plan.base_repo
+        if plan.config.base_repo is None or not is_registry_repo(repo):
+            return _skip("base-repo", title, f"{repo} is local: bases stay in the engine")
+        if self.builder is None:
+            return _skip("base-repo", title, "needs a usable builder")
+        probe = self.engine.probe_push(repo, self.workdir)
+        if probe.ok:
+            return Check("base-repo", title, "pass", f"{repo} is reachable and writable")
+        return Check("base-repo", title, "fail", f"{repo}: {probe.detail}", FIX_BASE_REPO)
+
+    def check_disk(self) -> Check:
+        """Free space where the engine keeps its data, against what the base needs; only
+        ever a warning."""
+        if self.info is None:
+            return _skip("disk", "disk", "needs the engine")
+        storage = self.engine.storage(local=self.info.local)
+        if storage.free is None:
+            return _disk(
+                "warn",
+                f"free space of the engine's storage not measured: {storage.reason}",
+                "check free space where the engine keeps its data "
+                "(`docker system df`, and `df` on the engine's host)",
+            )
+        free = f"{format_size(storage.free)} free in {storage.root}"
+        plan = self.plan
+        if plan is None:
+            return _disk("pass", f"{free} (no project to compare with)")
+        if plan.heavy and self.engine.image_exists(plan.tag):
+            return _disk("pass", f"{free}; the base {plan.tag} is already built")
+        estimate = plan_disk_estimate(plan)
+        if disk_shortfall(estimate, storage):
+            return _disk(
+                "warn",
+                f"{free}, the base needs {estimate.describe()}",
+                "free space (`docker builder prune`, `docker image prune`) or move the "
+                "engine's data-root",
+            )
+        return _disk("pass", f"{free}; the base needs {estimate.describe()}")
+
+
+def _disk(status: str, detail: str, fix: str | None = None) -> Check:
+    return Check("disk", "disk", status, detail, fix, required=False)
+
+
+def check_project(project_dir: Path, plan: BuildPlan | None, problem: UvbuildError | None) -> Check:
+    """The project was planned; no project is a warning, a broken one fails with the
+    class (so the exit code) of its error."""
+    if plan is not None:
+        detail = (
+            f"{plan.project_name or plan.project_dir}: {len(plan.heavy)} heavy and "
+            f"{len(plan.light)} light packages, base {plan.tag}"
+        )
+        return Check("project", "project", "pass", detail)
+    if problem is None:
+        detail = (
+            f"no uv project at {project_dir} (no pyproject.toml): the image, base "
+            "repository and disk checks are skipped"
+        )
+        return Check("project", "project", "warn", detail, FIX_PROJECT_MISSING, required=False)
+    # the message says what to do
+    return Check("project", "project", "fail", str(problem), None, error=type(problem))
+
+
+def project_problem(
+    path: Path, make_plan: Callable[[], BuildPlan]
+) -> tuple[BuildPlan | None, UvbuildError | None]:
     """``(plan, None)``, ``(None, error)``, or ``(None, None)`` when ``path`` holds no
     project (no pyproject.toml), which doctor reports as a warning."""
     if path.is_dir() and not (path / "pyproject.toml").is_file():

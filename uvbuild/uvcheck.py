@@ -1,14 +1,16 @@
-"""Asks uv itself whether uv.lock still matches pyproject.toml, offline and bounded."""
+"""Asks uv itself whether uv.lock still matches pyproject.toml, offline and bounded (through
+the one runner, ``uvbuild.docker.process``)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from uvbuild.docker import process
 
 CHECK_TIMEOUT = 30
 
@@ -56,28 +58,21 @@ def start_lock_check(project_dir: str | Path, uv: str | None = None) -> Callable
         )
         return lambda: verdict
     try:
-        proc = subprocess.Popen(
-            [uv, "lock", "--check", "--offline", "--no-progress"],
-            cwd=project_dir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
+        wait = process.start(
+            [uv, "lock", "--check", "--offline", "--no-progress"], CHECK_TIMEOUT, project_dir
         )
     except OSError as exc:
         verdict = LockCheck("unchecked", f"cannot run uv ({exc})")
         return lambda: verdict
 
-    def wait() -> LockCheck:
-        try:
-            _, stderr = proc.communicate(timeout=CHECK_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+    def verdict_of_uv() -> LockCheck:
+        done = wait()
+        # uv's own exit codes are 0, 1 and 2: TIMED_OUT is the runner's
+        if done.returncode == process.TIMED_OUT:
             return LockCheck("unchecked", f"`uv lock --check` took over {CHECK_TIMEOUT} s")
-        return _verdict(proc.returncode, stderr)
+        return _verdict(done.returncode, done.stderr)
 
-    return wait
+    return verdict_of_uv
 
 
 def check_lock(project_dir: str | Path, uv: str | None = None) -> LockCheck:

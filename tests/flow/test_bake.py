@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests.fakes import FakeEngine
 from tests.paths import FIXTURES
 from uvbuild import planner
 from uvbuild.docker.requests import BuildRequest, attest_entry, bake_document, bake_target
@@ -87,30 +88,6 @@ def test_an_existing_base_is_read_as_an_image():
 PROJECT = FIXTURES / "two_indexes"
 
 
-class BakeEngine:
-    def __init__(self, *, exists: bool, keeps_network: bool = False) -> None:
-        self.exists = exists
-        self.keeps_network = keeps_network
-        self.calls: list[tuple] = []
-
-    def check(self):
-        from uvbuild.docker.facts import BuilderInfo
-
-        return BuilderInfo("default", "docker", "v0")
-
-    def image_exists(self, ref: str) -> bool:
-        self.calls.append(("image_exists", ref))
-        return self.exists
-
-    def registry_image(self, ref, platform=None):
-        self.calls.append(("registry_image", ref))
-        return None
-
-    def bake_keeps(self, attribute, value, workdir) -> bool:
-        self.calls.append(("bake_keeps", attribute, value))
-        return self.keeps_network
-
-
 class Report:
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -129,7 +106,7 @@ def write(tmp_path, monkeypatch, engine, **options):
 
 
 def test_write_a_base_to_build(tmp_path, monkeypatch):
-    plan, result = write(tmp_path, monkeypatch, BakeEngine(exists=False), tags=("app:dev",))
+    plan, result = write(tmp_path, monkeypatch, FakeEngine(exists=False), tags=("app:dev",))
     document = json.loads(result.file.read_text())
     assert result.base_action == "build"
     base, app = document["target"]["uvbuild-base"], document["target"]["app"]
@@ -145,7 +122,7 @@ def test_write_a_base_to_build(tmp_path, monkeypatch):
 
 
 def test_write_an_existing_base(tmp_path, monkeypatch):
-    plan, result = write(tmp_path, monkeypatch, BakeEngine(exists=True))
+    plan, result = write(tmp_path, monkeypatch, FakeEngine(exists=True))
     document = json.loads(result.file.read_text())
     assert result.base_action == "reuse"
     assert set(document["target"]) == {"app"}
@@ -153,17 +130,17 @@ def test_write_an_existing_base(tmp_path, monkeypatch):
 
 
 def test_rebuild_base_makes_it_a_target(tmp_path, monkeypatch):
-    _plan, result = write(tmp_path, monkeypatch, BakeEngine(exists=True), rebuild_base=True)
+    _plan, result = write(tmp_path, monkeypatch, FakeEngine(exists=True), rebuild_base=True)
     assert result.base_action == "build"
     assert result.document["target"]["uvbuild-base"]["no-cache"] is True
 
 
 def test_network_that_bake_drops_is_a_config_error(tmp_path, monkeypatch):
-    engine = BakeEngine(exists=False, keeps_network=False)
+    engine = FakeEngine(exists=False, bake_drops=("network",))
     with pytest.raises(ConfigError, match="drops the `network` attribute"):
         write(tmp_path, monkeypatch, engine, network="host")
     assert not (tmp_path / "out" / "docker-bake.json").exists()
-    engine = BakeEngine(exists=False, keeps_network=True)
+    engine = FakeEngine(exists=False)
     _plan, result = write(tmp_path, monkeypatch, engine, network="host")
     assert result.document["target"]["app"]["network"] == "host"
 
@@ -172,7 +149,7 @@ def test_network_that_bake_drops_is_a_config_error(tmp_path, monkeypatch):
 
 
 def test_bake_targets_carry_the_new_flags(tmp_path, monkeypatch):
-    engine = BakeEngine(exists=False, keeps_network=True)
+    engine = FakeEngine(exists=False)
     _plan, result = write(
         tmp_path,
         monkeypatch,
@@ -205,13 +182,18 @@ def test_bake_targets_carry_the_new_flags(tmp_path, monkeypatch):
 
 
 def test_bake_pull_skips_an_app_that_reads_a_local_base(tmp_path, monkeypatch):
-    _plan, result = write(tmp_path, monkeypatch, BakeEngine(exists=True), pull=True)
+    _plan, result = write(tmp_path, monkeypatch, FakeEngine(exists=True), pull=True)
     assert "pull" not in result.document["target"]["app"]
 
 
 def test_bake_refuses_allow_when_buildx_drops_entitlements(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="drops the `entitlements` attribute"):
-        write(tmp_path, monkeypatch, BakeEngine(exists=False), allow=("network.host",))
+        write(
+            tmp_path,
+            monkeypatch,
+            FakeEngine(exists=False, bake_drops=("entitlements",)),
+            allow=("network.host",),
+        )
 
 
 @pytest.mark.parametrize(
@@ -224,7 +206,7 @@ def test_bake_refuses_allow_when_buildx_drops_entitlements(tmp_path, monkeypatch
 )
 def test_bake_refuses_what_a_bake_file_cannot_carry(tmp_path, monkeypatch, option, needle):
     with pytest.raises(ConfigError, match=re.escape(needle)):
-        write(tmp_path, monkeypatch, BakeEngine(exists=False), **option)
+        write(tmp_path, monkeypatch, FakeEngine(exists=False), **option)
 
 
 @pytest.mark.parametrize(
