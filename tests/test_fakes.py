@@ -55,14 +55,10 @@ def test_a_healthy_fake_engine_answers_every_verb(tmp_path):
 
 def test_no_test_module_imports_from_another_test_module():
     """Shared helpers live in tests/ helper modules (fakes, clirun, paths, ...), never in
-    a test module (``test_*.py``) or conftest.py that another module then imports.
-
-    tests/integration is left out: its modules still import helpers from
-    tests/integration/test_build.py and conftest.py (to be moved into a helper module)."""
+    a test module (``test_*.py``) or conftest.py that another module then imports
+    (tests/integration/helpers.py for the real-engine tests)."""
     offenders = []
     for path in sorted((REPO / "tests").rglob("*.py")):
-        if "integration" in path.relative_to(REPO / "tests").parts:
-            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
