@@ -71,6 +71,7 @@ def _policy(
     """The one policy of every platform's run (decide: push, -t, a registry base-repo, no
     --load; the builder's driver must serve the base repo)."""
     intent = decide.intent_of(options, tuple(plan.target.platform for plan in plans))
+    # each plan names its base repo; all must pass, and they share the one policy
     policies = [decide.policy(plan.base_repo, intent, driver, builder) for plan in plans]
     return policies[0]
 
