@@ -339,3 +339,10 @@ def check_installable(plan: BuildPlan) -> None:
         others = short_list(s.name for s in missing[1:])
         more = f" (also {others})"
     raise ConfigError(f"{first}{more}")
+
+
+def read_dockerfile(path: Path) -> str:
+    """The text of the user's Dockerfile at ``path`` (the flow decides whether to use it)."""
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist")
+    return path.read_text(encoding="utf-8", errors="replace")

@@ -11,7 +11,7 @@ from tests.fakes import FakeEngine
 from tests.paths import FIXTURES
 from uvbuild import planner
 from uvbuild.docker.requests import BuildRequest, attest_entry, bake_document, bake_target
-from uvbuild.errors import ConfigError
+from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow import bake as bakefile
 from uvbuild.flow.build import Builder
 from uvbuild.flow.options import BuildOptions
@@ -220,3 +220,74 @@ def test_bake_refuses_what_a_bake_file_cannot_carry(tmp_path, monkeypatch, optio
 )
 def test_attest_entry(kind, value, entry):
     assert attest_entry(kind, value) == entry
+
+
+# -- bake follows build's rule for builders outside the engine (decided once, flow/decide) --
+
+REGISTRY_REPO = "127.0.0.1:5000/team/base"
+
+
+class ContainerBakeEngine(BakeEngine):
+    """A docker-container builder: its own store, the base only in its registry."""
+
+    def __init__(self, *, in_registry: bool, **kwargs) -> None:
+        super().__init__(exists=True, **kwargs)  # the engine's store has it: never asked
+        self.in_registry = in_registry
+
+    def check(self):
+        from uvbuild.docker.facts import BuilderInfo
+
+        return BuilderInfo("ci", "docker-container", "v0")
+
+    def registry_image(self, ref, platform=None):
+        from uvbuild.docker.facts import RegistryImage
+
+        self.calls.append(("registry_image", ref))
+        return (
+            RegistryImage(ref, "sha256:" + "d" * 64, ("sha256:l1",), 1)
+            if self.in_registry
+            else None
+        )
+
+
+def write_registry(tmp_path, monkeypatch, engine, **options):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    flags = {"platform": "linux/amd64", "python": "3.11", "base_repo": REGISTRY_REPO}
+    plan = planner.make_plan(PROJECT, flags)
+    builder = Builder(plan, BuildOptions(**options), engine, Report())
+    return plan, bakefile.write(builder, tmp_path / "out" / "docker-bake.json", Report())
+
+
+def test_builder_outside_the_engine_pushes_the_base_target(tmp_path, monkeypatch):
+    engine = ContainerBakeEngine(in_registry=False)
+    plan, result = write_registry(tmp_path, monkeypatch, engine, tags=("app:dev",))
+    assert result.base_action == "build"
+    base, app = result.document["target"]["uvbuild-base"], result.document["target"]["app"]
+    assert base["tags"] == [plan.tag] and base["output"] == ["type=registry"]
+    assert app["contexts"]["uvbuild-base"] == "target:uvbuild-base"
+    assert app["output"] == ["type=docker"]  # loaded through the builder's docker exporter
+    assert ("image_exists", plan.tag) not in engine.calls  # the engine's store is not its own
+
+
+def test_builder_outside_the_engine_reuses_the_registry_base(tmp_path, monkeypatch):
+    engine = ContainerBakeEngine(in_registry=True)
+    plan, result = write_registry(tmp_path, monkeypatch, engine, push=True, pull=True)
+    assert result.base_action == "reuse" and set(result.document["target"]) == {"app"}
+    app = result.document["target"]["app"]
+    assert app["contexts"]["uvbuild-base"] == f"docker-image://{plan.tag}"
+    assert app["pull"] is True  # the base comes from a registry, not the engine
+    assert app["output"] == ["type=registry"]
+
+
+def test_builder_outside_the_engine_with_a_local_base_repo_is_refused(tmp_path, monkeypatch):
+    with pytest.raises(EngineUnavailable, match=r"docker-container driver.*set --base-repo"):
+        write(tmp_path, monkeypatch, ContainerBakeEngine(in_registry=False))
+    assert not (tmp_path / "out" / "docker-bake.json").exists()
+
+
+@pytest.mark.parametrize(("push", "output"), [(False, "type=docker"), (True, "type=registry")])
+def test_docker_driver_pushes_the_base_target_with_push_and_a_registry_repo(
+    tmp_path, monkeypatch, push, output
+):
+    _plan, result = write_registry(tmp_path, monkeypatch, BakeEngine(exists=False), push=push)
+    assert result.document["target"]["uvbuild-base"]["output"] == [output]

@@ -1027,3 +1027,12 @@ def test_oci_output_on_the_docker_driver_needs_the_containerd_store(plan):
     engine.store = True
     run(plan, engine, outputs=("type=oci,dest=a.tar",))
     assert engine.stage("app").outputs == ("type=oci,dest=a.tar",)
+
+
+def test_dry_run_of_a_builder_outside_the_engine_reads_the_base_as_the_real_run(registry_plan):
+    dry, _ = run(registry_plan, RegistryEngine(driver="docker-container"), dry_run=True, pull=True)
+    engine = RegistryEngine(driver="docker-container")
+    real, _ = run(registry_plan, engine, pull=True)
+    # the app reads the base the builder pushes from its registry, so --pull reaches it
+    assert dry.base_source == real.base_source == "registry"
+    assert "--pull" in dry.commands[1] and engine.stage("app").pull is True

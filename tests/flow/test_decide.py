@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from uvbuild.errors import ConfigError, EngineUnavailable
-from uvbuild.flow.decide import Intent, base_step, is_registry_repo, policy
+from uvbuild.flow.decide import (
+    Intent,
+    app_step,
+    base_step,
+    intent_of,
+    is_registry_repo,
+    policy,
+    store_need,
+)
 
 LOCAL = "app-uvbuild-base"
 REGISTRY = "127.0.0.1:5000/team/base"
@@ -114,3 +122,144 @@ STEPS = [
 def test_base_step_table(the_policy, found, rebuild, expected):
     step = base_step(the_policy, found, rebuild)
     assert (step.action, step.source, step.rebuilt, step.push) == expected
+
+
+# -- what the app build does with its image ------------------------------------------------
+
+# driver, intent -> (app load, app push): -o names where the image goes, as in docker
+OUTPUT_POLICIES = [
+    ("docker", Intent(outputs=("type=tar,dest=a.tar",)), (False, False)),
+    ("docker", Intent(outputs=("type=local,dest=d",), load=True), (True, False)),
+    ("docker", Intent(push=True, outputs=("type=registry",)), (False, True)),
+    ("docker-container", Intent(outputs=("type=docker,dest=a.tar",)), (False, False)),
+]
+
+
+@pytest.mark.parametrize(("driver", "intent", "expected"), OUTPUT_POLICIES)
+def test_outputs_turn_off_the_default_load(driver, intent, expected):
+    got = policy(REGISTRY, intent, driver)
+    assert (got.app_load, got.app_push) == expected
+
+
+# driver, intent, base read from the engine -> (load, push, outputs, saves, pull)
+APP_STEPS = [
+    ("docker", Intent(), True, (True, False, (), (), False)),
+    ("docker", Intent(push=True), False, (False, True, (), (), False)),
+    # -o type=registry says --push already; -o type=docker says --load
+    (
+        "docker",
+        Intent(push=True, outputs=("type=registry",)),
+        False,
+        (False, False, ("type=registry",), (), False),
+    ),
+    (
+        "docker",
+        Intent(load=True, outputs=("type=docker",)),
+        True,
+        (False, False, ("type=docker",), (), False),
+    ),
+    # the docker driver has no docker exporter: --load, then docker save
+    (
+        "docker",
+        Intent(outputs=("type=docker,dest=a.tar", "type=tar,dest=b")),
+        True,
+        (True, False, ("type=tar,dest=b",), ("a.tar",), False),
+    ),
+    (
+        "docker-container",
+        Intent(outputs=("type=docker,dest=a.tar",)),
+        False,
+        (False, False, ("type=docker,dest=a.tar",), (), False),
+    ),
+    # --pull reaches an app that reads its base from a registry, not from the engine
+    ("docker", Intent(pull=True), True, (True, False, (), (), False)),
+    ("docker", Intent(pull=True), False, (True, False, (), (), True)),
+    # --call/--check: nothing is loaded, pushed, exported or pulled
+    (
+        "docker",
+        Intent(call=True, push=True, outputs=("type=docker,dest=a.tar",)),
+        False,
+        (False, False, (), (), False),
+    ),
+]
+
+
+@pytest.mark.parametrize(("driver", "intent", "from_engine", "expected"), APP_STEPS)
+def test_app_step_table(driver, intent, from_engine, expected):
+    step = app_step(policy(REGISTRY, intent, driver), from_engine)
+    assert (step.load, step.push, step.outputs, step.saves, step.pull) == expected
+
+
+# -- bake: the base target -------------------------------------------------------------------
+
+# driver, repo, intent -> the bake file's base target is pushed (else loaded)
+BAKE_BASES = [
+    ("docker", LOCAL, Intent(), False),
+    ("docker", LOCAL, Intent(push=True), False),
+    ("docker", REGISTRY, Intent(), False),
+    ("docker", REGISTRY, Intent(push=True), True),
+    # the decided-once rule: a builder outside the engine pushes its base, as in build
+    ("docker-container", REGISTRY, Intent(), True),
+    ("remote", REGISTRY, Intent(push=True), True),
+]
+
+
+@pytest.mark.parametrize(("driver", "repo", "intent", "pushed"), BAKE_BASES)
+def test_bake_base_target_table(driver, repo, intent, pushed):
+    assert policy(repo, intent, driver).bake_base_pushes is pushed
+
+
+# -- --call/--check build no base; several platforms; the containerd store -----------------
+
+
+@pytest.mark.parametrize(
+    ("found", "rebuild", "source"),
+    [(None, False, "engine"), ("engine", True, "engine"), ("registry", False, "registry")],
+)
+def test_call_needs_no_base(found, rebuild, source):
+    step = base_step(policy(REGISTRY, Intent(call=True, push_base=True), "docker"), found, rebuild)
+    assert (step.action, step.source, step.rebuilt, step.push) == ("skip", source, False, False)
+
+
+MULTI_REFUSALS = [
+    (Intent(push=True, platforms=TWO, tags=("t",), outputs=("type=oci,dest=a",)), "-o type=oci"),
+    # a local base repo is refused as a multi-platform problem before --push-base's
+    (Intent(push=True, push_base=True, platforms=TWO, tags=("t",)), "is local"),
+]
+
+
+@pytest.mark.parametrize(("intent", "words"), MULTI_REFUSALS)
+def test_multi_platform_refusals(intent, words):
+    with pytest.raises(ConfigError, match=words):
+        policy(LOCAL, intent, "docker-container")
+
+
+def test_multi_platform_takes_a_registry_output_as_the_push():
+    got = policy(
+        REGISTRY,
+        Intent(push=True, outputs=("type=registry",), platforms=TWO, tags=("t",)),
+        "remote",
+    )
+    assert (got.app_load, got.push_base, got.base_build_pushes) == (False, True, True)
+
+
+# driver, intent -> the flag that needs the containerd image store
+STORE_NEEDS = [
+    ("docker", Intent(), None),
+    ("docker", Intent(attestation="--sbom=true"), "--sbom=true"),
+    ("docker", Intent(outputs=("type=oci,dest=a.tar",)), "-o type=oci,dest=a.tar"),
+    ("docker-container", Intent(attestation="--sbom=true"), None),
+    (None, Intent(attestation="--sbom=true"), None),  # no engine answered: nothing to ask
+]
+
+
+@pytest.mark.parametrize(("driver", "intent", "need"), STORE_NEEDS)
+def test_store_need_table(driver, intent, need):
+    assert store_need(policy(REGISTRY, intent, driver, "b")) == need
+
+
+def test_intent_of_options_counts_registry_outputs_as_push():
+    from uvbuild.flow.options import BuildOptions
+
+    intent = intent_of(BuildOptions(outputs=("type=image,push=true",), call="check"), TWO)
+    assert (intent.push, intent.call, intent.platforms) == (True, True, TWO)

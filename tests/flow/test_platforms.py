@@ -172,3 +172,21 @@ def test_multi_platform_refuses_what_describes_one_image(extra, needle):
 def test_multi_platform_takes_a_registry_output_as_push():
     options = BuildOptions(tags=OPTIONS.tags, outputs=("type=registry",))
     multiplatform.check_options(plans(), options)
+
+
+# -- a builder outside the engine (decided once, flow/decide) ---------------------------------
+
+
+def test_a_builder_outside_the_engine_builds_each_platform_and_pushes_its_base():
+    engine = PlatformEngine(["linux/amd64", "linux/arm64"], driver="docker-container")
+    the_plans = plans()
+    summary = multiplatform.build_platforms(the_plans, OPTIONS, engine, FakeReport())
+    bases = [r for r in engine.builds if r.target == "uvbuild-base"]
+    assert [(r.push, r.load, r.tags) for r in bases] == [(True, False, (p.tag,)) for p in the_plans]
+    assert engine.named("image_exists") == [] and engine.named("push") == []
+    assert engine.named("tag") == []  # BuildKit pushed each base; nothing is tagged locally
+    apps = [r for r in engine.builds if r.target != "uvbuild-base"]
+    assert all(r.push and not r.load for r in apps)
+    (create,) = engine.named("imagetools_create")
+    assert create[2] == ("127.0.0.1:5000/team/app:dev-amd64", "127.0.0.1:5000/team/app:dev-arm64")
+    assert [p["base"]["source"] for p in summary["platforms"]] == ["registry", "registry"]

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from uvbuild.docker.facts import FIX_DRIVER
 from uvbuild.docker.requests import bake_document
-from uvbuild.errors import ConfigError, EngineUnavailable
+from uvbuild.errors import ConfigError
+from uvbuild.flow import decide, requests
+from uvbuild.flow.inputs import user_cache_dir
 
 if TYPE_CHECKING:
     from uvbuild.flow.build import Builder, Reporter
-
-
-
-
-
 
 
 # BuildOptions a bake file cannot carry, and what to do instead.
@@ -37,26 +33,15 @@ BAKE_REFUSED = {
 }
 
 
-
-
 # -- `uvbuild bake`: the bake file of a Builder's two requests -----------------------------
 
 BAKE_SCHEMA = "uvbuild.bake/1"
-
-
-def names_registry(repo: str) -> bool:
-    """A repository whose first part names a registry host (``host.tld/...``,
-    ``host:5000/...``, ``localhost/...``) is pushed to; other names stay local."""
-    first, sep, _ = repo.partition("/")
-    return bool(sep) and ("." in first or ":" in first or first == "localhost")
 
 
 def inputs_dir(key: str) -> Path:
     """Where ``uvbuild bake`` keeps the generated inputs its bake file names by absolute
     path: ``~/.cache/uvbuild/bake/<key16>/`` (stable, so the file works after uvbuild
     exits, and outside the user's tree)."""
-    from uvbuild.flow.inputs import user_cache_dir
-
     return user_cache_dir() / "bake" / key[:16]
 
 
@@ -81,23 +66,42 @@ class BakeResult:
 def write(builder: Builder, output: Path, report: Reporter) -> BakeResult:
     """Write the bake file of ``builder``'s plan and options to ``output``.
 
-    The base is a target (tagged with its base tag, so the bake leaves it behind) when it
-    does not exist in the engine (nor in its registry, for a registry base repo); the app
-    reads it as ``target:uvbuild-base`` then, as ``docker-image://<tag>`` otherwise.
+    The policy and the base step are ``build``'s (:mod:`uvbuild.flow.decide`): the base is a
+    target (tagged with its base tag, so the bake leaves it behind; pushed by a builder
+    outside the engine, or with ``--push`` and a registry base repo) when it must be built;
+    the app reads it as ``target:uvbuild-base`` then, as ``docker-image://<tag>`` otherwise.
     """
-    plan, options, engine = builder.plan, builder.options, builder.engine
+    plan, options = builder.plan, builder.options
     for name, message in BAKE_REFUSED.items():
         if getattr(options, name):
             raise ConfigError(f"bake {message}")
-    info = engine.check()
-    if info.driver != "docker":
-        raise EngineUnavailable(
-            f"builder {info.name!r} uses the {info.driver} driver, which cannot see images "
-            f"in the local engine; {FIX_DRIVER}"
-        )
+    the_policy = builder.policy()
     work = inputs_dir(plan.key)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    _check_bake_keeps(builder, work)
+    requests.write_inputs(plan, options, work)
+    found, _image = builder.locate(the_policy)
+    step = decide.base_step(the_policy, found, options.rebuild_base)
+    base = None
+    if step.action == "build":
+        base = requests.base_request(plan, options, work, the_policy, None, bake=True)
+    # the app reads a base target from the bake, not from the engine's store
+    app_step = decide.app_step(the_policy, base_from_engine=base is None and found == "engine")
+    app = requests.app_request(
+        plan, options, work, app_step, None, dockerfile=builder.user_dockerfile, base_ref=plan.tag
+    )
+    bake = bake_document(base, app, base_ref=plan.tag)
+    output = output.resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(bake, indent=2) + "\n", encoding="utf-8")
+    report.info(f"the bake file reads the generated Dockerfile and requirements in {work}")
+    return BakeResult(output, work, plan.tag, step.action, bake)
+
+
+def _check_bake_keeps(builder: Builder, work: Path) -> None:
+    """Refuse the flags whose bake attributes this buildx drops (``bake --print``)."""
+    options, engine = builder.options, builder.engine
     if options.allow and not engine.bake_keeps("entitlements", list(options.allow), work):
         raise ConfigError(
             f"--allow {','.join(options.allow)}: this docker buildx drops the `entitlements` "
@@ -110,28 +114,3 @@ def write(builder: Builder, output: Path, report: Reporter) -> BakeResult:
             "of bake files (checked with `bake --print`), so the bake would build differently; "
             "use `uvbuild build --network ...`, or upgrade buildx"
         )
-    generated = builder.write_inputs(work)
-    in_engine = exists = engine.image_exists(plan.tag)
-    if not exists and names_registry(plan.base_repo):
-        exists = engine.registry_image(plan.tag, plan.target.platform) is not None
-    if exists and options.rebuild_base:
-        exists = False
-    load = options.load if options.load is not None else not options.pushes
-    # --pull: not for an app that reads the base from the engine (buildx would look for it
-    # in a registry); a base target or a registry base is fine
-    pull = builder.app_pull(exists and in_engine)
-    app = builder.app_request(work, generated, load, None, base_ref=plan.tag, pull=pull)
-    base = None
-    if not exists:
-        base = replace(
-            builder.base_request(work, generated, None),
-            tags=(plan.tag,),
-            push=options.push and names_registry(plan.base_repo),
-            load=not (options.push and names_registry(plan.base_repo)),
-        )
-    bake = bake_document(base, app, base_ref=plan.tag)
-    output = output.resolve()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(bake, indent=2) + "\n", encoding="utf-8")
-    report.info(f"the bake file reads the generated Dockerfile and requirements in {work}")
-    return BakeResult(output, work, plan.tag, "reuse" if exists else "build", bake)

@@ -13,26 +13,37 @@ The rules, in one place:
 * Any other driver (``docker-container``, ``remote``, ``kubernetes``) keeps its own store
   and cannot read the engine's images: its base must live in a registry, so ``base-repo``
   must name one; the base build pushes it (BuildKit uploads the manifest last) and the
-  engine's store is never looked at. ``bake`` follows the same rule as ``build``.
+  engine's store is never looked at. ``bake`` and several platforms follow the same rule
+  as ``build``: the bake file's base target is pushed.
 * ``--push-base`` needs a registry ``base-repo``; it pushes a base built here, and a base
   found only in the engine.
-* The app is loaded unless ``--push`` is given (``--load``/``--no-load`` decide when given).
-* Several platforms need ``--push``, ``-t`` and a registry ``base-repo``, and no ``--load``:
-  an engine cannot load a multi-platform image, and each platform's base must be pushed.
+* The app is loaded unless it is pushed (``--push``, ``-o type=registry``) or ``-o`` names
+  where it goes, as in docker (``--load``/``--no-load`` decide when given). On the docker
+  driver, which has no docker exporter, ``-o type=docker,dest=FILE`` is a ``--load`` and
+  then ``docker save``.
+* ``--call``/``--check`` evaluate the app Dockerfile and build nothing: no base is built,
+  nothing is loaded, pushed or exported.
+* Attestations and the OCI exporter on the docker driver need the containerd image store.
+* Several platforms need ``--push``, ``-t`` and a registry ``base-repo``, no ``--load`` and
+  no exporter but the registry: an engine cannot load a multi-platform image, and each
+  platform's base must be pushed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from uvbuild.docker.facts import FIX_DRIVER
 from uvbuild.errors import ConfigError, EngineUnavailable
+from uvbuild.flow.options import (
+    BuildOptions,
+    docker_dest,
+    output_loads,
+    output_pushes,
+    output_type,
+)
 
 DOCKER_DRIVER = "docker"
-
-FIX_DRIVER = (
-    "use a builder with the docker driver (`--builder default`), which builds straight "
-    "into the engine's image store"
-)
 
 
 def is_registry_repo(repo: str) -> bool:
@@ -46,12 +57,32 @@ def is_registry_repo(repo: str) -> bool:
 class Intent:
     """What the user asked for, as far as reuse, push and load go."""
 
-    push: bool = False
+    push: bool = False  # the app goes to its registry: --push, -o type=registry or image,push=true
     load: bool | None = None  # None: --load/--no-load not given
     push_base: bool = False
     rebuild_base: bool = False
     platforms: tuple[str, ...] = ()  # more than one: a multi-platform build
     tags: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()  # -o: the app image's exporters
+    pull: bool = False
+    call: bool = False  # --call/--check: the app Dockerfile is evaluated, nothing is built
+    attestation: str | None = None  # the first flag asking for an attestation
+
+
+def intent_of(options: BuildOptions, platforms: tuple[str, ...] = ()) -> Intent:
+    """The :class:`Intent` of a run's options."""
+    return Intent(
+        push=options.pushes,
+        load=options.load,
+        push_base=options.push_base,
+        rebuild_base=options.rebuild_base,
+        platforms=platforms,
+        tags=options.tags,
+        outputs=options.outputs,
+        pull=options.pull,
+        call=options.call is not None,
+        attestation=options.attestation,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +94,9 @@ class Policy:
     app_load: bool
     app_push: bool
     push_base: bool  # --push-base: push a base that is only in the engine
+    driver: str | None = None  # the builder's driver; None: no engine answered (a dry run)
+    builder: str = ""  # the builder's name, for messages
+    intent: Intent = Intent()
 
     @property
     def lookups(self) -> tuple[str, ...]:
@@ -77,17 +111,35 @@ class Policy:
         loading it into the engine to be tagged there."""
         return not self.base_in_engine
 
+    @property
+    def bake_base_pushes(self) -> bool:
+        """The bake file's base target is pushed (not loaded): by a builder outside the
+        engine, as ``build`` does, and with ``--push`` and a registry base-repo, so that the
+        next CI run finds the base where it looks."""
+        return self.base_build_pushes or (self.registry and self.app_push)
+
 
 @dataclass(frozen=True, slots=True)
 class BaseStep:
     """What happens to the base once it has been looked for."""
 
-    action: str  # "reuse" or "build"
+    action: str  # "reuse", "build" or "skip" (--call/--check: no base is needed)
     source: str  # where the app build reads it: "engine" or "registry"
     rebuilt: bool = False  # built although it existed (--rebuild-base)
     # docker push after the build, or of a base found only in the engine when the registry
     # lacks it (asked after this step, only for a reused engine base)
     push: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AppStep:
+    """How the app build loads, pushes and exports its image."""
+
+    load: bool  # --load
+    push: bool  # --push
+    outputs: tuple[str, ...]  # -o, as buildx gets them
+    saves: tuple[str, ...] = ()  # files `docker save` writes after the build
+    pull: bool = False
 
 
 def driver_problem(driver: str, builder: str, registry: bool) -> str | None:
@@ -102,37 +154,56 @@ def driver_problem(driver: str, builder: str, registry: bool) -> str | None:
     )
 
 
+def check_intent(base_repo: str, intent: Intent) -> None:
+    """Refuse flags that cannot go together (ConfigError); no engine is needed for it."""
+    if len(intent.platforms) > 1:
+        _check_platforms(base_repo, intent, is_registry_repo(base_repo))
+    if intent.push_base and not is_registry_repo(base_repo):
+        raise ConfigError(
+            f"--push-base needs a registry base repository, but {base_repo!r} names none; "
+            "set --base-repo (tool.uvbuild.base-repo) to e.g. registry.example.com/team/base"
+        )
+
+
 def policy(base_repo: str, intent: Intent, driver: str | None, builder: str = "") -> Policy:
     """The policy for one run. ``driver`` is the selected builder's driver, or None when no
     engine answered (a dry run goes on as the docker driver would). Raises ConfigError for
     flags that cannot go together and EngineUnavailable for a builder that cannot serve
     the base repository."""
+    check_intent(base_repo, intent)
     registry = is_registry_repo(base_repo)
-    if intent.push_base and not registry:
-        raise ConfigError(
-            f"--push-base needs a registry base repository, but {base_repo!r} names none; "
-            "set --base-repo (tool.uvbuild.base-repo) to e.g. registry.example.com/team/base"
-        )
-    if len(intent.platforms) > 1:
-        _check_platforms(base_repo, intent, registry)
     effective = driver or DOCKER_DRIVER
     problem = driver_problem(effective, builder or "the current builder", registry)
     if problem:
         raise EngineUnavailable(problem)
     several = len(intent.platforms) > 1
+    if several:
+        load = False
+    elif intent.load is not None:
+        load = intent.load
+    else:  # as docker: -o names where the image goes instead
+        load = not intent.push and not intent.outputs
     return Policy(
         registry=registry,
         base_in_engine=effective == DOCKER_DRIVER,
-        app_load=False
-        if several
-        else (intent.load if intent.load is not None else not intent.push),
+        app_load=load,
         app_push=intent.push,
         push_base=intent.push_base or several,
+        driver=driver,
+        builder=builder,
+        intent=intent,
     )
 
 
 def _check_platforms(base_repo: str, intent: Intent, registry: bool) -> None:
     platforms = ", ".join(intent.platforms)
+    exported = [output for output in intent.outputs if not output_pushes(output)]
+    if exported:
+        raise ConfigError(
+            f"--platform {platforms} -o {exported[0]}: the platform images are pushed and "
+            "joined into one manifest list; export one platform at a time, or use "
+            "-o type=registry (--push)"
+        )
     if intent.load:
         raise ConfigError(
             f"--platform {platforms}: a docker-driver engine cannot load a multi-platform "
@@ -159,6 +230,10 @@ def _check_platforms(base_repo: str, intent: Intent, registry: bool) -> None:
 def base_step(the_policy: Policy, found: str | None, rebuild: bool) -> BaseStep:
     """What to do with the base, given where it was ``found`` ("engine", "registry" or
     None) and ``--rebuild-base``."""
+    if the_policy.intent.call:
+        # the app reads the base where it is, else the image the base starts from (the
+        # frontend only needs an image to resolve)
+        return BaseStep("skip", found or "engine")
     if found is not None and not rebuild:
         return BaseStep(
             "reuse", found, push=found == "engine" and the_policy.push_base and the_policy.registry
@@ -169,4 +244,50 @@ def base_step(the_policy: Policy, found: str | None, rebuild: bool) -> BaseStep:
         source,
         rebuilt=found is not None,
         push=the_policy.base_in_engine and the_policy.push_base,
+    )
+
+
+def app_step(the_policy: Policy, base_from_engine: bool) -> AppStep:
+    """How the app build treats its image; ``base_from_engine``: it reads the base from the
+    engine's store."""
+    intent = the_policy.intent
+    if intent.call:
+        return AppStep(load=False, push=False, outputs=())
+    outputs, load, saves = intent.outputs, the_policy.app_load, ()
+    if the_policy.base_in_engine:  # the docker driver has no docker exporter
+        saves = tuple(dest for output in outputs if (dest := docker_dest(output)))
+    if saves:  # it loads the image, then `docker save`s it
+        outputs = tuple(output for output in outputs if not docker_dest(output))
+        load = True
+    return AppStep(
+        # -o type=docker / type=registry already say --load / --push: not twice
+        load=load and not any(output_loads(output) for output in outputs),
+        push=intent.push and not any(output_pushes(output) for output in outputs),
+        outputs=outputs,
+        saves=saves,
+        # buildx would look a base read from the engine up in a registry
+        pull=intent.pull and not base_from_engine,
+    )
+
+
+def store_need(the_policy: Policy) -> str | None:
+    """The flag that needs the containerd image store, which a docker-driver builder lacks
+    by default: an attestation or ``-o type=oci``; None when nothing needs it."""
+    if the_policy.driver != DOCKER_DRIVER:
+        return None
+    intent = the_policy.intent
+    oci = [output for output in intent.outputs if output_type(output) == "oci"]
+    return intent.attestation or (f"-o {oci[0]}" if oci else None)
+
+
+def store_problem(the_policy: Policy, need: str) -> str:
+    """Why ``need`` (see :func:`store_need`) fails on a docker-driver builder without the
+    containerd image store."""
+    attestation = the_policy.intent.attestation is not None
+    what = "attestations" if attestation else "OCI exporter"
+    return (
+        f"{need}: builder {the_policy.builder!r} uses the docker driver, which has no {what} "
+        "without the containerd image store; turn that store on, or use a docker-container "
+        "builder with a registry base-repo"
+        + (" and --push (or drop the flag)" if attestation else " (or -o type=docker,dest=FILE)")
     )

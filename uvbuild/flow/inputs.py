@@ -15,6 +15,7 @@ from uvbuild.docker.facts import Storage
 from uvbuild.errors import ConfigError
 from uvbuild.flow.options import BuildOptions
 from uvbuild.flow.result import GENERATED
+from uvbuild.planner import read_dockerfile
 
 # What building the base costs in the engine's storage, per byte of heavy wheel: the venv
 # layer holds the unpacked files plus their bytecode (about 2.2x the wheel), and uv's cache
@@ -70,6 +71,16 @@ def disk_shortfall(estimate: DiskEstimate, storage: Storage) -> str | None:
     )
 
 
+def disk_room(estimate: DiskEstimate, storage: Storage) -> str:
+    """What the base needs against what the engine's storage has free (or why that is
+    not measured), when there is no shortfall."""
+    if storage.free is None:
+        return f"free space in the engine's storage not measured: {storage.reason}"
+    return (
+        f"the base needs {estimate.describe()}; {storage.root} has {format_size(storage.free)} free"
+    )
+
+
 def user_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/uvbuild`` (``~/.cache/uvbuild``)."""
     root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -92,9 +103,10 @@ def choose_dockerfile(plan: BuildPlan, options: BuildOptions) -> Path | None:
         where = "the project's Dockerfile"
     else:
         return None
-    if not candidate.is_file():
-        raise ConfigError(f"{where}: {candidate} does not exist")
-    text = candidate.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = read_dockerfile(candidate)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
     if not render.uses_base(text):
         raise ConfigError(
             f"{candidate} ({where}) does not use the uvbuild base: start its Python stage with "

@@ -86,6 +86,11 @@ def _output_fields(value: str) -> dict[str, str]:
     return fields
 
 
+def output_type(output: str) -> str | None:
+    """The exporter of one ``-o`` value (``type=oci,dest=a.tar`` -> ``oci``)."""
+    return _output_fields(output).get("type")
+
+
 def output_pushes(output: str) -> bool:
     fields = _output_fields(output)
     return fields.get("type") == "registry" or (
@@ -101,7 +106,7 @@ def output_loads(output: str) -> bool:
 
 def makes_no_image(output: str) -> bool:
     """``type=local`` and ``type=tar`` export files, not an image: no image id."""
-    return _output_fields(output).get("type") in ("local", "tar")
+    return output_type(output) in ("local", "tar")
 
 
 def docker_dest(output: str) -> str | None:
@@ -150,6 +155,16 @@ def user_contexts(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
             source = str(Path(source).resolve())
         pairs.append((name, source))
     return tuple(pairs)
+
+
+def check_iidfile(options: BuildOptions) -> None:
+    """``--iidfile`` with ``-o type=local``/``type=tar``: buildx refuses the pair."""
+    files = [output for output in options.outputs if makes_no_image(output)]
+    if options.iidfile and files:
+        raise ConfigError(
+            f"--iidfile with -o {files[0]}: the local and tar exporters write files, not "
+            "an image, so there is no image id (buildx refuses the pair); drop one of them"
+        )
 
 
 def normalize_call(value: str | None, check: bool) -> str | None:

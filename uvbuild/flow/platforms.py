@@ -5,9 +5,9 @@ builder can build every platform (``buildx inspect``), then runs the single-plat
 flow once per platform: the base ``<repo>:<key16>`` of that platform (built with
 ``--platform`` and pushed to the registry base repo) and the app pushed as
 ``<tag>-<arch>``; last, ``docker buildx imagetools create`` joins the per-platform app
-images into one manifest list under the requested tags. A docker-driver engine cannot
-load a multi-platform image, so this needs ``--push``, ``-t`` naming a registry and a
-registry ``base-repo``.
+images into one manifest list under the requested tags. What a multi-platform build needs
+(``--push``, ``-t`` naming a registry and a registry ``base-repo``; any builder driver) is
+decided in :mod:`uvbuild.flow.decide`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from typing import Any
 
 from uvbuild.core.config import normalize_platform
 from uvbuild.core.model import PLAN_SCHEMA, BuildPlan
-from uvbuild.docker.engine import Engine
-from uvbuild.docker.facts import FIX_DRIVER
+from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import ConfigError, EngineUnavailable
-from uvbuild.flow.bake import names_registry
+from uvbuild.flow import decide
 from uvbuild.flow.build import Builder, Reporter
-from uvbuild.flow.options import BuildOptions, output_pushes
+from uvbuild.flow.options import BuildOptions
 from uvbuild.flow.result import BuildResult
 
 PLANS_SCHEMA = "uvbuild.plans/1"
@@ -66,8 +65,19 @@ def builder_covers(platform: str, supported: Sequence[str]) -> bool:
     return any(item == platform or item.startswith(platform + "/") for item in supported)
 
 
-def check_options(plans: Sequence[BuildPlan], options: BuildOptions) -> None:
-    """What a multi-platform build needs before any engine is asked."""
+def _policy(
+    plans: Sequence[BuildPlan], options: BuildOptions, driver: str | None, builder: str = ""
+) -> decide.Policy:
+    """The one policy of every platform's run (decide: push, -t, a registry base-repo, no
+    --load; the builder's driver must serve the base repo)."""
+    intent = decide.intent_of(options, tuple(plan.target.platform for plan in plans))
+    # each plan names its base repo; all must pass, and they share the one policy
+    policies = [decide.policy(plan.base_repo, intent, driver, builder) for plan in plans]
+    return policies[0]
+
+
+def check_options(plans: Sequence[BuildPlan], options: BuildOptions) -> decide.Policy:
+    """What a multi-platform build needs before any engine is asked; the policy."""
     platforms = ", ".join(plan.target.platform for plan in plans)
     for flag, value in (
         ("--iidfile", options.iidfile),
@@ -81,46 +91,15 @@ def check_options(plans: Sequence[BuildPlan], options: BuildOptions) -> None:
                 f"single build describes it; build one platform at a time for {flag}, or "
                 "read the list with `docker buildx imagetools inspect TAG`"
             )
-    exported = [output for output in options.outputs if not output_pushes(output)]
-    if exported:
-        raise ConfigError(
-            f"--platform {platforms} -o {exported[0]}: the platform images are pushed and "
-            "joined into one manifest list; export one platform at a time, or use "
-            "-o type=registry (--push)"
-        )
-    if options.load:
-        raise ConfigError(
-            f"--platform {platforms}: a docker-driver engine cannot load a multi-platform "
-            "image; drop --load and pass --push"
-        )
-    if not options.pushes:
-        raise ConfigError(
-            f"--platform {platforms}: a multi-platform image cannot be loaded into the local "
-            "engine; pass --push with -t REGISTRY/NAME:TAG and a registry base-repo, or build "
-            "one platform at a time"
-        )
-    if not options.tags:
-        raise ConfigError(
-            f"--platform {platforms} --push: name the image with -t REGISTRY/NAME:TAG"
-        )
-    for plan in plans:
-        if not names_registry(plan.base_repo):
-            raise ConfigError(
-                f"--platform {platforms}: the base repo {plan.base_repo!r} is local; set "
-                "tool.uvbuild.base-repo (--base-repo) to a registry repository such as "
-                "registry:5000/team/base, so each platform's base can be pushed"
-            )
+    return _policy(plans, options, None)
 
 
-def check_builder(plans: Sequence[BuildPlan], engine: Engine) -> None:
-    """The builder must use the docker driver and build every platform (natively or with
-    QEMU emulation registered through binfmt_misc)."""
+def check_builder(plans: Sequence[BuildPlan], options: BuildOptions, engine: EngineLike) -> None:
+    """The builder must serve the base repo (decide: the docker driver, or any driver with
+    a registry base-repo) and build every platform (natively or with QEMU emulation
+    registered through binfmt_misc)."""
     info = engine.check()
-    if info.driver != "docker":
-        raise EngineUnavailable(
-            f"builder {info.name!r} uses the {info.driver} driver, which cannot see images "
-            f"in the local engine; {FIX_DRIVER}"
-        )
+    _policy(plans, options, info.driver, info.name)
     supported = engine.builder_platforms()
     missing = [p.target.platform for p in plans if not builder_covers(p.target.platform, supported)]
     if missing:
@@ -134,23 +113,24 @@ def check_builder(plans: Sequence[BuildPlan], engine: Engine) -> None:
 
 
 def build_platforms(
-    plans: Sequence[BuildPlan], options: BuildOptions, engine: Engine, report: Reporter
+    plans: Sequence[BuildPlan], options: BuildOptions, engine: EngineLike, report: Reporter
 ) -> dict[str, Any]:
     """Build every platform's base and app, then the manifest list; the summary document."""
-    check_options(plans, options)
+    the_policy = check_options(plans, options)
     if not options.dry_run:
-        check_builder(plans, engine)
+        check_builder(plans, options, engine)
     results: list[tuple[BuildPlan, BuildResult]] = []
     commands: list[str] = []
     for plan in plans:
         platform = plan.target.platform
         report.step(f"platform {platform}: base {plan.tag}")
-        # The flow pushes the base (built here, or found only in the engine).
+        # Each run is single-platform, with the multi-platform policy's load and push-base:
+        # the flow pushes the base (built here, or found only in the engine).
         per_platform = replace(
             options,
             tags=tuple(platform_tag(tag, platform) for tag in options.tags),
-            load=False,
-            push_base=True,
+            load=the_policy.app_load,
+            push_base=the_policy.push_base,
         )
         result = Builder(plan, per_platform, engine, report).run()
         results.append((plan, result))

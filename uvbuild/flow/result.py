@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from uvbuild.core.model import BuildPlan
+from uvbuild.docker.facts import RegistryImage
 from uvbuild.errors import BuildFailed
+from uvbuild.flow.decide import BaseStep
 
 BUILD_SCHEMA = "uvbuild.build/1"
 
@@ -22,6 +25,42 @@ class LayerReport:
     size: int
     shared: bool
     created_by: str
+
+
+def base_action(step: BaseStep, dry_run: bool) -> str:
+    """The base action of the result: ``reused``, ``built``, ``rebuilt``, ``not needed``,
+    and for a dry run ``would reuse`` / ``would build (built)``."""
+    if step.action == "skip":
+        return "not needed"
+    done = "reused" if step.action == "reuse" else "rebuilt" if step.rebuilt else "built"
+    if not dry_run:
+        return done
+    return "would reuse" if step.action == "reuse" else f"would build ({done})"
+
+
+@dataclass(frozen=True, slots=True)
+class BaseOutcome:
+    """What became of the base: the ``base`` part of the result."""
+
+    action: str  # BuildResult.base_action
+    source: str  # where the app build reads it: "engine" or "registry"
+    seconds: float = 0.0
+    pushed: bool = False
+    registry: RegistryImage | None = None  # the base as its registry has it, when seen
+    warnings: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()  # a dry run's
+
+
+@dataclass(frozen=True, slots=True)
+class AppOutcome:
+    """What became of the app: the ``image`` part of the result."""
+
+    tags: tuple[str, ...] = ()
+    seconds: float = 0.0
+    image_id: str | None = None
+    layers: tuple[LayerReport, ...] = ()
+    warnings: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()  # a dry run's
 
 
 @dataclass(slots=True)
@@ -75,6 +114,35 @@ class BuildResult:
             "warnings": list(self.warnings),
             "commands": list(self.commands),
         }
+
+    @classmethod
+    def of(
+        cls,
+        plan: BuildPlan,
+        dockerfile: str,
+        base: BaseOutcome,
+        app: AppOutcome,
+        *,
+        warnings: list[str],
+        dry_run: bool,
+    ) -> BuildResult:
+        """The result of a run from what became of its base and its app."""
+        return cls(
+            plan.tag,
+            plan.key,
+            base.action,
+            base_seconds=base.seconds,
+            app_seconds=app.seconds,
+            image_id=app.image_id,
+            tags=app.tags,
+            dockerfile=dockerfile,
+            layers=list(app.layers),
+            warnings=[*warnings, *base.warnings, *app.warnings],
+            commands=[*base.commands, *app.commands],
+            dry_run=dry_run,
+            base_source=base.source,
+            base_pushed=base.pushed,
+        )
 
 
 METADATA_KEY = "uvbuild"

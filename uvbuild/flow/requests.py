@@ -1,0 +1,134 @@
+"""The generated inputs of a run and its two build requests, from the plan, the options and
+the decision (:mod:`uvbuild.flow.decide`). ``build`` runs them (or prints them for a dry
+run) and ``bake`` writes them as targets, so neither can drift from the other.
+
+The inputs live in one directory: ``Dockerfile`` (generated), ``Dockerfile.dockerignore``,
+``heavy/`` (the heavy requirement files, a named context) and ``empty/`` (the base
+build's context).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from uvbuild.core import render
+from uvbuild.core.model import BuildPlan
+from uvbuild.docker.requests import BuildRequest
+from uvbuild.flow.decide import AppStep, Policy
+from uvbuild.flow.options import BuildOptions, makes_no_image
+
+
+def write_inputs(plan: BuildPlan, options: BuildOptions, work: Path) -> Path:
+    """Write the generated Dockerfile, its ignore file and the heavy requirements into
+    ``work`` (an empty directory); returns the Dockerfile. ``uvbuild bake`` keeps them."""
+    heavy_dir = work / "heavy"
+    heavy_dir.mkdir()
+    for heavy in render.heavy_files(plan):
+        (heavy_dir / heavy.name).write_text(heavy.text, encoding="utf-8")
+    (work / "empty").mkdir()
+    generated = work / "Dockerfile"
+    generated.write_text(render.dockerfile(plan, syntax=options.syntax))
+    user_ignore = Path(plan.project_dir) / ".dockerignore"
+    text = user_ignore.read_text(encoding="utf-8") if user_ignore.is_file() else None
+    # BuildKit reads <Dockerfile>.dockerignore beside the Dockerfile before .dockerignore
+    (work / "Dockerfile.dockerignore").write_text(render.dockerignore(text))
+    return generated
+
+
+def base_request(
+    plan: BuildPlan,
+    options: BuildOptions,
+    work: Path,
+    the_policy: Policy,
+    iidfile: Path | None,
+    *,
+    bake: bool = False,
+) -> BuildRequest:
+    """The base build: only the uvbuild-base target of the generated Dockerfile, from an
+    empty context, with the heavy requirements as a named context. A base that is pushed,
+    and a bake file's base target, carry the base tag; a base loaded into the engine is
+    tagged there after its build succeeded."""
+    pushes = the_policy.bake_base_pushes if bake else the_policy.base_build_pushes
+    return BuildRequest(
+        context=str(work / "empty"),
+        file=str(work / "Dockerfile"),
+        target=render.BASE_STAGE,
+        # the image's creation and history times (the stages set their files' own)
+        build_args=(("SOURCE_DATE_EPOCH", str(render.source_date_epoch(plan))),),
+        build_contexts=((render.HEAVY_CONTEXT, str(work / "heavy")),),
+        platforms=(plan.target.platform,),
+        tags=(plan.tag,) if bake or pushes else (),
+        load=not pushes,
+        push=pushes,
+        progress=options.progress,
+        no_cache=options.rebuild_base,
+        secrets=options.secrets + render.secret_flags(plan, os.environ),
+        builder=options.builder,
+        network=options.network,
+        add_hosts=options.add_hosts,
+        iidfile=str(iidfile) if iidfile else None,
+        # how the base's own FROM images are read and its RUN steps run; none of them
+        # changes what the base holds, so none is part of its key
+        pull=options.pull,
+        shm_size=options.shm_size,
+        ulimits=options.ulimits,
+        allow=options.allow,
+    )
+
+
+def app_request(
+    plan: BuildPlan,
+    options: BuildOptions,
+    work: Path,
+    step: AppStep,
+    iidfile: Path | None,
+    *,
+    dockerfile: Path | None,
+    base_ref: str,
+) -> BuildRequest:
+    """The app build of ``dockerfile`` (the user's, or None for the generated one), reading
+    the base ``base_ref`` through the named context uvbuild-base."""
+    evaluates = options.call is not None
+    return BuildRequest(
+        context=plan.project_dir,
+        file=str(dockerfile or work / "Dockerfile"),
+        tags=options.tags,
+        target=options.target,
+        build_args=options.build_args,
+        # The frontend resolves every stage it parses, the replaced base stage too, so
+        # the heavy context goes along although nothing reads it.
+        build_contexts=(
+            (render.BASE_STAGE, f"docker-image://{base_ref}"),
+            (render.HEAVY_CONTEXT, str(work / "heavy")),
+            *options.build_contexts,
+        ),
+        platforms=(plan.target.platform,),
+        load=step.load,
+        push=step.push,
+        progress=options.progress,
+        no_cache=options.no_cache,
+        secrets=options.secrets + render.secret_flags(plan, os.environ),
+        ssh=options.ssh,
+        labels=options.labels,
+        builder=options.builder,
+        network=options.network,
+        add_hosts=options.add_hosts,
+        cache_from=options.cache_from,
+        cache_to=options.cache_to,
+        # buildx: "local and tar exporters are incompatible with image ID file"
+        iidfile=str(iidfile)
+        if iidfile and not evaluates and not any(makes_no_image(o) for o in step.outputs)
+        else None,
+        metadata_file=None if evaluates else options.metadata_file,
+        outputs=step.outputs,
+        pull=step.pull,
+        provenance=options.provenance,
+        sbom=options.sbom,
+        attests=options.attests,
+        annotations=options.annotations,
+        shm_size=options.shm_size,
+        ulimits=options.ulimits,
+        allow=options.allow,
+        call=options.call,
+    )
