@@ -10,6 +10,7 @@ import pytest
 from tests.fakes import FakeEngine
 from tests.paths import FIXTURES
 from uvbuild import planner
+from uvbuild.docker.facts import RegistryImage
 from uvbuild.docker.requests import BuildRequest, attest_entry, bake_document, bake_target
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow import bake as bakefile
@@ -227,21 +228,15 @@ def test_attest_entry(kind, value, entry):
 REGISTRY_REPO = "127.0.0.1:5000/team/base"
 
 
-class ContainerBakeEngine(BakeEngine):
+class ContainerBakeEngine(FakeEngine):
     """A docker-container builder: its own store, the base only in its registry."""
 
     def __init__(self, *, in_registry: bool, **kwargs) -> None:
-        super().__init__(exists=True, **kwargs)  # the engine's store has it: never asked
+        # the engine's store has it: a builder outside the engine never asks it
+        super().__init__(exists=True, driver="docker-container", **kwargs)
         self.in_registry = in_registry
 
-    def check(self):
-        from uvbuild.docker.facts import BuilderInfo
-
-        return BuilderInfo("ci", "docker-container", "v0")
-
     def registry_image(self, ref, platform=None):
-        from uvbuild.docker.facts import RegistryImage
-
         self.calls.append(("registry_image", ref))
         return (
             RegistryImage(ref, "sha256:" + "d" * 64, ("sha256:l1",), 1)
@@ -289,5 +284,5 @@ def test_builder_outside_the_engine_with_a_local_base_repo_is_refused(tmp_path, 
 def test_docker_driver_pushes_the_base_target_with_push_and_a_registry_repo(
     tmp_path, monkeypatch, push, output
 ):
-    _plan, result = write_registry(tmp_path, monkeypatch, BakeEngine(exists=False), push=push)
+    _plan, result = write_registry(tmp_path, monkeypatch, FakeEngine(exists=False), push=push)
     assert result.document["target"]["uvbuild-base"]["output"] == [output]
