@@ -20,17 +20,11 @@ from packaging.tags import Tag
 
 from tests.paths import CORPUS, FIXTURES
 from uvbuild.core.lock import parse_lock
+from uvbuild.core.markers import compile_marker, encode_extra, marker_environment
 from uvbuild.core.model import Lock, Request, SelectedPackage, Target
-from uvbuild.core.selection import (
-    best_wheel,
-    compile_marker,
-    encode_extra,
-    marker_environment,
-    parse_platform,
-    python_full_version,
-    select,
-    wheel_tags,
-)
+from uvbuild.core.selection import select
+from uvbuild.core.target import parse_platform, python_full_version
+from uvbuild.core.wheels import best_wheel, wheel_tags
 from uvbuild.errors import ConfigError, LockError
 
 AMD64 = Target(platform="linux/amd64", python="3.11", glibc=(2, 28))
