@@ -14,7 +14,7 @@ import pytest
 
 from tests.paths import FIXTURES, GOLDEN
 from uvbuild import __version__, planner
-from uvbuild.core import render
+from uvbuild.core import credentials, ignore, render, requirements
 from uvbuild.core.config import Config
 from uvbuild.core.model import (
     Artifact,
@@ -100,7 +100,7 @@ def test_stages(two_indexes):
 
 
 def test_heavy_files_one_per_index(two_indexes):
-    files = render.heavy_files(two_indexes)
+    files = requirements.heavy_files(two_indexes)
     assert [(f.name, f.index, f.hashed) for f in files] == [
         ("heavy-1.txt", TORCH_INDEX, False),
         ("heavy-2.txt", PYPI, True),
@@ -125,7 +125,7 @@ def test_heavy_files_sorted_and_pinned(two_indexes):
         _selected("zeta", "2.0", PYPI, "sha256:bb"),
         _selected("alpha", "1.0", PYPI, "sha256:aa"),
     )
-    (only,) = render.heavy_files(plan)
+    (only,) = requirements.heavy_files(plan)
     assert only.hashed
     assert only.text == "alpha==1.0 --hash=sha256:aa\nzeta==2.0 --hash=sha256:bb\n"
 
@@ -137,7 +137,7 @@ def test_one_missing_hash_drops_hashes_for_the_whole_file(two_indexes):
         _selected("beta", "1.0", PYPI, None),
         _selected("gamma", "3.0", TORCH_INDEX, "sha256:cc"),
     )
-    files = render.heavy_files(plan)
+    files = requirements.heavy_files(plan)
     by_index = {f.index: f for f in files}
     assert not by_index[PYPI].hashed
     assert by_index[PYPI].text == "alpha==1.0\nbeta==1.0\n"
@@ -147,7 +147,7 @@ def test_one_missing_hash_drops_hashes_for_the_whole_file(two_indexes):
 
 
 def test_no_heavy_packages_only_creates_the_venv(workspace):
-    assert render.heavy_files(workspace) == ()
+    assert requirements.heavy_files(workspace) == ()
     text = render.dockerfile(workspace)
     assert "uv pip install" not in text
     assert "uv venv /opt/venv" in text
@@ -264,17 +264,17 @@ def test_does_not_use_base(text):
 
 
 def test_dockerignore_user_rules_then_defaults():
-    text = render.dockerignore("node_modules\n*.log\n")
+    text = ignore.dockerignore("node_modules\n*.log\n")
     lines = text.splitlines()
     assert lines[:3] == ["node_modules", "*.log", "# added by uvbuild"]
-    assert lines[3:] == list(render.DEFAULT_IGNORES)
+    assert lines[3:] == list(ignore.DEFAULT_IGNORES)
     assert ".venv" in lines
     assert text.endswith("\n")
 
 
 def test_dockerignore_without_user_rules():
-    assert render.dockerignore(None).splitlines() == ["# added by uvbuild", *render.DEFAULT_IGNORES]
-    assert render.dockerignore("") == render.dockerignore(None)
+    assert ignore.dockerignore(None).splitlines() == ["# added by uvbuild", *ignore.DEFAULT_IGNORES]
+    assert ignore.dockerignore("") == ignore.dockerignore(None)
 
 
 @pytest.mark.parametrize(
@@ -309,7 +309,7 @@ def test_layered_plan_has_two_groups(layered):
 
 
 def test_heavy_files_one_per_group_and_index(layered):
-    files = render.heavy_files(layered)
+    files = requirements.heavy_files(layered)
     assert [(f.name, f.index, f.hashed, f.layer) for f in files] == [
         ("layer-cuda-1.txt", PYPI, True, "cuda"),
         ("layer-frameworks-1.txt", TORCH_INDEX, False, "frameworks"),
@@ -427,13 +427,13 @@ def _timed(selected: SelectedPackage, upload_time: str | None) -> SelectedPackag
 def test_upload_epoch_is_the_newest_upload_time_or_zero():
     a = _selected("a", "1", PYPI, "sha256:" + "1" * 64)
     b = _selected("b", "1", PYPI, "sha256:" + "2" * 64)
-    assert render.upload_epoch([]) == 0
+    assert requirements.upload_epoch([]) == 0
     older, newer = "2024-01-01T00:00:00.000000Z", "2024-01-02T00:00:01Z"
-    assert render.upload_epoch([_timed(a, older), _timed(b, newer)]) == 1704153601
-    assert render.upload_epoch([_timed(a, older)]) == 1704067200
+    assert requirements.upload_epoch([_timed(a, older), _timed(b, newer)]) == 1704153601
+    assert requirements.upload_epoch([_timed(a, older)]) == 1704067200
     # one wheel without an upload time (the PyTorch index records none): 0, not a guess
-    assert render.upload_epoch([_timed(a, newer), _timed(b, None)]) == 0
-    assert render.upload_epoch([_timed(a, "yesterday")]) == 0
+    assert requirements.upload_epoch([_timed(a, newer), _timed(b, None)]) == 0
+    assert requirements.upload_epoch([_timed(a, "yesterday")]) == 0
 
 
 def test_every_base_and_layer_run_sets_the_epoch_and_clamps_mtimes(layered, two_indexes):
@@ -455,12 +455,12 @@ def test_every_base_and_layer_run_sets_the_epoch_and_clamps_mtimes(layered, two_
 def test_layer_epochs_come_from_their_own_group(layered):
     text = render.dockerfile(layered)
     for group in layered.layers:
-        epoch = render.layer_epoch(group)
+        epoch = requirements.layer_epoch(group)
         assert f"export SOURCE_DATE_EPOCH={epoch} &&" in stage(text, render.layer_stage_name(group))
     # the base's own venv holds no package: epoch 0, whatever the groups hold
     base = stage(text, "uvbuild-base")
     assert "export SOURCE_DATE_EPOCH=0 &&" in base and base.count("SOURCE_DATE_EPOCH=") == 2
-    assert render.source_date_epoch(layered) == render.upload_epoch(layered.heavy)
+    assert requirements.source_date_epoch(layered) == requirements.upload_epoch(layered.heavy)
 
 
 def test_clamp_leaves_mounts_and_engine_files_alone(two_indexes):
@@ -508,28 +508,28 @@ def private():
 
 
 def test_index_env_name_follows_uv():
-    assert render.index_env_name("synth") == "UV_INDEX_SYNTH"
-    assert render.index_env_name("my-corp.index_2") == "UV_INDEX_MY_CORP_INDEX_2"
+    assert credentials.index_env_name("synth") == "UV_INDEX_SYNTH"
+    assert credentials.index_env_name("my-corp.index_2") == "UV_INDEX_MY_CORP_INDEX_2"
 
 
 def test_index_secrets_and_flags_name_variables_only(private):
-    secrets = render.index_secrets(private)
+    secrets = credentials.index_secrets(private)
     assert [(s.id, s.env) for s in secrets] == [
         ("uv-index-pytorch-username", "UV_INDEX_PYTORCH_USERNAME"),
         ("uv-index-pytorch-password", "UV_INDEX_PYTORCH_PASSWORD"),
     ]
     env = {"UV_INDEX_PYTORCH_USERNAME": "me", "UV_INDEX_PYTORCH_PASSWORD": "hunter2"}
-    flags = render.secret_flags(private, env)
+    flags = credentials.secret_flags(private, env)
     assert flags == (
         "id=uv-index-pytorch-username,env=UV_INDEX_PYTORCH_USERNAME",
         "id=uv-index-pytorch-password,env=UV_INDEX_PYTORCH_PASSWORD",
     )
     assert "hunter2" not in " ".join(flags)
-    assert render.secret_flags(private, {}) == ()
-    assert render.missing_credentials(private, {"UV_INDEX_PYTORCH_USERNAME": "me"}) == (
+    assert credentials.secret_flags(private, {}) == ()
+    assert credentials.missing_credentials(private, {"UV_INDEX_PYTORCH_USERNAME": "me"}) == (
         "UV_INDEX_PYTORCH_PASSWORD",
     )
-    assert render.secret_flags(private, {"UV_INDEX_PYTORCH_USERNAME": "me"}) == flags[:1]
+    assert credentials.secret_flags(private, {"UV_INDEX_PYTORCH_USERNAME": "me"}) == flags[:1]
 
 
 def test_every_uv_run_mounts_the_secrets_and_exports_them_in_its_shell(private):
@@ -556,7 +556,7 @@ def test_every_uv_run_mounts_the_secrets_and_exports_them_in_its_shell(private):
 def test_without_index_credentials_no_secret_is_mounted(two_indexes):
     text = render.dockerfile(two_indexes)
     assert "type=secret" not in text and "UV_INDEX_" not in text
-    assert render.index_secrets(two_indexes) == ()
+    assert credentials.index_secrets(two_indexes) == ()
 
 
 def test_index_credentials_resolve_to_named_indexes(tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from uvbuild import keylock
-from uvbuild.core import render
+from uvbuild.core import credentials, ignore, render, requirements
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.units import format_size
 from uvbuild.docker.engine import Engine
@@ -172,7 +172,7 @@ class Builder:
     def _credentials_hint(self, result: BuildResult) -> Iterator[None]:
         """Warn before the builds when a variable of ``index-credentials`` is not set, and
         name what to set when a build then fails (or fails on a refused index)."""
-        missing = render.missing_credentials(self.plan, os.environ)
+        missing = credentials.missing_credentials(self.plan, os.environ)
         names = ", ".join(name for name, _ in self.plan.credential_indexes)
         if missing:
             warning = (
@@ -269,7 +269,7 @@ class Builder:
     def _write_inputs(self, work: Path) -> Path:
         heavy_dir = work / "heavy"
         heavy_dir.mkdir()
-        for heavy in render.heavy_files(self.plan):
+        for heavy in requirements.heavy_files(self.plan):
             (heavy_dir / heavy.name).write_text(heavy.text, encoding="utf-8")
         (work / "empty").mkdir()
         generated = work / "Dockerfile"
@@ -277,7 +277,7 @@ class Builder:
         user_ignore = Path(self.plan.project_dir) / ".dockerignore"
         text = user_ignore.read_text(encoding="utf-8") if user_ignore.is_file() else None
         # BuildKit reads <Dockerfile>.dockerignore beside the Dockerfile before .dockerignore
-        (work / "Dockerfile.dockerignore").write_text(render.dockerignore(text))
+        (work / "Dockerfile.dockerignore").write_text(ignore.dockerignore(text))
         return generated
 
     def base_request(self, work: Path, generated: Path, iidfile: Path | None) -> BuildRequest:
@@ -289,7 +289,7 @@ class Builder:
             file=str(generated),
             target=render.BASE_STAGE,
             # the image's creation and history times (the stages set their files' own)
-            build_args=(("SOURCE_DATE_EPOCH", str(render.source_date_epoch(plan))),),
+            build_args=(("SOURCE_DATE_EPOCH", str(requirements.source_date_epoch(plan))),),
             build_contexts=((render.HEAVY_CONTEXT, str(work / "heavy")),),
             platforms=(plan.target.platform,),
             # A builder outside the engine (docker-container, remote, kubernetes) cannot load
@@ -299,7 +299,7 @@ class Builder:
             push=not self.base_in_engine,
             progress=options.progress,
             no_cache=options.rebuild_base,
-            secrets=options.secrets + render.secret_flags(plan, os.environ),
+            secrets=options.secrets + credentials.secret_flags(plan, os.environ),
             builder=options.builder,
             network=options.network,
             add_hosts=options.add_hosts,
@@ -375,7 +375,7 @@ class Builder:
             push=push and call is None,
             progress=options.progress,
             no_cache=options.no_cache,
-            secrets=options.secrets + render.secret_flags(plan, os.environ),
+            secrets=options.secrets + credentials.secret_flags(plan, os.environ),
             ssh=options.ssh,
             labels=options.labels,
             builder=options.builder,
