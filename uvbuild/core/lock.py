@@ -43,6 +43,16 @@ _REQUIREMENT_SOURCE_KEYS = ("index", "git", "url", "path", "directory", "editabl
 # -- dependencies --------------------------------------------------------------------------
 
 
+def _named_table(ctx: LockContext, value: Any, key: str) -> tuple[Mapping[str, Any], str]:
+    """An edge or requirement table and its ``name``."""
+    if not isinstance(value, Mapping):
+        raise ctx.fail(f"{key} must be a table")
+    name = value.get("name")
+    if not isinstance(name, str) or not name:
+        raise ctx.fail(f"{key} has no 'name'")
+    return value, name
+
+
 def _extras(ctx: LockContext, value: Any, field: str) -> tuple[str, ...]:
     """The extras an edge or a requirement asks for, normalised; ``field`` names it."""
     if value is None:
@@ -53,11 +63,7 @@ def _extras(ctx: LockContext, value: Any, field: str) -> tuple[str, ...]:
 
 
 def _dependency(ctx: LockContext, value: Any, key: str) -> Dependency:
-    if not isinstance(value, Mapping):
-        raise ctx.fail(f"{key} must be a table")
-    name = value.get("name")
-    if not isinstance(name, str) or not name:
-        raise ctx.fail(f"{key} has no 'name'")
+    value, name = _named_table(ctx, value, key)
     marker = value.get("marker")
     if marker is not None and not isinstance(marker, str):
         raise ctx.fail(f"{key} ({name!r}): 'marker' must be a string")
@@ -163,11 +169,7 @@ def _package(path: str, index: int, value: Any) -> LockedPackage:
 
 
 def _requirement(ctx: LockContext, value: Any, key: str) -> Requirement:
-    if not isinstance(value, Mapping):
-        raise ctx.fail(f"{key} must be a table")
-    name = value.get("name")
-    if not isinstance(name, str) or not name:
-        raise ctx.fail(f"{key} has no 'name'")
+    value, name = _named_table(ctx, value, key)
     extras = _extras(ctx, value.get("extras", value.get("extra")), f"{key} ({name!r}): 'extras'")
     source = None
     for source_key in _REQUIREMENT_SOURCE_KEYS:

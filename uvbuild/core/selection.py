@@ -21,7 +21,8 @@ each package in :mod:`uvbuild.core.wheels`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
+from typing import TypeVar
 
 from uvbuild.core.markers import (
     MarkerEvaluator,
@@ -31,7 +32,15 @@ from uvbuild.core.markers import (
     encode_group,
     encode_project,
 )
-from uvbuild.core.model import Dependency, Lock, LockedPackage, Request, SelectedPackage, Target
+from uvbuild.core.model import (
+    Dependency,
+    Lock,
+    LockedPackage,
+    Request,
+    Requirement,
+    SelectedPackage,
+    Target,
+)
 from uvbuild.core.request import (
     check_names,
     check_request,
@@ -46,6 +55,8 @@ from uvbuild.errors import LockError
 # A node of the walk: a lock entry (its index in lock.packages) and one of its extras,
 # or None for its own dependencies.
 _Node = tuple[int, "str | None"]
+# A group's edge: a package's Dependency or the workspace root's Requirement.
+_Edge = TypeVar("_Edge", Dependency, Requirement)
 
 
 class _Graph:
@@ -143,13 +154,7 @@ class _Walk:
                 for node in ((index, None), *((index, e) for e in _root_extras(root, extras))):
                     self.seen.add(node)
                     self.queue.append(node)
-            for group, deps in root.dev_dependencies:
-                if group not in groups:
-                    continue
-                for dep in deps:
-                    if self.evaluate(dep.marker):
-                        owner = f"{root.name} (group {group})"
-                        self.reach(self.graph.resolve(dep, owner), dep.extras)
+            self._reach_groups(root.name, root.dev_dependencies, groups, self.graph.resolve)
 
     def start_at_workspace_root(self, groups: Container[str]) -> None:
         """A virtual workspace root: its own requirements and requested groups."""
@@ -160,14 +165,27 @@ class _Walk:
                 continue
             found = self.graph.find_by_markers(requirement.name, "the workspace root")
             self.reach(found, requirement.extras)
-        for group, requirements in manifest.dependency_groups:
+        self._reach_groups(
+            "the workspace root",
+            manifest.dependency_groups,
+            groups,
+            lambda requirement, owner: self.graph.find_by_markers(requirement.name, owner),
+        )
+
+    def _reach_groups(
+        self,
+        owner: str,
+        named: Iterable[tuple[str, Iterable[_Edge]]],
+        groups: Container[str],
+        find: Callable[[_Edge, str], int],
+    ) -> None:
+        """Reach the entries ``find`` gives for the requested groups' edges that hold."""
+        for group, edges in named:
             if group not in groups:
                 continue
-            for requirement in requirements:
-                if self.evaluate(requirement.marker):
-                    owner = f"the workspace root (group {group})"
-                    found = self.graph.find_by_markers(requirement.name, owner)
-                    self.reach(found, requirement.extras)
+            for edge in edges:
+                if self.evaluate(edge.marker):
+                    self.reach(find(edge, f"{owner} (group {group})"), edge.extras)
 
     def activate_extras(self) -> None:
         """The first pass, as uv does: activate the extras reached anywhere in the graph,
