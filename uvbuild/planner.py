@@ -6,7 +6,6 @@ LockError naming the path.
 
 from __future__ import annotations
 
-import json
 import platform as host
 import sys
 from collections.abc import Mapping
@@ -357,7 +356,7 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
         grouping=split,
         key=key,
         tag=hashing.base_tag(repo, key),
-        key_document=json.dumps(document, sort_keys=True, separators=(",", ":")),
+        key_document=hashing.canonical_bytes(document).decode(),
         members=workspace_members(lock_data, project.dir),
         notes=(*notes, *_unknown_size_note(split)),
         layers=layers,
