@@ -66,7 +66,7 @@ def _wheel_file_tags(filename: str) -> frozenset[Tag] | None:
         return None
 
 
-def wheel_rank(filename: str, target: Target) -> int | None:
+def _wheel_rank(filename: str, target: Target) -> int | None:
     """Position of the wheel's best tag in :func:`wheel_tags` (lower is better), or None."""
     tags = _wheel_file_tags(filename)
     if not tags:
@@ -84,7 +84,7 @@ def best_wheel(package: LockedPackage, target: Target) -> Artifact | None:
     """The wheel uv would pick on ``target``: the best-ranked tag, first one on a tie."""
     best: tuple[int, Artifact] | None = None
     for wheel in package.wheels:
-        rank = wheel_rank(wheel.filename, target)
+        rank = _wheel_rank(wheel.filename, target)
         if rank is not None and (best is None or rank < best[0]):
             best = (rank, wheel)
     return best[1] if best else None
