@@ -6,7 +6,6 @@ LockError naming the path.
 
 from __future__ import annotations
 
-import json
 import platform as host
 import sys
 from collections.abc import Mapping
@@ -18,7 +17,15 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from uvbuild.core import grouping, hashing, lock, selection
 from uvbuild.core.config import DEFAULT_PYTHON, Config, load_config, normalize_platform
-from uvbuild.core.model import BuildPlan, Lock, Request, Target
+from uvbuild.core.model import (
+    BuildPlan,
+    Grouping,
+    LayerGroup,
+    Lock,
+    Request,
+    SelectedPackage,
+    Target,
+)
 from uvbuild.errors import ConfigError, LockError, short_list
 
 if sys.version_info >= (3, 11):
@@ -79,29 +86,36 @@ def read_project(project_dir: Path) -> Project:
         raise ConfigError(f"{path}: tool must be a table")
     table = tool.get("uvbuild")
     uv = tool.get("uv", {})
-    default_groups: tuple[str, ...] | None = ("dev",)
-    if isinstance(uv, Mapping) and "default-groups" in uv:
-        value = uv["default-groups"]
-        if value == "all":
-            default_groups = None
-        elif isinstance(value, list) and all(isinstance(g, str) for g in value):
-            default_groups = tuple(value)
-        else:
-            raise ConfigError(f"{path}: tool.uv.default-groups must be an array of names or 'all'")
-    pinned = project_dir / ".python-version"
-    python_file = None
-    if pinned.is_file():
-        first = pinned.read_text(encoding="utf-8").strip().splitlines()
-        python_file = first[0].strip() if first else None
     return Project(
         project_dir,
         name,
         table,
-        default_groups,
-        python_file,
+        _default_groups(uv, path),
+        _pinned_python(project_dir),
         _named_indexes(uv),
         _default_index(uv),
     )
+
+
+def _default_groups(uv: Any, path: Path) -> tuple[str, ...] | None:
+    """``tool.uv.default-groups``: the names, None for "all", ("dev",) when not set."""
+    if not isinstance(uv, Mapping) or "default-groups" not in uv:
+        return ("dev",)
+    value = uv["default-groups"]
+    if value == "all":
+        return None
+    if isinstance(value, list) and all(isinstance(g, str) for g in value):
+        return tuple(value)
+    raise ConfigError(f"{path}: tool.uv.default-groups must be an array of names or 'all'")
+
+
+def _pinned_python(project_dir: Path) -> str | None:
+    """The first line of ``.python-version``, if the project has one."""
+    pinned = project_dir / ".python-version"
+    if not pinned.is_file():
+        return None
+    first = pinned.read_text(encoding="utf-8").strip().splitlines()
+    return first[0].strip() if first else None
 
 
 def _default_index(uv: Any) -> str:
@@ -194,6 +208,23 @@ def resolve_config(
     return config
 
 
+# The Request fields Config holds under the same name (package/packages are merged below).
+_SYNC_FIELDS = (
+    "all_packages",
+    "extras",
+    "all_extras",
+    "groups",
+    "only_groups",
+    "no_dev",
+    "no_extras",
+    "no_groups",
+    "all_groups",
+    "no_default_groups",
+    "dev",
+    "only_dev",
+)
+
+
 def make_request(config: Config, project: Project, lock_data: Lock) -> Request:
     if project.default_groups is None:  # "all": every group of every package, as uv reads it
         defaults = tuple(
@@ -212,20 +243,9 @@ def make_request(config: Config, project: Project, lock_data: Lock) -> Request:
     packages = config.packages or ((config.package,) if config.package is not None else ())
     return Request(
         package=packages[0] if packages else None,
-        all_packages=config.all_packages,
-        extras=config.extras,
-        all_extras=config.all_extras,
-        groups=config.groups,
-        only_groups=config.only_groups,
-        no_dev=config.no_dev,
         default_groups=defaults,
-        no_extras=config.no_extras,
-        no_groups=config.no_groups,
-        all_groups=config.all_groups,
-        no_default_groups=config.no_default_groups,
-        dev=config.dev,
-        only_dev=config.only_dev,
         packages=packages,
+        **{name: getattr(config, name) for name in _SYNC_FIELDS},
     )
 
 
@@ -255,27 +275,61 @@ def make_plan(
     return plan_from(project, config, lock_data, str(lock_file))
 
 
-def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str) -> BuildPlan:
+def _target(config: Config) -> Target:
     glibc = tuple(int(part) for part in config.glibc.split("."))
-    target = Target(
+    return Target(
         platform=normalize_platform(config.platform or host_platform(), "--platform"),
         python=config.python,
         glibc=(glibc[0], glibc[1]),
     )
-    request = make_request(config, project, lock_data)
-    selected = selection.select(
-        lock_data, request, target, project=project.name, lock_file=lock_path
-    )
-    patterns = grouping.heavy_patterns(config.heavy, config.heavy_only)
-    split, notes = grouping.split(
+
+
+def _split(
+    config: Config, project: Project, selected: tuple[SelectedPackage, ...]
+) -> tuple[Grouping, tuple[str, ...]]:
+    """Heavy and light as the config's heavy settings decide, and the notes on it."""
+    return grouping.split(
         selected,
-        patterns=patterns,
+        patterns=grouping.heavy_patterns(config.heavy, config.heavy_only),
         exclude=config.heavy_exclude,
         threshold=config.heavy_threshold,
         min_size=config.heavy_min_size,
         named=grouping.named_packages(config.heavy, config.heavy_only),
         default_index=project.default_index,
     )
+
+
+def _keyed_layers(
+    config: Config, split: Grouping, inputs: hashing.KeyInputs
+) -> tuple[tuple[LayerGroup, ...], tuple[str, ...]]:
+    """The layer groups, each with its own key, and the notes on them."""
+    layers, notes = grouping.layer_groups(
+        split.heavy, mode=config.layer_mode, layout=config.layers, limit=config.layer_limit
+    )
+    keyed = tuple(
+        replace(group, key=hashing.base_key(hashing.layer_document(group, inputs)))
+        for group in layers
+    )
+    return keyed, notes
+
+
+def _unknown_size_note(split: Grouping) -> tuple[str, ...]:
+    unknown = [c.selected.name for c in split.heavy if c.selected.size is None]
+    if not unknown:
+        return ()
+    return (
+        f"size unknown for {len(unknown)} heavy package(s) (the lock records none): "
+        + short_list(unknown),
+    )
+
+
+def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str) -> BuildPlan:
+    target = _target(config)
+    request = make_request(config, project, lock_data)
+    selected = selection.select(
+        lock_data, request, target, project=project.name, lock_file=lock_path
+    )
+    split, notes = _split(config, project, selected)
     inputs = hashing.KeyInputs(
         platform=target.platform,
         python=target.python,
@@ -284,26 +338,13 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
         venv=config.venv,
         compile_bytecode=config.compile_bytecode,
     )
-    layers, layer_notes = grouping.layer_groups(
-        split.heavy, mode=config.layer_mode, layout=config.layers, limit=config.layer_limit
-    )
-    layers = tuple(
-        replace(group, key=hashing.base_key(hashing.layer_document(group, inputs)))
-        for group in layers
-    )
+    layers, layer_notes = _keyed_layers(config, split, inputs)
     document = hashing.key_document(split.heavy, inputs, layers)
     key = hashing.base_key(document)
     repo = config.base_repo or hashing.default_base_repo(project.name or project.dir.name)
     notes = (*notes, *(s.unavailable for s in selected if s.unavailable), *layer_notes)
     if config.layer_mode == "single" and config.layers is not None:
         notes = (*notes, 'layer-mode is "single": tool.uvbuild.layers is not used')
-    unknown = [c.selected.name for c in split.heavy if c.selected.size is None]
-    if unknown:
-        notes = (
-            *notes,
-            f"size unknown for {len(unknown)} heavy package(s) (the lock records none): "
-            + short_list(unknown),
-        )
     return BuildPlan(
         project_dir=str(project.dir),
         project_name=project.name,
@@ -315,9 +356,9 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
         grouping=split,
         key=key,
         tag=hashing.base_tag(repo, key),
-        key_document=json.dumps(document, sort_keys=True, separators=(",", ":")),
+        key_document=hashing.canonical_bytes(document).decode(),
         members=workspace_members(lock_data, project.dir),
-        notes=notes,
+        notes=(*notes, *_unknown_size_note(split)),
         layers=layers,
         layer_mode=config.layer_mode,
         credential_indexes=credential_indexes(project, config),

@@ -11,7 +11,8 @@ import pytest
 import tomllib
 
 from tests.paths import CORPUS, FIXTURES
-from uvbuild.core.lock import parse_git_url, parse_lock
+from uvbuild.core.lock import parse_lock
+from uvbuild.core.lock_sources import parse_git_url
 from uvbuild.core.model import SOURCE_KINDS, ConflictItem, Lock, Source
 from uvbuild.errors import LockError
 

@@ -1,4 +1,4 @@
-"""uvbuild.core.render: the generated Dockerfile (golden file), heavy requirement files, helpers.
+"""uvbuild.core.render: the generated Dockerfile (golden file), stages, sync flags, labels.
 
 Update the golden files with ``UVBUILD_UPDATE_GOLDEN=1 python -m pytest tests/core/test_render.py``.
 """
@@ -12,30 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.paths import FIXTURES, GOLDEN
-from uvbuild import __version__, planner
-from uvbuild.core import render
-from uvbuild.core.config import Config
-from uvbuild.core.model import (
-    Artifact,
-    Grouping,
-    HeavyChoice,
-    LockedPackage,
-    Request,
-    SelectedPackage,
-    Source,
-)
-from uvbuild.errors import ConfigError
-
-PYPI = "https://pypi.org/simple"
-TORCH_INDEX = "https://download.pytorch.org/whl/cu128"
-
-FLAGS = {
-    "platform": "linux/amd64",
-    "python": "3.11",
-    "base_image": "python:3.11-slim-bookworm",
-    "uv_image": "ghcr.io/astral-sh/uv:0.13.9",
-}
+from tests.core.plans import PYPI, TORCH_INDEX
+from tests.paths import GOLDEN
+from uvbuild import __version__
+from uvbuild.core import render, requirements
+from uvbuild.core.model import Request
 
 
 def assert_golden(name: str, text: str) -> None:
@@ -49,35 +30,6 @@ def assert_golden(name: str, text: str) -> None:
     assert path.is_file(), f"{path} is missing; run with UVBUILD_UPDATE_GOLDEN=1 to write it"
     expected = path.read_text(encoding="utf-8")
     assert text == expected, f"{name} differs; UVBUILD_UPDATE_GOLDEN=1 rewrites it"
-
-
-@pytest.fixture(scope="module")
-def layered():
-    """torch from the PyTorch index (no hashes), nvidia-cublas-cu12 from PyPI (hashed):
-    the default layout puts them in two layer groups, cuda and frameworks."""
-    return planner.make_plan(FIXTURES / "two_indexes", FLAGS)
-
-
-@pytest.fixture(scope="module")
-def two_indexes():
-    """The same lock with layer-mode "single": one heavy layer, one file per index."""
-    return planner.make_plan(FIXTURES / "two_indexes", {**FLAGS, "layer_mode": "single"})
-
-
-@pytest.fixture(scope="module")
-def workspace():
-    return planner.make_plan(FIXTURES / "virtual_workspace", FLAGS)
-
-
-def _selected(name: str, version: str, index: str, hash_: str | None) -> SelectedPackage:
-    package = LockedPackage(name=name, version=version, source=Source("registry", index))
-    wheel = Artifact(filename=f"{name}-{version}-py3-none-any.whl", hash=hash_, size=10)
-    return SelectedPackage(package=package, wheel=wheel)
-
-
-def _with_heavy(plan, *selected: SelectedPackage):
-    choices = tuple(HeavyChoice(s, "test") for s in selected)
-    return replace(plan, grouping=Grouping(heavy=choices, light=()))
 
 
 def test_golden_dockerfile(layered):
@@ -99,16 +51,6 @@ def test_stages(two_indexes):
     assert text.endswith("\n")
 
 
-def test_heavy_files_one_per_index(two_indexes):
-    files = render.heavy_files(two_indexes)
-    assert [(f.name, f.index, f.hashed) for f in files] == [
-        ("heavy-1.txt", TORCH_INDEX, False),
-        ("heavy-2.txt", PYPI, True),
-    ]
-    assert files[0].text == "torch==2.7.1+cu128\n"
-    assert files[1].text == ("nvidia-cublas-cu12==12.8.4.1 --hash=sha256:" + "2" * 64 + "\n")
-
-
 def test_require_hashes_only_for_a_hashed_file(two_indexes):
     text = render.dockerfile(two_indexes)
     install = [line for line in text.splitlines() if "uv pip install" in line]
@@ -117,40 +59,6 @@ def test_require_hashes_only_for_a_hashed_file(two_indexes):
     assert "--require-hashes" not in torch_line and f"--index-url {TORCH_INDEX}" in torch_line
     assert "--require-hashes" in pypi_line and f"--index-url {PYPI}" in pypi_line
     assert all("--no-deps" in line for line in install)
-
-
-def test_heavy_files_sorted_and_pinned(two_indexes):
-    plan = _with_heavy(
-        two_indexes,
-        _selected("zeta", "2.0", PYPI, "sha256:bb"),
-        _selected("alpha", "1.0", PYPI, "sha256:aa"),
-    )
-    (only,) = render.heavy_files(plan)
-    assert only.hashed
-    assert only.text == "alpha==1.0 --hash=sha256:aa\nzeta==2.0 --hash=sha256:bb\n"
-
-
-def test_one_missing_hash_drops_hashes_for_the_whole_file(two_indexes):
-    plan = _with_heavy(
-        two_indexes,
-        _selected("alpha", "1.0", PYPI, "sha256:aa"),
-        _selected("beta", "1.0", PYPI, None),
-        _selected("gamma", "3.0", TORCH_INDEX, "sha256:cc"),
-    )
-    files = render.heavy_files(plan)
-    by_index = {f.index: f for f in files}
-    assert not by_index[PYPI].hashed
-    assert by_index[PYPI].text == "alpha==1.0\nbeta==1.0\n"
-    assert by_index[TORCH_INDEX].hashed
-    text = render.dockerfile(plan)
-    assert text.count("--require-hashes") == 1
-
-
-def test_no_heavy_packages_only_creates_the_venv(workspace):
-    assert render.heavy_files(workspace) == ()
-    text = render.dockerfile(workspace)
-    assert "uv pip install" not in text
-    assert "uv venv /opt/venv" in text
 
 
 def test_sync_flags_empty_request():
@@ -263,20 +171,6 @@ def test_does_not_use_base(text):
     assert not render.uses_base(text)
 
 
-def test_dockerignore_user_rules_then_defaults():
-    text = render.dockerignore("node_modules\n*.log\n")
-    lines = text.splitlines()
-    assert lines[:3] == ["node_modules", "*.log", "# added by uvbuild"]
-    assert lines[3:] == list(render.DEFAULT_IGNORES)
-    assert ".venv" in lines
-    assert text.endswith("\n")
-
-
-def test_dockerignore_without_user_rules():
-    assert render.dockerignore(None).splitlines() == ["# added by uvbuild", *render.DEFAULT_IGNORES]
-    assert render.dockerignore("") == render.dockerignore(None)
-
-
 @pytest.mark.parametrize(
     ("line", "uses"),
     [
@@ -306,14 +200,6 @@ def test_layered_plan_has_two_groups(layered):
     assert [c.selected.name for c in layered.layers[0].packages] == ["nvidia-cublas-cu12"]
     assert layered.layer_of("torch").name == "frameworks"
     assert all(len(g.key) == 64 for g in layered.layers)
-
-
-def test_heavy_files_one_per_group_and_index(layered):
-    files = render.heavy_files(layered)
-    assert [(f.name, f.index, f.hashed, f.layer) for f in files] == [
-        ("layer-cuda-1.txt", PYPI, True, "cuda"),
-        ("layer-frameworks-1.txt", TORCH_INDEX, False, "frameworks"),
-    ]
 
 
 def test_layer_stages_come_first_and_install_only_their_group(layered):
@@ -419,23 +305,6 @@ def test_layer_stage_gathers_exactly_what_the_install_added(tmp_path):
 # -- reproducible bases ------------------------------------------------------------------
 
 
-def _timed(selected: SelectedPackage, upload_time: str | None) -> SelectedPackage:
-    assert selected.wheel is not None
-    return replace(selected, wheel=replace(selected.wheel, upload_time=upload_time))
-
-
-def test_upload_epoch_is_the_newest_upload_time_or_zero():
-    a = _selected("a", "1", PYPI, "sha256:" + "1" * 64)
-    b = _selected("b", "1", PYPI, "sha256:" + "2" * 64)
-    assert render.upload_epoch([]) == 0
-    older, newer = "2024-01-01T00:00:00.000000Z", "2024-01-02T00:00:01Z"
-    assert render.upload_epoch([_timed(a, older), _timed(b, newer)]) == 1704153601
-    assert render.upload_epoch([_timed(a, older)]) == 1704067200
-    # one wheel without an upload time (the PyTorch index records none): 0, not a guess
-    assert render.upload_epoch([_timed(a, newer), _timed(b, None)]) == 0
-    assert render.upload_epoch([_timed(a, "yesterday")]) == 0
-
-
 def test_every_base_and_layer_run_sets_the_epoch_and_clamps_mtimes(layered, two_indexes):
     for plan in (layered, two_indexes):
         text = render.dockerfile(plan)
@@ -455,12 +324,12 @@ def test_every_base_and_layer_run_sets_the_epoch_and_clamps_mtimes(layered, two_
 def test_layer_epochs_come_from_their_own_group(layered):
     text = render.dockerfile(layered)
     for group in layered.layers:
-        epoch = render.layer_epoch(group)
+        epoch = requirements.layer_epoch(group)
         assert f"export SOURCE_DATE_EPOCH={epoch} &&" in stage(text, render.layer_stage_name(group))
     # the base's own venv holds no package: epoch 0, whatever the groups hold
     base = stage(text, "uvbuild-base")
     assert "export SOURCE_DATE_EPOCH=0 &&" in base and base.count("SOURCE_DATE_EPOCH=") == 2
-    assert render.source_date_epoch(layered) == render.upload_epoch(layered.heavy)
+    assert requirements.source_date_epoch(layered) == requirements.upload_epoch(layered.heavy)
 
 
 def test_clamp_leaves_mounts_and_engine_files_alone(two_indexes):
@@ -496,42 +365,6 @@ def test_run_start_marker_clamps_what_the_run_wrote(tmp_path):
 # -- private indexes ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def private():
-    """two_indexes with the PyTorch index named "pytorch" in index-credentials."""
-    base = planner.make_plan(FIXTURES / "two_indexes", {**FLAGS, "layer_mode": "single"})
-    return replace(
-        base,
-        config=replace(base.config, index_credentials=("pytorch",)),
-        credential_indexes=(("pytorch", TORCH_INDEX),),
-    )
-
-
-def test_index_env_name_follows_uv():
-    assert render.index_env_name("synth") == "UV_INDEX_SYNTH"
-    assert render.index_env_name("my-corp.index_2") == "UV_INDEX_MY_CORP_INDEX_2"
-
-
-def test_index_secrets_and_flags_name_variables_only(private):
-    secrets = render.index_secrets(private)
-    assert [(s.id, s.env) for s in secrets] == [
-        ("uv-index-pytorch-username", "UV_INDEX_PYTORCH_USERNAME"),
-        ("uv-index-pytorch-password", "UV_INDEX_PYTORCH_PASSWORD"),
-    ]
-    env = {"UV_INDEX_PYTORCH_USERNAME": "me", "UV_INDEX_PYTORCH_PASSWORD": "hunter2"}
-    flags = render.secret_flags(private, env)
-    assert flags == (
-        "id=uv-index-pytorch-username,env=UV_INDEX_PYTORCH_USERNAME",
-        "id=uv-index-pytorch-password,env=UV_INDEX_PYTORCH_PASSWORD",
-    )
-    assert "hunter2" not in " ".join(flags)
-    assert render.secret_flags(private, {}) == ()
-    assert render.missing_credentials(private, {"UV_INDEX_PYTORCH_USERNAME": "me"}) == (
-        "UV_INDEX_PYTORCH_PASSWORD",
-    )
-    assert render.secret_flags(private, {"UV_INDEX_PYTORCH_USERNAME": "me"}) == flags[:1]
-
-
 def test_every_uv_run_mounts_the_secrets_and_exports_them_in_its_shell(private):
     text = render.dockerfile(private)
     assert "ENV UV_INDEX" not in text and "ARG" not in text
@@ -551,23 +384,3 @@ def test_every_uv_run_mounts_the_secrets_and_exports_them_in_its_shell(private):
     assert f"--default-index pytorch={TORCH_INDEX} -r" in base
     assert f"--index-url {PYPI} -r" in base  # the other index needs none
     assert "-path /run/secrets " in base  # never touched by the clamp
-
-
-def test_without_index_credentials_no_secret_is_mounted(two_indexes):
-    text = render.dockerfile(two_indexes)
-    assert "type=secret" not in text and "UV_INDEX_" not in text
-    assert render.index_secrets(two_indexes) == ()
-
-
-def test_index_credentials_resolve_to_named_indexes(tmp_path):
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "p"\nversion = "0"\n'
-        '[[tool.uv.index]]\nname = "corp"\nurl = "https://pkgs.example/simple"\n'
-        '[[tool.uv.index]]\nurl = "https://unnamed.example/simple"\n'
-    )
-    project = planner.read_project(tmp_path)
-    assert project.indexes == (("corp", "https://pkgs.example/simple"),)
-    config = Config(index_credentials=("corp",))
-    assert planner.credential_indexes(project, config) == (("corp", "https://pkgs.example/simple"),)
-    with pytest.raises(ConfigError, match=r"index-credentials: no \[\[tool.uv.index\]\] named 'x'"):
-        planner.credential_indexes(project, Config(index_credentials=("x",)))

@@ -11,7 +11,7 @@ import pytest
 from tests.fakes import APP_ID, BASE_ID, FakeEngine, FakeReport
 from tests.paths import FIXTURES
 from uvbuild import planner
-from uvbuild.core import render
+from uvbuild.core import render, requirements
 from uvbuild.docker.facts import Storage, wasted_base
 from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
@@ -98,7 +98,7 @@ def test_base_build_gets_the_heavy_requirement_files(plan):
             super().build(request, on_line, step)
 
     run(plan, Inspecting())
-    expected = {heavy.name: heavy.text for heavy in render.heavy_files(plan)}
+    expected = {heavy.name: heavy.text for heavy in requirements.heavy_files(plan)}
     assert {name: seen[name] for name in expected} == expected
     texts = sorted(expected.values())
     assert texts[0].startswith("nvidia-cublas-cu12==12.8.4.1 --hash=sha256:")

@@ -15,7 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from uvbuild.core.config import DEFAULT_HEAVY_MIN_SIZE, DEFAULT_LAYER_LIMIT, OTHER_LAYER
 from uvbuild.core.model import Grouping, HeavyChoice, LayerGroup, SelectedPackage
 
-DEFAULT_HEAVY_PATTERNS: tuple[str, ...] = (
+# The GPU frameworks and their kernels: one layer group by default, bumped more often than
+# the CUDA libraries below them.
+_FRAMEWORKS: tuple[str, ...] = (
     "torch",
     "torchvision",
     "torchaudio",
@@ -24,10 +26,6 @@ DEFAULT_HEAVY_PATTERNS: tuple[str, ...] = (
     "xformers",
     "flash-attn*",  # names are compared PEP 503-normalised: flash_attn_3 is flash-attn-3
     "flashinfer*",
-    "nvidia-*",
-    "cuda-toolkit",
-    "cuda-bindings",
-    "tensorrt*",
     "torch-tensorrt",
     "jax-cuda*",
     "jaxlib",
@@ -37,6 +35,15 @@ DEFAULT_HEAVY_PATTERNS: tuple[str, ...] = (
     "bitsandbytes",
     "deepspeed",
     "vllm",
+)
+
+# No name matches two of these, so their order decides no reason.
+DEFAULT_HEAVY_PATTERNS: tuple[str, ...] = (
+    *_FRAMEWORKS,
+    "nvidia-*",
+    "cuda-toolkit",
+    "cuda-bindings",
+    "tensorrt*",
     "opencv-*",
 )
 
@@ -45,28 +52,7 @@ DEFAULT_HEAVY_PATTERNS: tuple[str, ...] = (
 #: Heavy packages neither names go to the last group, ``other``.
 DEFAULT_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cuda", ("nvidia-*", "cuda-*", "tensorrt*")),
-    (
-        "frameworks",
-        (
-            "torch",
-            "torchvision",
-            "torchaudio",
-            "triton",
-            "pytorch-triton*",
-            "xformers",
-            "flash-attn*",
-            "flashinfer*",
-            "torch-tensorrt",
-            "jax-cuda*",
-            "jaxlib",
-            "tensorflow*",
-            "onnxruntime-gpu",
-            "cupy-cuda*",
-            "bitsandbytes",
-            "deepspeed",
-            "vllm",
-        ),
-    ),
+    ("frameworks", _FRAMEWORKS),
 )
 
 
@@ -128,6 +114,63 @@ def _base_eligible(selected: SelectedPackage) -> str | None:
     return None
 
 
+def _heavy_reason(
+    item: SelectedPackage,
+    pattern: str | None,
+    named: Mapping[str, str],
+    threshold: int | None,
+    min_size: int,
+) -> str | None:
+    """Why ``item`` is a heavy candidate (``pattern`` is the heavy pattern it matches), or
+    None when it is light."""
+    if item.name in named:
+        return f"named in {named[item.name]}"
+    if pattern is not None and item.wheel is None:
+        return f"matches {pattern}"  # no wheel: _base_eligible keeps it light
+    if pattern is not None and item.size is None:
+        return f"matches {pattern}, size unknown"
+    if pattern is not None and item.size is not None and item.size >= min_size:
+        return f"matches {pattern}"
+    if threshold is not None and item.size is not None and item.size >= threshold:
+        return f"wheel is {item.size:,} bytes (threshold {threshold:,})"
+    return None
+
+
+def _unsized_elsewhere(item: SelectedPackage, default_index: str) -> bool:
+    """A wheel of unknown size from an index other than the default one."""
+    source = item.package.source
+    return (
+        item.wheel is not None
+        and item.wheel.size is None
+        and item.unavailable is None
+        and source.kind == "registry"
+        and source.location.rstrip("/") != default_index.rstrip("/")
+    )
+
+
+def _light_notes(small: Sequence[str], unsized: Sequence[str], min_size: int) -> list[str]:
+    """Notes on pattern matches under heavy-min-size and light wheels of unknown size."""
+    notes = []
+    if len(small) == 1:
+        notes.append(
+            f"{small[0]} matches a heavy pattern but its wheel is under heavy-min-size "
+            f"({min_size:,} bytes), so it stays light; name it in `heavy` to force it"
+        )
+    elif small:
+        notes.append(
+            f"{_some(small)}: match a heavy pattern but their wheels are under heavy-min-size "
+            f"({min_size:,} bytes), so they stay light; name one in `heavy` to force it"
+        )
+    for name in unsized[:_NOTE_NAMES]:
+        notes.append(f"{name} is light, size unknown: add it to `heavy` if it is large")
+    if len(unsized) > _NOTE_NAMES:
+        notes.append(
+            f"and {len(unsized) - _NOTE_NAMES} more light packages of unknown size from other "
+            "indexes: add them to `heavy` if they are large"
+        )
+    return notes
+
+
 def split(
     selected: Sequence[SelectedPackage],
     *,
@@ -147,25 +190,14 @@ def split(
     only the user can tell whether it is large.
     """
     excluded = tuple(normalize_pattern(p) for p in exclude)
-    named = named or {}
     heavy: list[HeavyChoice] = []
     light: list[SelectedPackage] = []
     notes: list[str] = []
     small: list[str] = []
     unsized: list[str] = []
     for item in sorted(selected, key=lambda s: (s.name, s.version or "")):
-        reason = None
         pattern = matching_pattern(item.name, patterns)
-        if item.name in named:
-            reason = f"named in {named[item.name]}"
-        elif pattern is not None and item.wheel is None:
-            reason = f"matches {pattern}"  # no wheel: _base_eligible keeps it light
-        elif pattern is not None and item.size is None:
-            reason = f"matches {pattern}, size unknown"
-        elif pattern is not None and item.size is not None and item.size >= min_size:
-            reason = f"matches {pattern}"
-        elif threshold is not None and item.size is not None and item.size >= threshold:
-            reason = f"wheel is {item.size:,} bytes (threshold {threshold:,})"
+        reason = _heavy_reason(item, pattern, named or {}, threshold, min_size)
         if matching_pattern(item.name, excluded) is not None:
             light.append(item)
             continue
@@ -177,32 +209,10 @@ def split(
             notes.append(f"{item.name} {reason} but {problem}: it stays in the light layers")
         elif pattern is not None:
             small.append(item.name)
-        elif (
-            item.wheel is not None
-            and item.wheel.size is None
-            and item.unavailable is None
-            and item.package.source.kind == "registry"
-            and item.package.source.location.rstrip("/") != default_index.rstrip("/")
-        ):
+        elif _unsized_elsewhere(item, default_index):
             unsized.append(f"{item.name} (from {item.package.source.location})")
         light.append(item)
-    if len(small) == 1:
-        notes.append(
-            f"{small[0]} matches a heavy pattern but its wheel is under heavy-min-size "
-            f"({min_size:,} bytes), so it stays light; name it in `heavy` to force it"
-        )
-    elif small:
-        notes.append(
-            f"{_some(small)}: match a heavy pattern but their wheels are under heavy-min-size "
-            f"({min_size:,} bytes), so they stay light; name one in `heavy` to force it"
-        )
-    for name in unsized[:_NOTE_NAMES]:
-        notes.append(f"{name} is light, size unknown: add it to `heavy` if it is large")
-    if len(unsized) > _NOTE_NAMES:
-        notes.append(
-            f"and {len(unsized) - _NOTE_NAMES} more light packages of unknown size from other "
-            "indexes: add them to `heavy` if they are large"
-        )
+    notes += _light_notes(small, unsized, min_size)
     return Grouping(heavy=tuple(heavy), light=tuple(light)), tuple(notes)
 
 

@@ -13,10 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from packaging.utils import canonicalize_name
-
+from uvbuild.core.lock_sources import (
+    LockContext,
+    as_array,
+    as_table,
+    canonical,
+    opt_str,
+    parse_artifact,
+    parse_source,
+    req_str,
+    str_list,
+)
 from uvbuild.core.model import (
     Artifact,
     ConflictItem,
@@ -25,221 +33,63 @@ from uvbuild.core.model import (
     LockedPackage,
     Manifest,
     Requirement,
-    Source,
 )
 from uvbuild.errors import LockError
 
 SUPPORTED_VERSION = 1
 
-_SOURCE_KEYS = ("registry", "git", "url", "path", "directory", "editable", "virtual")
 _REQUIREMENT_SOURCE_KEYS = ("index", "git", "url", "path", "directory", "editable", "virtual")
-
-_names: dict[str, str] = {}
-_sources: dict[tuple[tuple[str, Any], ...], Source] = {}
-
-
-def _name(value: str) -> str:
-    """canonicalize_name, memoised: the same few hundred names repeat thousands of times."""
-    try:
-        return _names[value]
-    except KeyError:
-        result = _names[value] = canonicalize_name(value)
-        return result
-
-
-class _Ctx:
-    """Where we are in the lock, for error messages."""
-
-    __slots__ = ("path", "where")
-
-    def __init__(self, path: str, where: str) -> None:
-        self.path = path
-        self.where = where
-
-    def fail(self, message: str) -> LockError:
-        prefix = f"{self.path}: {self.where}: " if self.where else f"{self.path}: "
-        return LockError(f"{prefix}{message}; re-lock with `uv lock` or report the lock file")
-
-
-def _table(ctx: _Ctx, value: Any, key: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ctx.fail(f"{key!r} must be a table")
-    return value
-
-
-def _array(ctx: _Ctx, value: Any, key: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise ctx.fail(f"{key!r} must be an array")
-    return value
-
-
-def _opt_str(ctx: _Ctx, data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise ctx.fail(f"{key!r} must be a string")
-
-
-def _req_str(ctx: _Ctx, data: Mapping[str, Any], key: str) -> str:
-    value = data.get(key)
-    if isinstance(value, str) and value:
-        return value
-    if value is None:
-        raise ctx.fail(f"{key!r} is missing")
-    raise ctx.fail(f"{key!r} must be a non-empty string")
-
-
-def _str_list(ctx: _Ctx, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    value = data.get(key)
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ctx.fail(f"{key!r} must be an array of strings")
-    return tuple(value)
-
-
-# -- sources -------------------------------------------------------------------------------
-
-
-def parse_git_url(url: str) -> Source:
-    """``https://host/x/y?subdirectory=pkg&rev=abc#<commit>`` -> Source(kind="git", ...)."""
-    parts = urlsplit(url)
-    query = parse_qs(parts.query)
-
-    def first(key: str) -> str | None:
-        values = query.get(key)
-        return values[0] if values else None
-
-    location = parts._replace(query="", fragment="").geturl()
-    return Source(
-        kind="git",
-        location=location,
-        commit=parts.fragment or None,
-        subdirectory=first("subdirectory"),
-        tag=first("tag"),
-        branch=first("branch"),
-        rev=first("rev"),
-    )
-
-
-def _source_key(data: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | None:
-    items = tuple(sorted(data.items()))
-    if all(isinstance(v, str) for _, v in items):
-        return items
-    return None
-
-
-def _source(ctx: _Ctx, value: Any, key: str = "source") -> Source:
-    data = _table(ctx, value, key)
-    cache_key = _source_key(data)
-    cached = _sources.get(cache_key) if cache_key is not None else None
-    if cached is not None:
-        return cached
-    kinds = [k for k in _SOURCE_KEYS if k in data]
-    if len(kinds) != 1:
-        found = ", ".join(kinds) or "none"
-        raise ctx.fail(
-            f"{key!r} must name exactly one of {', '.join(_SOURCE_KEYS)} (found: {found})"
-        )
-    kind = kinds[0]
-    location = data[kind]
-    if not isinstance(location, str):
-        raise ctx.fail(f"{key}.{kind} must be a string")
-    if kind == "git":
-        source = parse_git_url(location)
-    else:
-        subdirectory = _opt_str(ctx, data, "subdirectory")
-        source = Source(kind=kind, location=location, subdirectory=subdirectory)
-    if cache_key is not None:
-        _sources[cache_key] = source
-    return source
-
-
-# -- artifacts -----------------------------------------------------------------------------
-
-
-def _basename(location: str) -> str:
-    if "://" in location:
-        location = urlsplit(location).path
-    return unquote(location.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1])
-
-
-def _artifact(ctx: _Ctx, value: Any, key: str, source: Source) -> Artifact:
-    if not isinstance(value, Mapping):
-        raise ctx.fail(f"{key} must be a table")
-    url = value.get("url")
-    path = value.get("path")
-    filename = value.get("filename")
-    hash_ = value.get("hash")
-    size = value.get("size")
-    upload_time = value.get("upload-time", value.get("upload_time"))
-    if url is not None and not isinstance(url, str):
-        raise ctx.fail(f"{key}.url must be a string")
-    if path is not None and not isinstance(path, str):
-        raise ctx.fail(f"{key}.path must be a string")
-    if filename is not None and not isinstance(filename, str):
-        raise ctx.fail(f"{key}.filename must be a string")
-    if hash_ is not None and not isinstance(hash_, str):
-        raise ctx.fail(f"{key}.hash must be a string")
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-        raise ctx.fail(f"{key}.size must be a non-negative integer")
-    if upload_time is not None and not isinstance(upload_time, str):
-        # tomllib gives datetime for unquoted TOML datetimes: keep them as ISO text.
-        isoformat = getattr(upload_time, "isoformat", None)
-        if isoformat is None:
-            raise ctx.fail(f"{key}.upload-time must be a string")
-        upload_time = isoformat()
-    if not filename:
-        # A direct-URL or path source lists its sdist as just a hash: the file is the source.
-        location = url or path or (source.location if source.kind in ("url", "path") else "")
-        filename = _basename(location) if location else ""
-        if not filename:
-            raise ctx.fail(f"{key} needs one of 'url', 'path' or 'filename'")
-    return Artifact(
-        filename=filename, url=url, path=path, hash=hash_, size=size, upload_time=upload_time
-    )
-
 
 # -- dependencies --------------------------------------------------------------------------
 
 
-def _dependency(ctx: _Ctx, value: Any, key: str) -> Dependency:
+def _named_table(ctx: LockContext, value: Any, key: str) -> tuple[Mapping[str, Any], str]:
+    """An edge or requirement table and its ``name``."""
     if not isinstance(value, Mapping):
         raise ctx.fail(f"{key} must be a table")
     name = value.get("name")
     if not isinstance(name, str) or not name:
         raise ctx.fail(f"{key} has no 'name'")
+    return value, name
+
+
+def _extras(ctx: LockContext, value: Any, field: str) -> tuple[str, ...]:
+    """The extras an edge or a requirement asks for, normalised; ``field`` names it."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
+        raise ctx.fail(f"{field} must be an array of strings")
+    return tuple(canonical(e) for e in value)
+
+
+def _dependency(ctx: LockContext, value: Any, key: str) -> Dependency:
+    value, name = _named_table(ctx, value, key)
     marker = value.get("marker")
     if marker is not None and not isinstance(marker, str):
         raise ctx.fail(f"{key} ({name!r}): 'marker' must be a string")
-    extras: tuple[str, ...] = ()
-    raw_extras = value.get("extra")
-    if raw_extras is not None:
-        if not isinstance(raw_extras, list) or not all(isinstance(e, str) for e in raw_extras):
-            raise ctx.fail(f"{key} ({name!r}): 'extra' must be an array of strings")
-        extras = tuple(_name(e) for e in raw_extras)
+    extras = _extras(ctx, value.get("extra"), f"{key} ({name!r}): 'extra'")
     version = value.get("version")
     if version is not None and not isinstance(version, str):
         raise ctx.fail(f"{key} ({name!r}): 'version' must be a string")
     raw_source = value.get("source")
-    source = _source(ctx, raw_source, f"{key}.source") if raw_source is not None else None
+    source = parse_source(ctx, raw_source, f"{key}.source") if raw_source is not None else None
     return Dependency(
-        name=_name(name), marker=marker or None, extras=extras, version=version, source=source
+        name=canonical(name), marker=marker or None, extras=extras, version=version, source=source
     )
 
 
-def _dependencies(ctx: _Ctx, value: Any, key: str) -> tuple[Dependency, ...]:
-    items = _array(ctx, value, key)
+def _dependencies(ctx: LockContext, value: Any, key: str) -> tuple[Dependency, ...]:
+    items = as_array(ctx, value, key)
     return tuple(_dependency(ctx, item, f"{key}[{i}]") for i, item in enumerate(items))
 
 
 def _named_dependencies(
-    ctx: _Ctx, value: Any, key: str
+    ctx: LockContext, value: Any, key: str
 ) -> tuple[tuple[str, tuple[Dependency, ...]], ...]:
-    table = _table(ctx, value, key)
+    table = as_table(ctx, value, key)
     out = []
     for group, deps in table.items():
-        out.append((_name(group), _dependencies(ctx, deps, f"{key}.{group}")))
+        out.append((canonical(group), _dependencies(ctx, deps, f"{key}.{group}")))
     return tuple(sorted(out))
 
 
@@ -255,7 +105,7 @@ def _declared(
     if not isinstance(declared, list):
         return named
     known = {name for name, _ in named}
-    extra = {_name(d) for d in declared if isinstance(d, str)} - known
+    extra = {canonical(d) for d in declared if isinstance(d, str)} - known
     if not extra:
         return named
     return tuple(sorted([*named, *((name, ()) for name in extra)]))
@@ -265,25 +115,25 @@ def _declared(
 
 
 def _package(path: str, index: int, value: Any) -> LockedPackage:
-    ctx = _Ctx(path, f"package #{index}")
+    ctx = LockContext(path, f"package #{index}")
     if not isinstance(value, Mapping):
         raise ctx.fail("must be a table")
     name = value.get("name")
     if not isinstance(name, str) or not name:
         raise ctx.fail("'name' is missing" if name is None else "'name' must be a non-empty string")
     ctx.where = f"package #{index} ({name!r})"
-    version = _opt_str(ctx, value, "version")
+    version = opt_str(ctx, value, "version")
     if "source" not in value:
         raise ctx.fail("'source' is missing")
-    source = _source(ctx, value["source"])
+    source = parse_source(ctx, value["source"])
 
     sdist = None
     if value.get("sdist") is not None:
-        sdist = _artifact(ctx, value["sdist"], "sdist", source)
+        sdist = parse_artifact(ctx, value["sdist"], "sdist", source)
     wheels: tuple[Artifact, ...] = ()
     if value.get("wheels") is not None:
-        raw = _array(ctx, value["wheels"], "wheels")
-        wheels = tuple(_artifact(ctx, w, f"wheels[{i}]", source) for i, w in enumerate(raw))
+        raw = as_array(ctx, value["wheels"], "wheels")
+        wheels = tuple(parse_artifact(ctx, w, f"wheels[{i}]", source) for i, w in enumerate(raw))
 
     dependencies: tuple[Dependency, ...] = ()
     if value.get("dependencies") is not None:
@@ -303,7 +153,7 @@ def _package(path: str, index: int, value: Any) -> LockedPackage:
             dev = _declared(dev, list(requires_dev))
 
     return LockedPackage(
-        name=_name(name),
+        name=canonical(name),
         version=version,
         source=source,
         sdist=sdist,
@@ -311,61 +161,52 @@ def _package(path: str, index: int, value: Any) -> LockedPackage:
         dependencies=dependencies,
         optional_dependencies=optional,
         dev_dependencies=dev,
-        resolution_markers=_str_list(ctx, value, "resolution-markers"),
+        resolution_markers=str_list(ctx, value, "resolution-markers"),
     )
 
 
 # -- manifest, conflicts, options ------------------------------------------------------------
 
 
-def _requirement(ctx: _Ctx, value: Any, key: str) -> Requirement:
-    if not isinstance(value, Mapping):
-        raise ctx.fail(f"{key} must be a table")
-    name = value.get("name")
-    if not isinstance(name, str) or not name:
-        raise ctx.fail(f"{key} has no 'name'")
-    raw_extras = value.get("extras", value.get("extra"))
-    extras: tuple[str, ...] = ()
-    if raw_extras is not None:
-        if not isinstance(raw_extras, list) or not all(isinstance(e, str) for e in raw_extras):
-            raise ctx.fail(f"{key} ({name!r}): 'extras' must be an array of strings")
-        extras = tuple(_name(e) for e in raw_extras)
+def _requirement(ctx: LockContext, value: Any, key: str) -> Requirement:
+    value, name = _named_table(ctx, value, key)
+    extras = _extras(ctx, value.get("extras", value.get("extra")), f"{key} ({name!r}): 'extras'")
     source = None
     for source_key in _REQUIREMENT_SOURCE_KEYS:
         if source_key in value:
             source = f"{source_key}={value[source_key]}"
             break
     return Requirement(
-        name=_name(name),
-        specifier=_opt_str(ctx, value, "specifier") or None,
-        marker=_opt_str(ctx, value, "marker") or None,
+        name=canonical(name),
+        specifier=opt_str(ctx, value, "specifier") or None,
+        marker=opt_str(ctx, value, "marker") or None,
         extras=extras,
         source=source,
     )
 
 
-def _requirements(ctx: _Ctx, data: Mapping[str, Any], key: str) -> tuple[Requirement, ...]:
+def _requirements(ctx: LockContext, data: Mapping[str, Any], key: str) -> tuple[Requirement, ...]:
     value = data.get(key)
     if value is None:
         return ()
-    items = _array(ctx, value, f"manifest.{key}")
+    items = as_array(ctx, value, f"manifest.{key}")
     return tuple(_requirement(ctx, item, f"manifest.{key}[{i}]") for i, item in enumerate(items))
 
 
 def _manifest(path: str, value: Any) -> Manifest:
-    ctx = _Ctx(path, "")
-    data = _table(ctx, value, "manifest")
-    members = tuple(sorted(_name(m) for m in _str_list(ctx, data, "members")))
+    ctx = LockContext(path, "")
+    data = as_table(ctx, value, "manifest")
+    members = tuple(sorted(canonical(m) for m in str_list(ctx, data, "members")))
     groups: list[tuple[str, tuple[Requirement, ...]]] = []
     raw_groups = data.get("dependency-groups")
     if raw_groups is not None:
-        table = _table(ctx, raw_groups, "manifest.dependency-groups")
+        table = as_table(ctx, raw_groups, "manifest.dependency-groups")
         for group, reqs in table.items():
             key = f"manifest.dependency-groups.{group}"
-            items = _array(ctx, reqs, key)
+            items = as_array(ctx, reqs, key)
             groups.append(
                 (
-                    _name(group),
+                    canonical(group),
                     tuple(_requirement(ctx, r, f"{key}[{i}]") for i, r in enumerate(items)),
                 )
             )
@@ -380,21 +221,21 @@ def _manifest(path: str, value: Any) -> Manifest:
 
 
 def _conflicts(path: str, value: Any) -> tuple[tuple[ConflictItem, ...], ...]:
-    ctx = _Ctx(path, "")
+    ctx = LockContext(path, "")
     out = []
-    for i, group in enumerate(_array(ctx, value, "conflicts")):
+    for i, group in enumerate(as_array(ctx, value, "conflicts")):
         items = []
-        for j, item in enumerate(_array(ctx, group, f"conflicts[{i}]")):
+        for j, item in enumerate(as_array(ctx, group, f"conflicts[{i}]")):
             key = f"conflicts[{i}][{j}]"
-            data = _table(ctx, item, key)
-            package = _req_str(_Ctx(path, key), data, "package")
-            extra = _opt_str(_Ctx(path, key), data, "extra")
-            group_name = _opt_str(_Ctx(path, key), data, "group")
+            data = as_table(ctx, item, key)
+            package = req_str(LockContext(path, key), data, "package")
+            extra = opt_str(LockContext(path, key), data, "extra")
+            group_name = opt_str(LockContext(path, key), data, "group")
             items.append(
                 ConflictItem(
-                    package=_name(package),
-                    extra=_name(extra) if extra else None,
-                    group=_name(group_name) if group_name else None,
+                    package=canonical(package),
+                    extra=canonical(extra) if extra else None,
+                    group=canonical(group_name) if group_name else None,
                 )
             )
         out.append(tuple(items))
@@ -418,7 +259,7 @@ def parse_lock(data: Mapping[str, Any], path: str = "uv.lock") -> Lock:
 
     ``path`` only names the file in error messages.
     """
-    ctx = _Ctx(path, "")
+    ctx = LockContext(path, "")
     if not isinstance(data, Mapping):
         raise ctx.fail("not a TOML table")
     version = data.get("version")
@@ -435,7 +276,7 @@ def parse_lock(data: Mapping[str, Any], path: str = "uv.lock") -> Lock:
     if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
         raise ctx.fail(f"'revision' must be a non-negative integer (got {revision!r})")
 
-    requires_python = _opt_str(ctx, data, "requires-python")
+    requires_python = opt_str(ctx, data, "requires-python")
 
     raw_packages = data.get("package", [])
     if not isinstance(raw_packages, list):
@@ -447,15 +288,15 @@ def parse_lock(data: Mapping[str, Any], path: str = "uv.lock") -> Lock:
 
     options: list[tuple[str, str]] = []
     if data.get("options") is not None:
-        _flatten_options("", _table(ctx, data["options"], "options"), options)
+        _flatten_options("", as_table(ctx, data["options"], "options"), options)
 
     return Lock(
         version=version,
         revision=revision,
         requires_python=requires_python,
         packages=packages,
-        resolution_markers=_str_list(ctx, data, "resolution-markers"),
-        supported_markers=_str_list(ctx, data, "supported-markers"),
+        resolution_markers=str_list(ctx, data, "resolution-markers"),
+        supported_markers=str_list(ctx, data, "supported-markers"),
         conflicts=conflicts,
         manifest=manifest,
         options=tuple(sorted(options)),

@@ -294,47 +294,13 @@ class BuildPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """The stable, versioned document ``plan --json`` prints (schema in README)."""
-
-        def entry(selected: SelectedPackage) -> dict[str, Any]:
-            wheel = selected.wheel
-            return {
-                "name": selected.name,
-                "version": selected.version,
-                "source": selected.package.source.describe(),
-                "source-kind": selected.package.source.kind,
-                "wheel": wheel.filename if wheel else None,
-                "hash": wheel.hash if wheel else None,
-                "size": selected.size,
-                "from-sdist": selected.from_sdist,
-            }
-
-        def totals(items: tuple[SelectedPackage, ...]) -> dict[str, int]:
-            return {
-                "count": len(items),
-                "bytes": sum(s.size or 0 for s in items),
-                "unknown-size": sum(1 for s in items if s.size is None),
-            }
-
-        def layer_name(selected: SelectedPackage) -> str | None:
-            group = self.layer_of(selected.name)
-            return group.name if group else None
-
-        heavy = [
-            {**entry(c.selected), "reason": c.reason, "layer": layer_name(c.selected)}
-            for c in self.grouping.heavy
-        ]
-        layers = [
-            {
-                "name": group.name,
-                "key": group.key,
-                "patterns": list(group.patterns),
-                "part": group.part,
-                "packages": [c.selected.name for c in group.packages],
-                "bytes": group.size,
-                "unknown-size": group.unknown_size,
-            }
-            for group in self.layers
-        ]
+        heavy = []
+        for choice in self.grouping.heavy:
+            group = self.layer_of(choice.selected.name)
+            layer = group.name if group else None
+            heavy.append(
+                {**_package_entry(choice.selected), "reason": choice.reason, "layer": layer}
+            )
         return {
             "schema": PLAN_SCHEMA,
             "project": {
@@ -348,33 +314,71 @@ class BuildPlan:
                 "python": self.target.python,
                 "glibc": "{}.{}".format(*self.target.glibc),
             },
-            "request": {
-                "package": self.request.package,
-                "all-packages": self.request.all_packages,
-                "extras": list(self.request.extras),
-                "all-extras": self.request.all_extras,
-                "groups": list(self.request.groups),
-                "only-groups": list(self.request.only_groups),
-                "no-dev": self.request.no_dev,
-                "default-groups": list(self.request.default_groups),
-                "no-extras": list(self.request.no_extras),
-                "no-groups": list(self.request.no_groups),
-                "all-groups": self.request.all_groups,
-                "no-default-groups": self.request.no_default_groups,
-                "dev": self.request.dev,
-                "only-dev": self.request.only_dev,
-                "packages": list(self.request.members),
-            },
+            "request": _request_entry(self.request),
             "base": {
                 "key": self.key,
                 "tag": self.tag,
                 "repo": self.base_repo,
                 "inputs": json.loads(self.key_document),
                 "layer-mode": self.layer_mode,
-                "layers": layers,
+                "layers": [_layer_entry(group) for group in self.layers],
             },
             "heavy": heavy,
-            "light": [entry(s) for s in self.light],
-            "totals": {"heavy": totals(self.heavy), "light": totals(self.light)},
+            "light": [_package_entry(s) for s in self.light],
+            "totals": {"heavy": _totals(self.heavy), "light": _totals(self.light)},
             "notes": list(self.notes),
         }
+
+
+def _package_entry(selected: SelectedPackage) -> dict[str, Any]:
+    wheel = selected.wheel
+    return {
+        "name": selected.name,
+        "version": selected.version,
+        "source": selected.package.source.describe(),
+        "source-kind": selected.package.source.kind,
+        "wheel": wheel.filename if wheel else None,
+        "hash": wheel.hash if wheel else None,
+        "size": selected.size,
+        "from-sdist": selected.from_sdist,
+    }
+
+
+def _totals(items: tuple[SelectedPackage, ...]) -> dict[str, int]:
+    return {
+        "count": len(items),
+        "bytes": sum(s.size or 0 for s in items),
+        "unknown-size": sum(1 for s in items if s.size is None),
+    }
+
+
+def _layer_entry(group: LayerGroup) -> dict[str, Any]:
+    return {
+        "name": group.name,
+        "key": group.key,
+        "patterns": list(group.patterns),
+        "part": group.part,
+        "packages": [c.selected.name for c in group.packages],
+        "bytes": group.size,
+        "unknown-size": group.unknown_size,
+    }
+
+
+def _request_entry(request: Request) -> dict[str, Any]:
+    return {
+        "package": request.package,
+        "all-packages": request.all_packages,
+        "extras": list(request.extras),
+        "all-extras": request.all_extras,
+        "groups": list(request.groups),
+        "only-groups": list(request.only_groups),
+        "no-dev": request.no_dev,
+        "default-groups": list(request.default_groups),
+        "no-extras": list(request.no_extras),
+        "no-groups": list(request.no_groups),
+        "all-groups": request.all_groups,
+        "no-default-groups": request.no_default_groups,
+        "dev": request.dev,
+        "only-dev": request.only_dev,
+        "packages": list(request.members),
+    }

@@ -1,4 +1,8 @@
-"""BuildPlan -> the generated Dockerfile and the files its base stage reads.
+"""BuildPlan -> the generated Dockerfile.
+
+The files its stages read come from :mod:`uvbuild.core.requirements` (the heavy
+requirements), :mod:`uvbuild.core.credentials` (the index secrets) and
+:mod:`uvbuild.core.ignore` (the ignore file).
 
 Stages:
   uvbuild-layer-<group>  (only with two or more layer groups) one per group of heavy
@@ -29,13 +33,13 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Iterable
 
 from uvbuild import __version__
+from uvbuild.core.credentials import SECRETS_DIR, index_secrets
 from uvbuild.core.hashing import LAYER_RECIPE_VERSION, RECIPE_VERSION
-from uvbuild.core.model import BuildPlan, LayerGroup, Request, SelectedPackage
+from uvbuild.core.model import BuildPlan, LayerGroup, Request
+from uvbuild.core.requirements import HeavyFile, heavy_files, layer_epoch, source_date_epoch
 
 BASE_STAGE = "uvbuild-base"
 LAYER_STAGE_PREFIX = "uvbuild-layer-"
@@ -48,24 +52,10 @@ HEAVY_CONTEXT = "uvbuild-heavy"
 HEAVY_MOUNT = "/tmp/uvbuild-heavy"
 APP_DIR = "/app"
 UV_CACHE = "/root/.cache/uv"
-SECRETS_DIR = "/run/secrets"
 UV_MOUNT = "/tmp/uvbuild-uv"
 # Written at the start of a base or layer RUN: what is newer was written by the RUN.
 RUN_START = "/tmp/uvbuild-run-start"
 LABEL_PREFIX = "io.uvbuild"
-
-# What a generated build never needs from the project directory, on top of the user's
-# own .dockerignore: a local venv would only bloat the app layer.
-DEFAULT_IGNORES = (
-    ".venv",
-    "**/__pycache__",
-    "**/*.pyc",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".tox",
-    ".nox",
-)
 
 _USES_BASE = re.compile(
     rf"^\s*FROM\s+(?:--\S+\s+)*{BASE_STAGE}(?:\s|$)"
@@ -73,123 +63,6 @@ _USES_BASE = re.compile(
     rf"|^\s*RUN\s+(?:--\S+\s+)*?--mount=\S*\bfrom={BASE_STAGE}(?:[\s,]|$)",
     re.IGNORECASE | re.MULTILINE,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class HeavyFile:
-    """One requirements file: the heavy packages that come from one index."""
-
-    name: str
-    index: str
-    text: str
-    hashed: bool
-    layer: str | None = None  # the layer group it installs; None: the single base layer
-
-
-def heavy_files(plan: BuildPlan) -> tuple[HeavyFile, ...]:
-    """Pinned, hashed requirements, one file per index (and per layer group), in a stable
-    order: ``heavy-<n>.txt``, or ``layer-<group>-<n>.txt`` with layer groups."""
-    if not plan.layers:
-        return _requirement_files(plan.heavy, "heavy", None)
-    files: list[HeavyFile] = []
-    for group in plan.layers:
-        selected = tuple(choice.selected for choice in group.packages)
-        files += _requirement_files(selected, f"layer-{group.name}", group.name)
-    return tuple(files)
-
-
-def _requirement_files(
-    heavy: Iterable[SelectedPackage], prefix: str, layer: str | None
-) -> tuple[HeavyFile, ...]:
-    by_index: dict[str, list[SelectedPackage]] = {}
-    for selected in heavy:
-        by_index.setdefault(selected.package.source.location, []).append(selected)
-    files = []
-    for number, index in enumerate(sorted(by_index), start=1):
-        packages = sorted(by_index[index], key=lambda s: s.name)
-        # --require-hashes is all or nothing, and a few indexes publish no hashes.
-        hashed = all(s.wheel is not None and s.wheel.hash for s in packages)
-        lines = []
-        for selected in packages:
-            line = f"{selected.name}=={selected.version}"
-            if hashed and selected.wheel is not None:
-                line += f" --hash={selected.wheel.hash}"
-            lines.append(line)
-        text = "\n".join(lines) + "\n"
-        files.append(HeavyFile(f"{prefix}-{number}.txt", index, text, hashed, layer))
-    return tuple(files)
-
-
-def upload_epoch(wheels: Iterable[SelectedPackage]) -> int:
-    """The newest ``upload-time`` of the selected wheels, in seconds since 1970, when every
-    one has an upload time; else 0. A layer's files and the image's creation time take it
-    as ``SOURCE_DATE_EPOCH``: the same packages always give the same number."""
-    newest = 0
-    for selected in wheels:
-        stamp = selected.wheel.upload_time if selected.wheel is not None else None
-        if not stamp:
-            return 0
-        try:
-            moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
-            return 0
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        newest = max(newest, int(moment.timestamp()))
-    return newest
-
-
-def source_date_epoch(plan: BuildPlan) -> int:
-    """``SOURCE_DATE_EPOCH`` of the base image: its creation time and history times, and
-    with one layer that layer's mtimes."""
-    return upload_epoch(plan.heavy)
-
-
-def layer_epoch(group: LayerGroup) -> int:
-    """The mtimes of one layer group's files: from that group's wheels only, so another
-    group's bump leaves this layer's bytes alone."""
-    return upload_epoch(choice.selected for choice in group.packages)
-
-
-@dataclass(frozen=True, slots=True)
-class IndexSecret:
-    """One credential of an index: the BuildKit secret id and uv's variable for it."""
-
-    index: str
-    id: str
-    env: str
-
-    @property
-    def path(self) -> str:
-        return f"{SECRETS_DIR}/{self.id}"
-
-
-def index_env_name(name: str) -> str:
-    """uv's spelling: ``UV_INDEX_<NAME>`` with the name upper-cased and every other
-    character than a letter or digit turned into ``_``."""
-    return "UV_INDEX_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
-
-
-def index_secrets(plan: BuildPlan) -> tuple[IndexSecret, ...]:
-    """Two secrets (user name, password) per index of ``index-credentials``."""
-    secrets = []
-    for name, _url in plan.credential_indexes:
-        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-        for part in ("username", "password"):
-            env = f"{index_env_name(name)}_{part.upper()}"
-            secrets.append(IndexSecret(name, f"uv-index-{slug}-{part}", env))
-    return tuple(secrets)
-
-
-def secret_flags(plan: BuildPlan, environ: Mapping[str, str]) -> tuple[str, ...]:
-    """``--secret`` values for the credentials set in ``environ``: buildx reads each value
-    from the variable itself, so it never appears on a command line."""
-    return tuple(f"id={s.id},env={s.env}" for s in index_secrets(plan) if s.env in environ)
-
-
-def missing_credentials(plan: BuildPlan, environ: Mapping[str, str]) -> tuple[str, ...]:
-    """The variables of ``index-credentials`` that ``environ`` does not set."""
-    return tuple(s.env for s in index_secrets(plan) if s.env not in environ)
 
 
 def _mount_points(plan: BuildPlan, *others: str) -> list[str]:
@@ -211,33 +84,31 @@ def _secret_exports(plan: BuildPlan) -> list[str]:
 
 def sync_flags(request: Request) -> list[str]:
     """The ``uv sync`` flags that select the same packages as the plan."""
-    flags: list[str] = []
-    for package in request.members:
-        flags += ["--package", package]
-    if request.all_packages:
-        flags.append("--all-packages")
-    if request.all_extras:
-        flags.append("--all-extras")
-    for extra in request.extras:
-        flags += ["--extra", extra]
-    for group in request.groups:
-        flags += ["--group", group]
-    for group in request.only_groups:
-        flags += ["--only-group", group]
     if request.only_dev:  # uv's order: --only-dev > --no-dev > --dev
-        flags.append("--only-dev")
-    elif request.no_dev:
-        flags.append("--no-dev")
-    elif request.dev:
-        flags.append("--dev")
-    for extra in request.no_extras:
-        flags += ["--no-extra", extra]
-    for group in request.no_groups:
-        flags += ["--no-group", group]
-    if request.all_groups:
-        flags.append("--all-groups")
-    if request.no_default_groups:
-        flags.append("--no-default-groups")
+        dev = "--only-dev"
+    else:
+        dev = "--no-dev" if request.no_dev else "--dev" if request.dev else ""
+    # in this order: a flag with a tuple repeats once per value, one with a bool stands alone
+    given: tuple[tuple[str, tuple[str, ...] | bool], ...] = (
+        ("--package", request.members),
+        ("--all-packages", request.all_packages),
+        ("--all-extras", request.all_extras),
+        ("--extra", request.extras),
+        ("--group", request.groups),
+        ("--only-group", request.only_groups),
+        (dev, bool(dev)),
+        ("--no-extra", request.no_extras),
+        ("--no-group", request.no_groups),
+        ("--all-groups", request.all_groups),
+        ("--no-default-groups", request.no_default_groups),
+    )
+    flags: list[str] = []
+    for flag, value in given:
+        if isinstance(value, bool):
+            flags += [flag] if value else []
+        else:
+            for item in value:
+                flags += [flag, item]
     return flags
 
 
@@ -505,14 +376,6 @@ def dockerfile(plan: BuildPlan, *, syntax: str | None = None) -> str:
     layers = [layer_stage(plan, group) for group in plan.layers]
     parts = ["\n".join(header), *layers, base_stage(plan), deps_stage(plan), app_stage(plan)]
     return "\n\n".join(parts) + "\n"
-
-
-def dockerignore(user_ignore: str | None) -> str:
-    """The ignore file for a generated build: the user's rules, then uvbuild's defaults."""
-    lines = [user_ignore.rstrip("\n")] if user_ignore else []
-    lines.append("# added by uvbuild")
-    lines += DEFAULT_IGNORES
-    return "\n".join(lines) + "\n"
 
 
 def uses_base(dockerfile_text: str) -> bool:

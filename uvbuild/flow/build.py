@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from uvbuild import keylock
-from uvbuild.core import render
+from uvbuild.core import credentials
 from uvbuild.core.model import BuildPlan
 from uvbuild.docker.facts import RegistryImage, wasted_base
 from uvbuild.docker.requests import BuildRequest, build_args
@@ -416,7 +416,7 @@ class Builder:
         """Warn before the builds when a variable of ``index-credentials`` is not set, and
         name what to set when a build then fails (or fails on a refused index); yields the
         warnings."""
-        missing = render.missing_credentials(self.plan, os.environ)
+        missing = credentials.missing_credentials(self.plan, os.environ)
         names = ", ".join(name for name, _ in self.plan.credential_indexes)
         warnings: list[str] = []
         if missing:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from uvbuild.core import render
+from uvbuild.core import credentials, ignore, render, requirements
 from uvbuild.core.model import BuildPlan
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.flow.decide import AppStep, Policy
@@ -24,7 +24,7 @@ def write_inputs(plan: BuildPlan, options: BuildOptions, work: Path) -> Path:
     ``work`` (an empty directory); returns the Dockerfile. ``uvbuild bake`` keeps them."""
     heavy_dir = work / "heavy"
     heavy_dir.mkdir()
-    for heavy in render.heavy_files(plan):
+    for heavy in requirements.heavy_files(plan):
         (heavy_dir / heavy.name).write_text(heavy.text, encoding="utf-8")
     (work / "empty").mkdir()
     generated = work / "Dockerfile"
@@ -32,7 +32,7 @@ def write_inputs(plan: BuildPlan, options: BuildOptions, work: Path) -> Path:
     user_ignore = Path(plan.project_dir) / ".dockerignore"
     text = user_ignore.read_text(encoding="utf-8") if user_ignore.is_file() else None
     # BuildKit reads <Dockerfile>.dockerignore beside the Dockerfile before .dockerignore
-    (work / "Dockerfile.dockerignore").write_text(render.dockerignore(text))
+    (work / "Dockerfile.dockerignore").write_text(ignore.dockerignore(text))
     return generated
 
 
@@ -55,7 +55,7 @@ def base_request(
         file=str(work / "Dockerfile"),
         target=render.BASE_STAGE,
         # the image's creation and history times (the stages set their files' own)
-        build_args=(("SOURCE_DATE_EPOCH", str(render.source_date_epoch(plan))),),
+        build_args=(("SOURCE_DATE_EPOCH", str(requirements.source_date_epoch(plan))),),
         build_contexts=((render.HEAVY_CONTEXT, str(work / "heavy")),),
         platforms=(plan.target.platform,),
         tags=(plan.tag,) if bake or pushes else (),
@@ -63,7 +63,7 @@ def base_request(
         push=pushes,
         progress=options.progress,
         no_cache=options.rebuild_base,
-        secrets=options.secrets + render.secret_flags(plan, os.environ),
+        secrets=options.secrets + credentials.secret_flags(plan, os.environ),
         builder=options.builder,
         network=options.network,
         add_hosts=options.add_hosts,
@@ -108,7 +108,7 @@ def app_request(
         push=step.push,
         progress=options.progress,
         no_cache=options.no_cache,
-        secrets=options.secrets + render.secret_flags(plan, os.environ),
+        secrets=options.secrets + credentials.secret_flags(plan, os.environ),
         ssh=options.ssh,
         labels=options.labels,
         builder=options.builder,
