@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import pytest
-import tomllib
 
 from tests.core.locks import AMD64, by_name, corpus, fixture, names
-from tests.paths import CORPUS, FIXTURES
-from uvbuild.core.lock import parse_lock
+from tests.paths import FIXTURES
 from uvbuild.core.model import Request, Target
 from uvbuild.core.selection import select
 from uvbuild.errors import ConfigError, LockError
@@ -336,20 +333,6 @@ def test_zonos_sdist_only_packages() -> None:
     flash = by_name(selection, "flash-attn")
     assert (flash.wheel, flash.from_sdist) == (None, True)
     assert "zonos" not in names(selection)
-
-
-def test_parse_and_select_art_fast() -> None:
-    path = CORPUS / "OpenPipe__ART" / "uv.lock"
-    if not path.exists():
-        pytest.skip("OpenPipe__ART not in the corpus")
-    data = tomllib.loads(path.read_text())
-    request = Request(all_extras=True)
-    best = 1.0
-    for _ in range(3):
-        start = time.perf_counter()
-        select(parse_lock(data), request, replace(AMD64, python="3.12"), "openpipe-art")
-        best = min(best, time.perf_counter() - start)
-    assert best < 0.2, f"{best * 1000:.0f} ms"
 
 
 # -- cross-checks against uv itself ---------------------------------------------------------------
