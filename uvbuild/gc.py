@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.render import LABEL_PREFIX
-from uvbuild.docker.engine import Engine
 from uvbuild.docker.facts import CacheRecord, ImageInfo
+from uvbuild.docker.verbs import EngineLike
 
 GC_SCHEMA = "uvbuild.gc/1"
 DEFAULT_KEEP = 2
@@ -196,7 +196,7 @@ def _in_repo(tag: str, repo: str) -> bool:
     return tag.rsplit(":", 1)[0] == repo
 
 
-def find_bases(plan: BuildPlan, engine: Engine, *, all_repos: bool = False) -> list[Base]:
+def find_bases(plan: BuildPlan, engine: EngineLike, *, all_repos: bool = False) -> list[Base]:
     """The project's local bases: label ``io.uvbuild.base=1`` and ``io.uvbuild.project``,
     tagged in the plan's base repo (or any repo, untagged too, with ``all_repos``)."""
     name = plan.project_name or ""
@@ -219,7 +219,7 @@ def find_bases(plan: BuildPlan, engine: Engine, *, all_repos: bool = False) -> l
     return bases
 
 
-def protections(bases: Sequence[Base], engine: Engine) -> dict[str, str]:
+def protections(bases: Sequence[Base], engine: EngineLike) -> dict[str, str]:
     """Why a base must stay although it is old: a container or an image uses it."""
     reasons: dict[str, str] = {}
     everything = engine.images()
@@ -237,7 +237,7 @@ def protections(bases: Sequence[Base], engine: Engine) -> dict[str, str]:
 
 def collect(
     plan: BuildPlan,
-    engine: Engine,
+    engine: EngineLike,
     report: Reporter,
     *,
     keep: int = DEFAULT_KEEP,

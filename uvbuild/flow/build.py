@@ -20,9 +20,9 @@ from uvbuild import keylock
 from uvbuild.core import render
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.units import format_size
-from uvbuild.docker.engine import Engine
 from uvbuild.docker.facts import FIX_DRIVER, RegistryImage, wasted_base
 from uvbuild.docker.requests import BuildRequest, build_args
+from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import (
     BuildFailed,
     ConfigError,
@@ -113,7 +113,9 @@ def is_registry_repo(repo: str) -> bool:
 class Builder:
     """Carries out a plan: base first (reused or built), then the app."""
 
-    def __init__(self, plan: BuildPlan, options: BuildOptions, engine: Engine, report: Reporter):
+    def __init__(
+        self, plan: BuildPlan, options: BuildOptions, engine: EngineLike, report: Reporter
+    ):
         self.plan = plan
         self.options = options
         self.engine = engine

@@ -18,8 +18,8 @@ from typing import Any
 
 from uvbuild.core.config import normalize_platform
 from uvbuild.core.model import PLAN_SCHEMA, BuildPlan
-from uvbuild.docker.engine import Engine
 from uvbuild.docker.facts import FIX_DRIVER
+from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow.bake import names_registry
 from uvbuild.flow.build import Builder, Reporter
@@ -112,7 +112,7 @@ def check_options(plans: Sequence[BuildPlan], options: BuildOptions) -> None:
             )
 
 
-def check_builder(plans: Sequence[BuildPlan], engine: Engine) -> None:
+def check_builder(plans: Sequence[BuildPlan], engine: EngineLike) -> None:
     """The builder must use the docker driver and build every platform (natively or with
     QEMU emulation registered through binfmt_misc)."""
     info = engine.check()
@@ -134,7 +134,7 @@ def check_builder(plans: Sequence[BuildPlan], engine: Engine) -> None:
 
 
 def build_platforms(
-    plans: Sequence[BuildPlan], options: BuildOptions, engine: Engine, report: Reporter
+    plans: Sequence[BuildPlan], options: BuildOptions, engine: EngineLike, report: Reporter
 ) -> dict[str, Any]:
     """Build every platform's base and app, then the manifest list; the summary document."""
     check_options(plans, options)
