@@ -7,6 +7,7 @@ commands that talk to Docker.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +81,11 @@ def _plans(
     return [make_plan(path, lock_path, {**flags, "platform": p}, **how) for p in platforms]
 
 
-class _LockCheck:
-    """``uv lock --check`` in the background while the plan is made, when PATH's uv.lock
-    is the one read."""
-
-    def __init__(self, path: Path, lock_path: Path | None) -> None:
-        self._pending = start_lock_check(path) if lock_path is None and path.is_dir() else None
-
-    def result(self) -> LockCheck | None:
-        return self._pending() if self._pending is not None else None
+def _lock_check(path: Path, lock_path: Path | None) -> Callable[[], LockCheck | None]:
+    """Starts ``uv lock --check`` in the background while the plan is made, when PATH's
+    uv.lock is the one read; the call returns its answer (None: not checked)."""
+    pending = start_lock_check(path) if lock_path is None and path.is_dir() else None
+    return pending if pending is not None else lambda: None
 
 
 def _explanation(path: Path, old_lock: Path, flags: Flags, the_plan: BuildPlan) -> dict[str, Any]:
@@ -119,12 +116,12 @@ def plan(app: App, as_json: bool, explain_against: Path | None, **kwargs: Any) -
     path, lock_path, flags = split_plan_flags(kwargs)
     platforms = _platform_list(flags)
     several = len(platforms) > 1
-    lock_check = _LockCheck(path, lock_path)
+    lock_check = _lock_check(path, lock_path)
     if several:
         plans = _plans(path, lock_path, flags, platforms)
     else:
         plans = [make_plan(path, lock_path, flags)]
-    check = lock_check.result()
+    check = lock_check()
     if check is not None and check.status != "fresh":
         app.terminal.warn(check.detail)
     documents = []
@@ -203,10 +200,10 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
     platforms = _platform_list(flags)
     if len(platforms) > 1:  # one plan per platform; the first one is planned here
         flags = {**flags, "platform": platforms[0]}
-    lock_check = _LockCheck(path, lock_path)
+    lock_check = _lock_check(path, lock_path)
     the_plan = make_plan(path, lock_path, flags, install=True)
     terminal = app.terminal
-    check = lock_check.result()
+    check = lock_check()
     if check is not None:
         if check.status == "stale":
             terminal.warn(check.detail)

@@ -135,8 +135,9 @@ def _flag_values(row: Setting, given: Any) -> dict[str, Any]:
     if row.flag.form == "switch":  # --dev sets dev, --no-dev sets no_dev
         return {row.name: given or None, also: given is False or None}
     # one --package sets package, several set packages
-    one = len(given) == 1
-    return {row.name: given[0] if one else None, also: given if len(given) > 1 else None}
+    if len(given) == 1:
+        return {row.name: given[0], also: None}
+    return {row.name: None, also: given or None}
 
 
 def split_plan_flags(kwargs: dict[str, Any]) -> tuple[Path, Path | None, dict[str, Any]]:

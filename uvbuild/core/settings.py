@@ -78,7 +78,8 @@ def setting(
     Without ``flag`` the setting is a key of ``[tool.uvbuild]`` only."""
     assert kind in KINDS, f"unknown kind of value {kind!r}"
     assert form in FORMS, f"unknown flag form {form!r}"
-    assert flag is not None or also is None, "`also` needs a flag"
+    # `also` is the other half of a switch (--no-dev) or several values (--package)
+    assert also is None or (flag is not None and form in ("switch", "repeat"))
     given = Flag(tuple(flag.split()), help, form, also, extends) if flag else None
     return field(default=default, metadata={_META: (kind, given)})
 
