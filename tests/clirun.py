@@ -12,14 +12,37 @@ import pytest
 
 from tests.paths import REPO
 from uvbuild import cli
+from uvbuild.cli import commands
+from uvbuild.docker.verbs import EngineLike
+from uvbuild.uvcheck import LockCheck
 
 DEAD_SOCKET = "unix:///nonexistent.sock"
 PLAN_ARGS = ("--platform", "linux/amd64", "--python", "3.11")
 
 
-def run_main(capsys, *args: str) -> tuple[int, str, str]:
+def fake_lock_check(monkeypatch, check: LockCheck | None = None) -> None:
+    """``uv lock --check`` answers ``check`` (default: fresh) without running uv."""
+    answer = check or LockCheck("fresh")
+    monkeypatch.setattr(commands, "start_lock_check", lambda _dir: lambda: answer)
+
+
+def engine_factory(engine: EngineLike) -> cli.EngineFactory:
+    """The App's engine factory that hands every command ``engine`` (a fake)."""
+
+    def make(*, builder, log, trace) -> EngineLike:
+        return engine
+
+    return make
+
+
+def run_main(capsys, *args: str, engine: EngineLike | None = None) -> tuple[int, str, str]:
+    """``uvbuild ARGS`` in-process: (exit code, stdout, stderr). ``engine``: the engine the
+    commands get (default: the real one)."""
     with pytest.raises(SystemExit) as info:
-        cli.main(list(args))
+        if engine is None:
+            cli.main(list(args))
+        else:
+            cli.main(list(args), engine_factory=engine_factory(engine))
     out, err = capsys.readouterr()
     code = info.value.code
     return (0 if code is None else code), out, err

@@ -7,29 +7,40 @@ is replaced by a stub in-process so the tests stay fast and offline.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.clirun import DEAD_SOCKET, PLAN_ARGS, assert_one_error_line, run_main, run_process
+from tests.clirun import (
+    DEAD_SOCKET,
+    PLAN_ARGS,
+    assert_one_error_line,
+    fake_lock_check,
+    run_main,
+    run_process,
+)
+from tests.fakes import FakeEngine
 from tests.paths import FIXTURES, REPO
 from uvbuild import cli, planner
+from uvbuild.cli import commands, options
 from uvbuild.core import render
-from uvbuild.docker import engine as engine_module
+from uvbuild.core.config import SETTINGS
 from uvbuild.errors import ConfigError, LockError
 from uvbuild.uvcheck import LockCheck
 
 
 @pytest.fixture(autouse=True)
 def _hermetic(monkeypatch):
-    monkeypatch.setattr(cli, "start_lock_check", lambda _dir: lambda: LockCheck("fresh"))
+    fake_lock_check(monkeypatch)
     monkeypatch.setenv("NO_COLOR", "1")
-
 
 
 # -- projects with one defect each ------------------------------------------------------------
@@ -284,8 +295,6 @@ def test_process_build_without_engine_exits_4(tmp_path):
 # -- commands that work -----------------------------------------------------------------------
 
 
-
-
 def test_plan_json(capsys):
     got, out, err = run_main(capsys, "plan", "--json", str(FIXTURES / "two_indexes"), *PLAN_ARGS)
     assert got == 0, err
@@ -326,7 +335,7 @@ def test_heavy_min_size_flag(capsys):
 
 def test_plan_table_warns_on_a_stale_lock(capsys, monkeypatch):
     stale = LockCheck("stale", "uv.lock does not match pyproject.toml; run `uv lock`")
-    monkeypatch.setattr(cli, "start_lock_check", lambda _dir: lambda: stale)
+    fake_lock_check(monkeypatch, stale)
     got, _out, err = run_main(capsys, "plan", str(FIXTURES / "empty_extra"), *PLAN_ARGS)
     assert got == 0
     assert err.splitlines() == [f"warning: {stale.detail}"]
@@ -350,16 +359,27 @@ def test_dockerfile_syntax(capsys):
     assert out.startswith("# syntax=docker/dockerfile:1\n")
 
 
-def test_build_dry_run_without_engine(capsys, monkeypatch):
-    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+class DryRunOnly(FakeEngine):
+    """No engine answers, and nothing may be built or tagged."""
 
-    def refuse(*_args, **_kwargs):
+    def __init__(self) -> None:
+        super().__init__(unavailable=True)
+
+    def build(self, *_args, **_kwargs):
         raise AssertionError("a dry run must not build or tag")
 
-    monkeypatch.setattr(engine_module.Engine, "build", refuse)
-    monkeypatch.setattr(engine_module.Engine, "tag", refuse)
+    def tag(self, *_args, **_kwargs):
+        raise AssertionError("a dry run must not build or tag")
+
+
+def no_engine(**_settings):
+    raise AssertionError("docker was called")
+
+
+def test_build_dry_run_without_engine(capsys):
     project = FIXTURES / "two_indexes"
-    got, out, err = run_main(capsys, "build", "--dry-run", str(project), "-t", "app:dev")
+    args = ("build", "--dry-run", str(project), "-t", "app:dev")
+    got, out, err = run_main(capsys, *args, engine=DryRunOnly())
     assert got == 0, err
     base, tag, app = out.splitlines()
     assert "buildx build" in base and "--target uvbuild-base" in base
@@ -477,17 +497,15 @@ def _openpi() -> Path:
 @pytest.mark.parametrize(
     "command", [["dockerfile"], ["build", "--dry-run"], ["build"], ["bake", "-o", "{tmp}/b.json"]]
 )
-def test_no_wheel_for_the_target_stops_before_docker(capsys, monkeypatch, tmp_path, command):
+def test_no_wheel_for_the_target_stops_before_docker(capsys, tmp_path, command):
     """rerun-sdk ships only manylinux_2_31 wheels and no sdist: at the default glibc 2.28,
     build, bake and dockerfile stop with exit 2 before any docker command."""
-    monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
-
-    def no_docker(*_args, **_kwargs):
-        raise AssertionError("docker was called")
-
-    monkeypatch.setattr(engine_module, "Engine", no_docker)
     args = [part.replace("{tmp}", str(tmp_path)) for part in command]
-    got, out, err = run_main(capsys, *args, "--platform", "linux/amd64", str(_openpi()))
+    args += ["--platform", "linux/amd64", str(_openpi())]
+    with pytest.raises(SystemExit) as info:
+        cli.main(args, engine_factory=no_engine)
+    got = info.value.code
+    out, err = capsys.readouterr()
     assert got == 2, err
     assert_one_error_line(
         out, err, "rerun-sdk", "linux/amd64", "CPython 3.11", "glibc 2.28", "--glibc 2.31"
@@ -891,3 +909,126 @@ def test_bake_keeps_o_for_the_bake_file(capsys):
     assert re.search(r"-o, --output FILE\s+Bake file to write", out), out
     got, out, _err = run_main(capsys, "build", "--help")
     assert re.search(r"-o, --output TEXT\s+App image exporter", out), out
+
+
+# -- the App: one engine factory, --debug, every flag read from a table -----------------------
+
+
+class Recorded(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("args", "builder"),
+    [
+        (("build", "--builder", "b1"), "b1"),
+        (("bake", "--builder", "b2", "-o", "{tmp}/b.json"), "b2"),
+        (("doctor", "--builder", "b3"), "b3"),
+        (("gc", "--builder", "b4"), "b4"),
+        (("build",), None),
+    ],
+)
+def test_commands_get_their_engine_from_the_app(capsys, tmp_path, args, builder):
+    made = []
+
+    def factory(**settings):
+        made.append(settings)
+        raise ConfigError("recorded")
+
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    with pytest.raises(SystemExit) as info:
+        cli.main([*args, str(FIXTURES / "two_indexes"), *PLAN_ARGS, "-v"], engine_factory=factory)
+    assert info.value.code == 2
+    (settings,) = made
+    assert settings["builder"] == builder
+    assert settings["trace"] is not None  # -v: the engine shows its docker commands
+    assert "error: recorded" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["plan", "dockerfile"])
+def test_plan_and_dockerfile_make_no_engine(capsys, command):
+    got, out, err = run_main(
+        capsys, command, str(FIXTURES / "two_indexes"), *PLAN_ARGS, engine=None
+    )
+    assert got == 0, err
+    with pytest.raises(SystemExit) as info:
+        cli.main([command, str(FIXTURES / "two_indexes"), *PLAN_ARGS], engine_factory=no_engine)
+    assert info.value.code == 0
+    assert capsys.readouterr().out == out
+
+
+def test_build_runs_on_the_injected_engine(capsys):
+    engine = FakeEngine(exists=True)
+    args = ("build", str(FIXTURES / "two_indexes"), *PLAN_ARGS, "-t", "app:dev", "--json")
+    got, out, err = run_main(capsys, *args, engine=engine)
+    assert got == 0, err
+    assert [call[0] for call in engine.named("build")] == ["build"]
+    assert json.loads(out)["base"]["action"] == "reused"
+
+
+def test_import_loads_no_docker_client():
+    code = "import sys, uvbuild.cli; print('python_on_whales' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_debug_after_the_flag_that_fails(tmp_path):
+    """--debug is read first among its command's options, wherever it is given."""
+    project = _project(tmp_path)
+    with pytest.raises(ConfigError, match="--build-arg"):
+        cli.main(["build", str(project), "--build-arg", "=x", "--debug"], engine_factory=no_engine)
+    with pytest.raises(ConfigError, match="--heavy-threshold"):
+        cli.main(["plan", str(project), "--heavy-threshold", "big", "--debug"])
+
+
+def test_every_build_option_field_has_a_flag():
+    build_fields = {row.field for row in options.BUILD_FLAGS if "build" in row.commands}
+    assert build_fields == set(options.BUILD_FIELDS)
+    bake_fields = {row.field for row in options.BUILD_FLAGS if "bake" in row.commands}
+    # bake writes a file: no progress (always plain), exporter, extra hosts, push or dry run
+    assert set(options.BUILD_FIELDS) - bake_fields == {
+        "progress",
+        "push_base",
+        "add_hosts",
+        "outputs",
+        "dry_run",
+    }
+
+
+def test_a_flag_for_no_field_fails_when_the_table_is_built():
+    with pytest.raises(AssertionError, match="BuildOptions has no field 'colour'"):
+        options._row("--colour", "colour", "No such field.")
+    with pytest.raises(AssertionError, match="no flag of its own"):
+        options._check([options._row("--check", "call", "Part of call.", param="check")])
+
+
+@pytest.mark.parametrize("name", sorted(commands.cli.commands))
+def test_every_option_of_a_command_is_read(name):
+    """Each click parameter is a parameter of the command, a plan flag (a Config row), PATH,
+    --lock or a docker build flag (a BUILD_FLAGS row): none is left over in **kwargs."""
+    command = commands.cli.commands[name]
+    declared = {
+        p.name
+        for p in inspect.signature(command.callback).parameters.values()
+        if p.kind is not p.VAR_KEYWORD
+    }
+    read = {
+        *declared,
+        "path",
+        "lock_path",
+        *(row.name for row in options.PLAN_FLAGS),
+        *(row.param for row in options.BUILD_FLAGS if name in row.commands),
+    }
+    exposed = {param.name for param in command.params if param.expose_value}
+    assert exposed <= read
+    assert {row.name for row in options.PLAN_FLAGS} <= exposed
+
+
+def test_plan_flags_follow_the_config_table():
+    flags = {row.flag.names[0]: row for row in options.PLAN_FLAGS}
+    assert flags["--extra"].name == "extras"
+    assert flags["--dev/--no-dev"].flag.also == "no_dev"
+    assert flags["--package"].flag.also == "packages"
+    assert flags["--heavy"].flag.extends
+    keys_only = {row.key for row in SETTINGS if row.flag is None}
+    assert keys_only == {"no-dev", "packages", "dockerfile", "heavy-only", "layers"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 import pytest
 
@@ -15,11 +15,12 @@ from uvbuild.core.config import (
     DEFAULT_UV_IMAGE,
     DEFAULT_VENV,
     FIELD_TO_KEY,
+    SETTINGS,
     Config,
-    config_to_dict,
     load_config,
     normalize_platform,
 )
+from uvbuild.core.settings import KINDS, rows, setting
 from uvbuild.core.units import parse_size
 from uvbuild.errors import ConfigError
 
@@ -131,14 +132,41 @@ def test_unset_flags_keep_config():
     assert config.python == "3.12"
 
 
-def test_config_to_dict_uses_the_keys():
-    document = config_to_dict(load_config({"heavy": ["x"]}))
-    assert set(document) == set(CONFIG_KEYS)
-    assert document["heavy"] == ["x"]
-    assert document["base-image"] == "python:3.11-slim"
-    assert document["layers"] is None
-    layers = {"cuda": ["nvidia-*"], "torch": ["torch"]}
-    assert config_to_dict(load_config({"layers": layers}))["layers"] == layers
+def test_each_setting_is_one_row():
+    assert [row.name for row in SETTINGS] == [f.name for f in fields(Config)]
+    for row in SETTINGS:
+        assert row.key == row.name.replace("_", "-")
+        assert row.kind in KINDS
+        assert getattr(Config(), row.name) == row.default
+        if row.flag is not None:
+            assert row.flag.help and row.flag.names[0].startswith("--")
+
+
+def test_a_field_without_a_row_fails_when_the_table_is_read():
+    @dataclass(frozen=True)
+    class Plain:
+        x: int = 0
+
+    with pytest.raises(AssertionError, match="x is not declared with setting"):
+        rows(Plain)
+
+    @dataclass(frozen=True)
+    class Orphan:
+        y: bool = setting(False, "bool", "--y", "Y.", form="switch", also="nothing")
+
+    with pytest.raises(AssertionError, match="which is no setting"):
+        rows(Orphan)
+
+
+def test_a_flag_replaces_the_key_that_says_the_same_thing():
+    config = load_config({"no-dev": True}, {"dev": True})
+    assert (config.dev, config.no_dev) == (True, False)
+    config = load_config({"dev": True}, {"no_dev": True})
+    assert (config.dev, config.no_dev) == (False, True)
+    config = load_config({"package": "a"}, {"packages": ("b", "c")})
+    assert (config.package, config.packages) == (None, ("b", "c"))
+    config = load_config({"packages": ["b", "c"]}, {"package": "a"})
+    assert (config.package, config.packages) == ("a", ())
 
 
 def test_layers_keep_the_table_order():
@@ -356,7 +384,6 @@ def test_index_credentials_from_table_and_flag():
         {"index-credentials": ["synth"]}, {"index_credentials": ("other", "other")}
     )
     assert config.index_credentials == ("other",)  # the flag replaces; duplicates dropped
-    assert config_to_dict(config)["index-credentials"] == ["other"]
 
 
 @pytest.mark.parametrize(

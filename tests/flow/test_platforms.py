@@ -9,14 +9,13 @@ from dataclasses import replace
 
 import pytest
 
-from tests.clirun import run_main
+from tests.clirun import fake_lock_check, run_main
 from tests.fakes import FakeEngine, FakeReport
 from tests.paths import FIXTURES
-from uvbuild import cli, planner
+from uvbuild import planner
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow import platforms as multiplatform
 from uvbuild.flow.options import BuildOptions
-from uvbuild.uvcheck import LockCheck
 
 PROJECT = FIXTURES / "two_indexes"
 BOTH = "linux/amd64,linux/arm64"
@@ -24,7 +23,7 @@ BOTH = "linux/amd64,linux/arm64"
 
 @pytest.fixture(autouse=True)
 def _hermetic(monkeypatch):
-    monkeypatch.setattr(cli, "start_lock_check", lambda _dir: lambda: LockCheck("fresh"))
+    fake_lock_check(monkeypatch)
     monkeypatch.setenv("NO_COLOR", "1")
 
 

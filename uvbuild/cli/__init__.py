@@ -1,0 +1,64 @@
+"""The click command line: parse flags, call the planner and the build flow, print.
+
+``main()`` is the one place where UvbuildError becomes a red line and an exit code; the
+commands are in ``commands``, their options (read from the settings tables) in ``options``,
+the per-invocation state (terminal, ``--debug``, engine factory) in ``app``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from uvbuild.cli.app import App, EngineFactory, docker_engine
+from uvbuild.cli.commands import cli
+from uvbuild.errors import ConfigError, Interrupted, UvbuildError
+
+__all__ = ["App", "EngineFactory", "cli", "main"]
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    raise Interrupted(f"interrupted by {signal.Signals(signum).name}", signum)
+
+
+def main(
+    argv: Sequence[str] | None = None, *, engine_factory: EngineFactory = docker_engine
+) -> None:
+    """Entry point: run the CLI and turn every known error into one line and its exit code.
+    ``engine_factory`` makes the engine of the commands that talk to Docker (tests pass a
+    fake)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # Made before click parses: `--debug` (before or after the subcommand) is set on it by
+    # an eager callback, so errors raised while the other options are read see it too.
+    app = App(engine_factory)
+    # SIGINT too gets a handler: a shell may start uvbuild with SIGINT ignored (a
+    # background job), and an interrupt must still stop the build child it forwards to.
+    previous = {
+        signum: signal.signal(signum, _on_signal) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        cli.main(args=args, prog_name="uvbuild", standalone_mode=False, obj=app)
+    except UvbuildError as exc:
+        if app.debug:
+            raise
+        app.terminal.error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        app.terminal.error("interrupted")
+        sys.exit(130)
+    except click.exceptions.Abort:
+        app.terminal.error("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ConfigError.exit_code if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    sys.exit(0)
