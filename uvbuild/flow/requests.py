@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from uvbuild.core import credentials, ignore, render, requirements
 from uvbuild.core.model import BuildPlan
@@ -34,6 +35,22 @@ def write_inputs(plan: BuildPlan, options: BuildOptions, work: Path) -> Path:
     # BuildKit reads <Dockerfile>.dockerignore beside the Dockerfile before .dockerignore
     (work / "Dockerfile.dockerignore").write_text(ignore.dockerignore(text))
     return generated
+
+
+def _run_flags(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
+    """The flags the base and the app build both take: how their RUN steps run and what
+    they reach (secrets, network, hosts, shm, ulimits, entitlements), with which builder
+    and progress output."""
+    return {
+        "progress": options.progress,
+        "secrets": options.secrets + credentials.secret_flags(plan, os.environ),
+        "builder": options.builder,
+        "network": options.network,
+        "add_hosts": options.add_hosts,
+        "shm_size": options.shm_size,
+        "ulimits": options.ulimits,
+        "allow": options.allow,
+    }
 
 
 def base_request(
@@ -61,19 +78,12 @@ def base_request(
         tags=(plan.tag,) if bake or pushes else (),
         load=not pushes,
         push=pushes,
-        progress=options.progress,
         no_cache=options.rebuild_base,
-        secrets=options.secrets + credentials.secret_flags(plan, os.environ),
-        builder=options.builder,
-        network=options.network,
-        add_hosts=options.add_hosts,
         iidfile=str(iidfile) if iidfile else None,
-        # how the base's own FROM images are read and its RUN steps run; none of them
-        # changes what the base holds, so none is part of its key
+        # how the base's own FROM images are read; like the flags of _run_flags it changes
+        # nothing the base holds, so it is not part of the key
         pull=options.pull,
-        shm_size=options.shm_size,
-        ulimits=options.ulimits,
-        allow=options.allow,
+        **_run_flags(plan, options),
     )
 
 
@@ -106,14 +116,9 @@ def app_request(
         platforms=(plan.target.platform,),
         load=step.load,
         push=step.push,
-        progress=options.progress,
         no_cache=options.no_cache,
-        secrets=options.secrets + credentials.secret_flags(plan, os.environ),
         ssh=options.ssh,
         labels=options.labels,
-        builder=options.builder,
-        network=options.network,
-        add_hosts=options.add_hosts,
         cache_from=options.cache_from,
         cache_to=options.cache_to,
         # buildx: "local and tar exporters are incompatible with image ID file"
@@ -127,8 +132,6 @@ def app_request(
         sbom=options.sbom,
         attests=options.attests,
         annotations=options.annotations,
-        shm_size=options.shm_size,
-        ulimits=options.ulimits,
-        allow=options.allow,
         call=options.call,
+        **_run_flags(plan, options),
     )
