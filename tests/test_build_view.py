@@ -22,7 +22,7 @@ from uvbuild.console import Terminal
 from uvbuild.docker.engine import Engine
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed
-from uvbuild.flow.build import Builder
+from uvbuild.flow.build import BuildFlow
 from uvbuild.flow.options import BuildOptions
 
 FAKE_DOCKER = r"""#!/bin/sh
@@ -209,7 +209,7 @@ def plan():
 def test_both_builds_get_the_terminal_for_auto_progress(plan, progress, terminal):
     engine = TerminalEngine(exists=False)
     report = ViewReport()
-    Builder(plan, BuildOptions(progress=progress), engine, report).run()
+    BuildFlow(plan, BuildOptions(progress=progress), engine, report).run()
     assert report.views == [progress, progress]  # base, then app
     assert [c for c in engine.calls if c[0] == "terminal"] == [("terminal", terminal)] * 2
 

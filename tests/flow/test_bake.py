@@ -7,14 +7,14 @@ import re
 
 import pytest
 
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, FakeReport
 from tests.paths import FIXTURES
 from uvbuild import planner
 from uvbuild.docker.facts import RegistryImage
 from uvbuild.docker.requests import BuildRequest, attest_entry, bake_document, bake_target
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow import bake as bakefile
-from uvbuild.flow.build import Builder
+from uvbuild.flow.build import BuildFlow
 from uvbuild.flow.options import BuildOptions
 
 BASE = BuildRequest(
@@ -84,26 +84,16 @@ def test_an_existing_base_is_read_as_an_image():
     assert document["target"]["app"]["contexts"]["uvbuild-base"] == f"docker-image://{ref}"
 
 
-# -- bakefile.write: the bake file of a Builder (fake engine, no Docker) ------------------
+# -- bakefile.write: the bake file of a BuildFlow (fake engine, no Docker) ------------------
 
 PROJECT = FIXTURES / "two_indexes"
-
-
-class Report:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def step(self, message: str) -> None:
-        self.lines.append(message)
-
-    info = warn = detail = stream = step
 
 
 def write(tmp_path, monkeypatch, engine, **options):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     plan = planner.make_plan(PROJECT, {"platform": "linux/amd64", "python": "3.11"})
-    builder = Builder(plan, BuildOptions(**options), engine, Report())
-    return plan, bakefile.write(builder, tmp_path / "out" / "docker-bake.json", Report())
+    flow = BuildFlow(plan, BuildOptions(**options), engine, FakeReport())
+    return plan, bakefile.write(flow, tmp_path / "out" / "docker-bake.json", FakeReport())
 
 
 def test_write_a_base_to_build(tmp_path, monkeypatch):
@@ -249,8 +239,8 @@ def write_registry(tmp_path, monkeypatch, engine, **options):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     flags = {"platform": "linux/amd64", "python": "3.11", "base_repo": REGISTRY_REPO}
     plan = planner.make_plan(PROJECT, flags)
-    builder = Builder(plan, BuildOptions(**options), engine, Report())
-    return plan, bakefile.write(builder, tmp_path / "out" / "docker-bake.json", Report())
+    flow = BuildFlow(plan, BuildOptions(**options), engine, FakeReport())
+    return plan, bakefile.write(flow, tmp_path / "out" / "docker-bake.json", FakeReport())
 
 
 def test_builder_outside_the_engine_pushes_the_base_target(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from uvbuild.core import render, requirements
 from uvbuild.docker.facts import Storage, wasted_base
 from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
-from uvbuild.flow.build import Builder
+from uvbuild.flow.build import BuildFlow
 from uvbuild.flow.inputs import (
     CACHE_FACTOR,
     LAYER_FACTOR,
@@ -37,7 +37,7 @@ def plan():
 
 def run(plan, engine: FakeEngine, **options):
     report = FakeReport()
-    result = Builder(plan, BuildOptions(**options), engine, report).run()
+    result = BuildFlow(plan, BuildOptions(**options), engine, report).run()
     return result, report
 
 

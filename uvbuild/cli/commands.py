@@ -31,7 +31,7 @@ from uvbuild.core.units import format_size
 from uvbuild.doctor import diagnose, project_problem
 from uvbuild.errors import ConfigError
 from uvbuild.flow import bake as bakefile
-from uvbuild.flow.build import Builder
+from uvbuild.flow.build import BuildFlow
 from uvbuild.flow.platforms import build_platforms, plans_document, split_platforms
 from uvbuild.uvcheck import LockCheck, start_lock_check
 
@@ -224,7 +224,7 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
                 terminal.result(line)
         return
     with terminal.progress():
-        result = Builder(the_plan, options, engine, terminal).run()
+        result = BuildFlow(the_plan, options, engine, terminal).run()
     if as_json:
         terminal.json(result.to_dict())
     elif options.dry_run:
@@ -263,7 +263,7 @@ def bake(app: App, output: Path, as_json: bool, **kwargs: Any) -> None:
     options = build_options(kwargs, "bake", progress="plain")
     engine = app.engine(builder=options.builder)
     with terminal.progress():
-        result = bakefile.write(Builder(the_plan, options, engine, terminal), output, terminal)
+        result = bakefile.write(BuildFlow(the_plan, options, engine, terminal), output, terminal)
     if as_json:
         terminal.json(result.to_dict())
     else:

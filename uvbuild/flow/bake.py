@@ -20,7 +20,7 @@ from uvbuild.flow import decide, requests
 from uvbuild.flow.inputs import user_cache_dir
 
 if TYPE_CHECKING:
-    from uvbuild.flow.build import Builder, Reporter
+    from uvbuild.flow.build import BuildFlow, Reporter
 
 
 # BuildOptions a bake file cannot carry, and what to do instead.
@@ -33,7 +33,7 @@ BAKE_REFUSED = {
 }
 
 
-# -- `uvbuild bake`: the bake file of a Builder's two requests -----------------------------
+# -- `uvbuild bake`: the bake file of a BuildFlow's two requests -----------------------------
 
 BAKE_SCHEMA = "uvbuild.bake/1"
 
@@ -63,25 +63,25 @@ class BakeResult:
         }
 
 
-def write(builder: Builder, output: Path, report: Reporter) -> BakeResult:
-    """Write the bake file of ``builder``'s plan and options to ``output``.
+def write(flow: BuildFlow, output: Path, report: Reporter) -> BakeResult:
+    """Write the bake file of ``flow``'s plan and options to ``output``.
 
     The policy and the base step are ``build``'s (:mod:`uvbuild.flow.decide`): the base is a
     target (tagged with its base tag, so the bake leaves it behind; pushed by a builder
     outside the engine, or with ``--push`` and a registry base repo) when it must be built;
     the app reads it as ``target:uvbuild-base`` then, as ``docker-image://<tag>`` otherwise.
     """
-    plan, options = builder.plan, builder.options
+    plan, options = flow.plan, flow.options
     for name, message in BAKE_REFUSED.items():
         if getattr(options, name):
             raise ConfigError(f"bake {message}")
-    the_policy = builder.policy()
+    the_policy = flow.policy()
     work = inputs_dir(plan.key)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    _check_bake_keeps(builder, work)
+    _check_bake_keeps(flow, work)
     requests.write_inputs(plan, options, work)
-    found, _image = builder.locate(the_policy)
+    found, _image = flow.locate(the_policy)
     step = decide.base_step(the_policy, found, options.rebuild_base)
     base = None
     if step.action == "build":
@@ -89,7 +89,7 @@ def write(builder: Builder, output: Path, report: Reporter) -> BakeResult:
     # the app reads a base target from the bake, not from the engine's store
     app_step = decide.app_step(the_policy, base_from_engine=base is None and found == "engine")
     app = requests.app_request(
-        plan, options, work, app_step, None, dockerfile=builder.user_dockerfile, base_ref=plan.tag
+        plan, options, work, app_step, None, dockerfile=flow.user_dockerfile, base_ref=plan.tag
     )
     bake = bake_document(base, app, base_ref=plan.tag)
     output = output.resolve()
@@ -99,9 +99,9 @@ def write(builder: Builder, output: Path, report: Reporter) -> BakeResult:
     return BakeResult(output, work, plan.tag, step.action, bake)
 
 
-def _check_bake_keeps(builder: Builder, work: Path) -> None:
+def _check_bake_keeps(flow: BuildFlow, work: Path) -> None:
     """Refuse the flags whose bake attributes this buildx drops (``bake --print``)."""
-    options, engine = builder.options, builder.engine
+    options, engine = flow.options, flow.engine
     if options.allow and not engine.bake_keeps("entitlements", list(options.allow), work):
         raise ConfigError(
             f"--allow {','.join(options.allow)}: this docker buildx drops the `entitlements` "

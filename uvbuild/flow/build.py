@@ -1,7 +1,7 @@
 """The build flow: reuse or build the base, then build the app on top of it.
 
 What to do is decided once (:mod:`uvbuild.flow.decide`): the policy from the engine's facts,
-then, once the base has been looked for, the base step. :class:`Builder` carries it out, or
+then, once the base has been looked for, the base step. :class:`BuildFlow` carries it out, or
 for ``--dry-run`` records the commands a real run would run, from the same requests. It
 takes the plan, the options, an engine and a reporter (the Terminal), so the order of the
 steps can be followed in tests with a fake engine.
@@ -57,7 +57,7 @@ class Reporter(Protocol):
     def stream(self, line: str) -> None: ...
 
 
-class Builder:
+class BuildFlow:
     """Carries out a plan: base first (reused or built), then the app."""
 
     def __init__(

@@ -21,7 +21,7 @@ from uvbuild.core.model import PLAN_SCHEMA, BuildPlan
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow import decide
-from uvbuild.flow.build import Builder, Reporter
+from uvbuild.flow.build import BuildFlow, Reporter
 from uvbuild.flow.options import BuildOptions
 from uvbuild.flow.result import BuildResult
 
@@ -132,7 +132,7 @@ def build_platforms(
             load=the_policy.app_load,
             push_base=the_policy.push_base,
         )
-        result = Builder(plan, per_platform, engine, report).run()
+        result = BuildFlow(plan, per_platform, engine, report).run()
         results.append((plan, result))
         commands += result.commands
     sources = [tag for _, result in results for tag in result.tags[:1]]
