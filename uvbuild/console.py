@@ -67,10 +67,6 @@ class Terminal:
         self._task: TaskID | None = None
         self._direct = False  # a child draws on the terminal itself (see build_view)
 
-    @property
-    def interactive(self) -> bool:
-        return self.err.is_terminal
-
     def _say(self, markup: str, style: str | None = None) -> None:
         _show(self.err, markup, style)
 
