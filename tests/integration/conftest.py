@@ -224,3 +224,14 @@ def registry(docker_engine: dict[str, str]) -> str:
         f"no registry at http://{REGISTRY}/v2/ ({reason}); "
         "start it with ../shared/docker/start-engine --registry"
     )
+
+
+@pytest.fixture(scope="module")
+def small_index() -> Iterator[synth.IndexServer]:
+    """A loopback index with small heavy packages (16 MB a set): a cold base builds in
+    seconds, for the tests that are about flags and faults rather than sizes."""
+    with tempfile.TemporaryDirectory(prefix="uvbuild-small-wheels-") as tmp:
+        wheels = synth.populate_index(tmp, heavy_mb=16)
+        with synth.IndexServer() as server:
+            synth.add_to_index(server, wheels)
+            yield server

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,16 +30,6 @@ from tests.integration.helpers import (
     unique_repo,
 )
 from tests.integration.uvrun import uvbuild
-
-
-@pytest.fixture(scope="module")
-def small_index() -> Iterator[synth.IndexServer]:
-    """Small heavy packages (16 MB each set): the cold base builds in seconds."""
-    with tempfile.TemporaryDirectory(prefix="uvbuild-flags-wheels-") as tmp:
-        wheels = synth.populate_index(tmp, heavy_mb=16)
-        with synth.IndexServer() as server:
-            synth.add_to_index(server, wheels)
-            yield server
 
 
 @dataclass

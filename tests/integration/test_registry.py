@@ -20,7 +20,6 @@ import re
 import shutil
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
@@ -34,7 +33,7 @@ from typing import Any
 import pytest
 
 from tests import synth
-from tests.integration.helpers import APP_LOG_START
+from tests.integration.helpers import APP_LOG_START, plan_base, tool_uvbuild
 from tests.integration.uvrun import uvbuild as run_uvbuild
 from uvbuild.docker.engine import Engine
 
@@ -123,19 +122,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def plan_base(project: Path) -> dict[str, Any]:
-    proc = uvbuild("plan", "--json", str(project))
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)["base"]
 
 
-def tool_uvbuild(base_images: dict[str, str], base_repo: str) -> dict[str, Any]:
-    return {
-        "heavy": synth.HEAVY_PATTERNS,
-        "base-image": base_images["python_image"],
-        "uv-image": base_images["uv_image"],
-        "base-repo": base_repo,
-    }
 
 
 def build_json(project: Path, tag: str, *args: str) -> tuple[dict[str, Any], str, float]:
@@ -149,14 +137,6 @@ def build_json(project: Path, tag: str, *args: str) -> tuple[dict[str, Any], str
 # -- fixtures ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def small_index() -> Iterator[synth.IndexServer]:
-    """Small heavy packages (16 MB): the failure tests build a base in seconds."""
-    with tempfile.TemporaryDirectory(prefix="uvbuild-registry-wheels-") as tmp:
-        wheels = synth.populate_index(tmp, heavy_mb=16)
-        with synth.IndexServer() as server:
-            synth.add_to_index(server, wheels)
-            yield server
 
 
 @pytest.fixture
