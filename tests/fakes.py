@@ -11,6 +11,7 @@ from pathlib import Path
 
 from uvbuild.core import render
 from uvbuild.core.hashing import TAG_LENGTH
+from uvbuild.core.render import KEY_LABEL
 from uvbuild.docker.facts import (
     FIX_BUILDER,
     FIX_BUILDX,
@@ -44,6 +45,46 @@ def is_base_tag(ref: str) -> bool:
     return len(tag) == TAG_LENGTH and set(tag) <= set(string.hexdigits.lower())
 
 
+class TagKey(str):
+    """The ``io.uvbuild.key`` label of a fake base whose label a test did not choose: the
+    fake knows a base by its tag only (the key's first TAG_LENGTH hex digits), so this
+    label equals every full key that starts with them, which is the key of the plan whose
+    tag it is. ``str(label)`` is those digits."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and len(other) == 64 and other.startswith(str(self))
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = str.__hash__
+
+
+# ``base_label``'s default: the right key, the one the base's tag names.
+RIGHT_KEY = "<the key of the tag>"
+
+
+def base_labels(ref: str, label: str | None = RIGHT_KEY) -> dict[str, str]:
+    """The labels of a fake base under ``ref``: ``io.uvbuild.key`` is ``label``, by default
+    the key the tag names (:class:`TagKey`); None: no such label."""
+    if label is None:
+        return {"io.uvbuild.base": "1"}
+    if label == RIGHT_KEY:
+        label = TagKey(ref.rpartition(":")[2])
+    return {"io.uvbuild.base": "1", KEY_LABEL: label}
+
+
+def registry_base(
+    ref: str,
+    diff_ids: Sequence[str] = ("sha256:l1",),
+    layer_bytes: int = 1,
+    label: str | None = RIGHT_KEY,
+) -> RegistryImage:
+    """A base as a fake registry holds it, labelled as :func:`base_labels` says."""
+    labels = tuple(sorted(base_labels(ref, label).items()))
+    return RegistryImage(ref, "sha256:" + "d" * 64, tuple(diff_ids), layer_bytes, labels)
+
+
 class FakeEngine:
     """A healthy local engine: the docker CLI, Docker Engine, buildx and a ``default``
     builder with the ``docker`` driver, a registry that lacks every image asked for, and
@@ -53,7 +94,8 @@ class FakeEngine:
 
     The keywords change one thing each:
 
-    * ``exists``: the uvbuild bases are in the engine too.
+    * ``exists``: the uvbuild bases are in the engine too, labelled with the key their tag
+      names; ``base_label``: another ``io.uvbuild.key`` label for them (None: none).
     * ``driver``: the builder's driver.
     * ``fail`` / ``interrupt``: the ``"base"`` or ``"app"`` build fails (BuildFailed) or
       is interrupted by SIGTERM; ``output``: the lines the app build prints.
@@ -70,6 +112,7 @@ class FakeEngine:
         self,
         *,
         exists: bool = False,
+        base_label: str | None = RIGHT_KEY,
         driver: str = "docker",
         fail: str | None = None,
         unavailable: bool = False,
@@ -82,6 +125,7 @@ class FakeEngine:
     ) -> None:
         assert broken is None or broken in BROKEN_PARTS, f"broken: one of {BROKEN_PARTS}"
         self.exists = exists
+        self.base_label = base_label
         self.driver = driver
         self.fail = fail
         self.interrupt = interrupt
@@ -204,6 +248,12 @@ class FakeEngine:
         if is_base_tag(ref):
             return self.exists
         return self.broken != "images"
+
+    def image_labels(self, ref: str) -> dict[str, str] | None:
+        self._record("image_labels", ref)
+        if is_base_tag(ref):
+            return base_labels(ref, self.base_label) if self.exists else None
+        return {} if self.broken != "images" else None
 
     def diff_ids(self, ref: str) -> list[str]:
         self._record("diff_ids", ref)

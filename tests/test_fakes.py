@@ -47,6 +47,14 @@ def test_a_healthy_fake_engine_answers_every_verb(tmp_path):
     assert not engine.image_exists("app-uvbuild-base:0123456789abcdef")  # bases: exists=
     assert FakeEngine(exists=True).image_exists("app-uvbuild-base:0123456789abcdef")
     assert engine.registry_image("r:5000/b:0123456789abcdef") is None
+    # a base the fake has carries the key its tag names, unless told another label
+    base = "app-uvbuild-base:0123456789abcdef"
+    assert engine.image_labels(base) is None and engine.image_labels("python:3.12") == {}
+    key = FakeEngine(exists=True).image_labels(base)["io.uvbuild.key"]
+    assert key == "0123456789abcdef" + "5" * 48 and key != "0123456789abcdee" + "5" * 48
+    assert key != "0123456789abcdef"  # a full key only
+    labels = FakeEngine(exists=True, base_label=None).image_labels(base)
+    assert "io.uvbuild.key" not in labels
     assert engine.bake_keeps("network", "host", tmp_path)
     assert not FakeEngine(bake_drops=("network",)).bake_keeps("network", "host", tmp_path)
     assert engine.untag("x:1") and engine.prune_record("r1")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from uvbuild.core.model import BuildPlan
-from uvbuild.core.render import LABEL_PREFIX
+from uvbuild.core.render import KEY_LABEL, LABEL_PREFIX
 from uvbuild.docker.facts import CacheRecord, ImageInfo
 from uvbuild.docker.verbs import EngineLike
 
@@ -30,7 +30,6 @@ GC_SCHEMA = "uvbuild.gc/1"
 DEFAULT_KEEP = 2
 BASE_LABEL = f"{LABEL_PREFIX}.base"
 PROJECT_LABEL = f"{LABEL_PREFIX}.project"
-KEY_LABEL = f"{LABEL_PREFIX}.key"
 PLATFORM_LABEL = f"{LABEL_PREFIX}.platform"
 
 

@@ -16,7 +16,7 @@ import pytest
 from uvbuild.docker.engine import Engine
 from uvbuild.docker.facts import FIX_CLI
 from uvbuild.docker.requests import BuildRequest
-from uvbuild.errors import BuildFailed, EngineUnavailable, Interrupted
+from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 
 # -- the build child: streaming, failure, interrupts (a fake `docker` script, no engine) ---------
 
@@ -138,3 +138,62 @@ def _group(pgid: int) -> list[int]:
                 if os.getpgid(int(entry.name)) == pgid:
                     pids.append(int(entry.name))
     return pids
+
+
+# -- the labels of a base, in the engine and in its registry (#11, item 5) ------------------
+
+INSPECTING_DOCKER = """#!/bin/sh
+# A stand-in for `docker image inspect` and `docker buildx imagetools inspect`.
+echo "$*" >> "$CALLS"
+case "$*" in
+  "image inspect --format {{json .Config.Labels}} base:labelled")
+    echo '{"io.uvbuild.key":"'"$KEY"'","io.uvbuild.base":"1"}' ;;
+  "image inspect --format {{json .Config.Labels}} base:bare") echo 'null' ;;
+  "image inspect --format {{json .Config.Labels}} Bad:Ref")
+    echo "invalid reference format: repository name (library/Bad) must be lowercase" >&2
+    exit 1 ;;
+  "image inspect --format {{json .Config.Labels}} base:gone")
+    echo "Error response from daemon: No such image: base:gone" >&2; exit 1 ;;
+  "buildx imagetools inspect --format {{json .}} r:5000/b:t")
+    echo '{"manifest": {"digest": "sha256:d"}, "image": {"rootfs": {"diff_ids": ["sha256:l"]},'
+    echo ' "config": {"Labels": {"io.uvbuild.key": "'"$KEY"'"}}}}' ;;
+  "buildx imagetools inspect --raw r:5000/b:t") echo '{"layers": [{"size": 7}]}' ;;
+  *) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+"""
+
+
+@pytest.fixture
+def inspecting_docker(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "docker"
+    script.write_text(INSPECTING_DOCKER)
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("CALLS", str(tmp_path / "calls"))
+    monkeypatch.setenv("KEY", "k" * 64)
+    return tmp_path / "calls"
+
+
+def test_image_labels_answers_existence_and_labels_in_one_call(inspecting_docker):
+    engine = Engine()
+    assert engine.image_labels("base:labelled") == {
+        "io.uvbuild.base": "1",
+        "io.uvbuild.key": "k" * 64,
+    }
+    assert engine.image_labels("base:bare") == {}
+    assert engine.image_labels("base:gone") is None
+    assert len(inspecting_docker.read_text().splitlines()) == 3
+
+
+def test_image_labels_of_a_malformed_ref_is_a_config_error(inspecting_docker):
+    with pytest.raises(ConfigError, match="'Bad:Ref' is not a valid image reference"):
+        Engine().image_labels("Bad:Ref")
+
+
+def test_registry_image_carries_the_config_labels(inspecting_docker):
+    image = Engine().registry_image("r:5000/b:t", "linux/amd64")
+    assert image is not None
+    assert image.label("io.uvbuild.key") == "k" * 64
+    assert (image.digest, image.diff_ids, image.layer_bytes) == ("sha256:d", ("sha256:l",), 7)

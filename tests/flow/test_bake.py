@@ -7,10 +7,9 @@ import re
 
 import pytest
 
-from tests.fakes import FakeEngine, FakeReport
+from tests.fakes import FakeEngine, FakeReport, registry_base
 from tests.paths import FIXTURES
 from uvbuild import planner
-from uvbuild.docker.facts import RegistryImage
 from uvbuild.docker.requests import BuildRequest, attest_entry, bake_document, bake_target
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow import bake as bakefile
@@ -228,11 +227,7 @@ class ContainerBakeEngine(FakeEngine):
 
     def registry_image(self, ref, platform=None):
         self.calls.append(("registry_image", ref))
-        return (
-            RegistryImage(ref, "sha256:" + "d" * 64, ("sha256:l1",), 1)
-            if self.in_registry
-            else None
-        )
+        return registry_base(ref) if self.in_registry else None
 
 
 def write_registry(tmp_path, monkeypatch, engine, **options):
@@ -251,7 +246,7 @@ def test_builder_outside_the_engine_pushes_the_base_target(tmp_path, monkeypatch
     assert base["tags"] == [plan.tag] and base["output"] == ["type=registry"]
     assert app["contexts"]["uvbuild-base"] == "target:uvbuild-base"
     assert app["output"] == ["type=docker"]  # loaded through the builder's docker exporter
-    assert ("image_exists", plan.tag) not in engine.calls  # the engine's store is not its own
+    assert ("image_labels", plan.tag) not in engine.calls  # the engine's store is not its own
 
 
 def test_builder_outside_the_engine_reuses_the_registry_base(tmp_path, monkeypatch):
@@ -276,3 +271,30 @@ def test_docker_driver_pushes_the_base_target_with_push_and_a_registry_repo(
 ):
     _plan, result = write_registry(tmp_path, monkeypatch, FakeEngine(exists=False), push=push)
     assert result.document["target"]["uvbuild-base"]["output"] == [output]
+
+
+# -- trust nothing by name (#11, item 5): bake looks for the base as build does -------------
+
+
+def test_a_local_tag_with_another_label_becomes_a_base_target(tmp_path, monkeypatch):
+    report = FakeReport()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    plan = planner.make_plan(PROJECT, {"platform": "linux/amd64", "python": "3.11"})
+    engine = FakeEngine(exists=True, base_label="f" * 64)
+    flow = BuildFlow(plan, BuildOptions(), engine, report)
+    result = bakefile.write(flow, tmp_path / "docker-bake.json", report)
+    assert result.base_action == "build"
+    assert result.document["target"]["uvbuild-base"]["tags"] == [plan.tag]
+    (warning,) = report.of("warn")
+    assert warning.startswith(f"base {plan.tag} in the engine is not this plan's base")
+
+
+def test_a_registry_tag_with_another_label_writes_no_bake_file(tmp_path, monkeypatch):
+    class Foreign(ContainerBakeEngine):
+        def registry_image(self, ref, platform=None):
+            self.calls.append(("registry_image", ref))
+            return registry_base(ref, label=None)
+
+    with pytest.raises(ConfigError, match=r"in the registry is not this plan's base \(no io"):
+        write_registry(tmp_path, monkeypatch, Foreign(in_registry=True), push=True)
+    assert not (tmp_path / "out" / "docker-bake.json").exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import APP_ID, BASE_ID, FakeEngine, FakeReport
+from tests.fakes import APP_ID, BASE_ID, RIGHT_KEY, FakeEngine, FakeReport, registry_base
 from tests.paths import FIXTURES
 from uvbuild import planner
 from uvbuild.core import render, requirements
@@ -53,7 +53,7 @@ def test_existing_base_is_reused(plan):
     result, report = run(plan, engine, tags=("app:dev",))
     assert [c[0] for c in engine.calls if c[0] in ("build", "tag")] == ["build"]
     assert engine.named("build") == [("build", "app")]
-    assert engine.named("image_exists") == [("image_exists", plan.tag)]
+    assert engine.named("image_labels") == [("image_labels", plan.tag)]
     app = engine.stage("app")
     assert _context(app)[render.BASE_STAGE] == f"docker-image://{plan.tag}"
     assert app.tags == ("app:dev",)
@@ -207,7 +207,7 @@ def test_dry_run_with_an_existing_base(plan):
 def test_dry_run_without_an_engine_warns(plan):
     engine = FakeEngine(unavailable=True)
     result, report = run(plan, engine, dry_run=True)
-    assert engine.named("image_exists") == []
+    assert engine.named("image_labels") == []
     assert engine.builds == []
     assert len(result.commands) == 3
     (warning,) = report.of("warn")
@@ -426,22 +426,30 @@ def registry_plan():
 
 class RegistryEngine(FakeEngine):
     """A FakeEngine with a registry: ``in_registry`` holds the refs it has; a push or a
-    pushing build adds one. ``unreachable`` makes every registry question fail."""
+    pushing build adds one. ``unreachable`` makes every registry question fail;
+    ``registry_label``: the ``io.uvbuild.key`` label of its images (by default the key of
+    their tag; None: none)."""
 
-    def __init__(self, *, in_registry: bool = False, unreachable: bool = False, **kwargs):
+    def __init__(
+        self,
+        *,
+        in_registry: bool = False,
+        unreachable: bool = False,
+        registry_label: str | None = RIGHT_KEY,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.registry: set[str] = set()
         self.in_registry = in_registry
         self.unreachable = unreachable
+        self.registry_label = registry_label
 
     def registry_image(self, ref: str, platform: str | None = None):
-        from uvbuild.docker.facts import RegistryImage
-
         self.calls.append(("registry_image", ref))
         if self.unreachable:
             raise EngineUnavailable("the registry 127.0.0.1:5000 cannot be reached (refused)")
         if self.in_registry or ref in self.registry:
-            return RegistryImage(ref, "sha256:" + "d" * 64, REGISTRY_DIFF_IDS, 123)
+            return registry_base(ref, REGISTRY_DIFF_IDS, 123, self.registry_label)
         return None
 
     def push_image(self, ref: str, on_line) -> None:
@@ -459,7 +467,7 @@ def test_registry_base_is_reused_without_building(registry_plan):
     result, report = run(registry_plan, engine, tags=("app:dev",))
     assert engine.named("build") == [("build", "app")]
     assert engine.named("tag") == []
-    assert engine.named("image_exists") == [("image_exists", registry_plan.tag)]
+    assert engine.named("image_labels") == [("image_labels", registry_plan.tag)]
     app = engine.stage("app")
     assert _context(app)[render.BASE_STAGE] == f"docker-image://{registry_plan.tag}"
     assert result.base_action == "reused"
@@ -583,7 +591,7 @@ def test_builder_outside_the_engine_needs_a_registry_repo(plan, driver):
 def test_builder_outside_the_engine_reuses_the_registry_base(registry_plan):
     engine = RegistryEngine(driver="docker-container", in_registry=True, exists=True)
     result, _ = run(registry_plan, engine)
-    assert engine.named("image_exists") == []  # the engine's store is not the builder's
+    assert engine.named("image_labels") == []  # the engine's store is not the builder's
     assert engine.named("build") == [("build", "app")]
     app = engine.stage("app")
     assert _context(app)[render.BASE_STAGE] == f"docker-image://{registry_plan.tag}"
@@ -620,6 +628,93 @@ def test_dry_run_with_a_builder_outside_the_engine(registry_plan):
     result, _ = run(registry_plan, engine, dry_run=True)
     assert len(result.commands) == 2  # no `docker tag`: the base build pushes
     assert "--push" in result.commands[0]
+
+
+# -- trust nothing by name: a base found by tag must carry the plan's key (#11, item 5) ------
+
+OTHER_KEY = "f" * 64
+
+
+def test_a_base_with_the_plans_key_label_is_reused_with_one_engine_call(plan):
+    engine = FakeEngine(exists=True)
+    result, report = run(plan, engine)
+    assert engine.named("image_labels") == [("image_labels", plan.tag)]
+    assert engine.named("image_exists") == [] and engine.named("registry_image") == []
+    assert result.base_action == "reused" and result.warnings == []
+    assert report.of("warn") == []
+
+
+@pytest.mark.parametrize(("label", "seen"), [(OTHER_KEY, OTHER_KEY), (None, "no io.uvbuild.key")])
+def test_a_local_tag_with_another_label_is_rebuilt_with_a_warning(plan, label, seen):
+    engine = FakeEngine(exists=True, base_label=label)
+    result, report = run(plan, engine)
+    order = [c for c in engine.calls if c[0] in ("build", "tag")]
+    assert order == [("build", "base"), ("tag", BASE_ID, plan.tag), ("build", "app")]
+    assert engine.stage("base").no_cache is False  # BuildKit's cache still serves
+    (warning,) = report.of("warn")
+    assert warning.startswith(f"base {plan.tag} in the engine is not this plan's base")
+    assert seen in warning and plan.key in warning and "\n" not in warning
+    assert any("another image had its tag" in m for m in report.of("step"))
+    document = result.to_dict()
+    assert document["base"]["action"] == "rebuilt" and document["warnings"] == [warning]
+
+
+def test_dry_run_of_a_local_tag_with_another_label(plan):
+    engine = FakeEngine(exists=True, base_label=OTHER_KEY)
+    result, report = run(plan, engine, dry_run=True)
+    assert engine.builds == []
+    assert result.base_action == "would build (rebuilt)"
+    assert len(report.of("warn")) == 1 and result.warnings == report.of("warn")
+    assert result.commands[1] == f"docker tag '<image id>' {plan.tag}"
+
+
+def test_a_local_tag_with_another_label_hides_the_registry_base(registry_plan):
+    """The docker driver would read the engine's image: the base is built again, and the
+    registry, which has it, gets no push."""
+    engine = RegistryEngine(exists=True, base_label=OTHER_KEY, in_registry=True)
+    result, _ = run(registry_plan, engine, push_base=True)
+    assert engine.named("build") == [("build", "base"), ("build", "app")]
+    assert engine.named("push_image") == []
+    assert result.base_action == "rebuilt" and result.base_source == "engine"
+
+
+@pytest.mark.parametrize(
+    ("engine_kwargs", "options"),
+    [
+        ({}, {}),  # nothing in the engine: the registry's tag would be read
+        ({}, {"push_base": True}),
+        ({"exists": True}, {"push_base": True}),  # --push-base would push over it
+        ({"exists": True}, {"push_base": True, "rebuild_base": True}),
+        ({"exists": True, "base_label": OTHER_KEY}, {"push_base": True}),
+        ({"driver": "docker-container"}, {}),  # the base build would push over it
+        ({"driver": "docker-container"}, {"rebuild_base": True}),
+    ],
+)
+@pytest.mark.parametrize("label", [OTHER_KEY, None])
+def test_a_registry_tag_with_another_label_is_refused(registry_plan, engine_kwargs, options, label):
+    engine = RegistryEngine(in_registry=True, registry_label=label, **engine_kwargs)
+    with pytest.raises(ConfigError) as caught:
+        run(registry_plan, engine, **options)
+    message = str(caught.value)
+    assert caught.value.exit_code == 2 and "\n" not in message
+    assert message.startswith(f"base {registry_plan.tag} in the registry is not this plan's base")
+    assert (OTHER_KEY if label else "no io.uvbuild.key label") in message
+    assert "--base-repo (tool.uvbuild.base-repo)" in message
+    assert engine.builds == [] and engine.named("push_image") == [] and engine.named("tag") == []
+
+
+def test_the_registry_is_not_asked_when_the_local_base_is_trusted(registry_plan):
+    engine = RegistryEngine(exists=True, in_registry=True, registry_label=OTHER_KEY)
+    result, _ = run(registry_plan, engine)  # no --push-base: the registry is not read
+    assert engine.named("registry_image") == []
+    assert result.base_action == "reused"
+
+
+def test_push_base_asks_the_registry_once(registry_plan):
+    engine = RegistryEngine(exists=True)
+    run(registry_plan, engine, push_base=True)
+    assert engine.named("registry_image") == [("registry_image", registry_plan.tag)]
+    assert engine.named("push_image") == [("push_image", registry_plan.tag)]
 
 
 def test_cache_export_reaches_only_the_app_build(plan):
@@ -726,7 +821,7 @@ def test_waiting_run_rechecks_and_reuses_the_base_the_holder_built(plan, tmp_pat
     assert len(waiting) == 1
     assert waiting[0].startswith("waiting for pid ")
     assert waiting[0].endswith(f", which is building base {plan.tag}")
-    assert engine.named("image_exists") == [("image_exists", plan.tag)] * 2
+    assert engine.named("image_labels") == [("image_labels", plan.tag)] * 2
 
 
 # -- the docker buildx build flags of Makefiles and CI (issue 9, item 3) -------------------

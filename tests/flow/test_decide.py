@@ -7,7 +7,10 @@ import pytest
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow.decide import (
     Intent,
+    Lookup,
+    Seen,
     app_step,
+    asks_registry,
     base_step,
     intent_of,
     is_registry_repo,
@@ -103,6 +106,16 @@ DOCKER_REGISTRY = policy(REGISTRY, Intent(push_base=True), "docker")
 DOCKER_LOCAL = policy(LOCAL, Intent(), "docker")
 CONTAINER = policy(REGISTRY, Intent(), "docker-container")
 
+KEY = "0123456789abcdef" + "5" * 48
+TAG = f"{REGISTRY}:{KEY[:16]}"
+MINE, OTHER, UNLABELLED = Seen(KEY), Seen("0123456789abcdef" + "6" * 48), Seen(None)
+
+
+def found(place: str | None, **seen: Seen) -> Lookup:
+    """A lookup that found the plan's base in ``place`` (or nowhere), and ``seen``."""
+    return Lookup(TAG, KEY, **({place: MINE} if place else {}), **seen)
+
+
 # policy, where the base was found, --rebuild-base -> (action, source, rebuilt, push)
 STEPS = [
     (DOCKER_LOCAL, "engine", False, ("reuse", "engine", False, False)),
@@ -118,10 +131,93 @@ STEPS = [
 ]
 
 
-@pytest.mark.parametrize(("the_policy", "found", "rebuild", "expected"), STEPS)
-def test_base_step_table(the_policy, found, rebuild, expected):
-    step = base_step(the_policy, found, rebuild)
+@pytest.mark.parametrize(("the_policy", "place", "rebuild", "expected"), STEPS)
+def test_base_step_table(the_policy, place, rebuild, expected):
+    step = base_step(the_policy, found(place), rebuild)
     assert (step.action, step.source, step.rebuilt, step.push) == expected
+    assert step.warning == ""
+
+
+# -- trust nothing by name: a base found by tag must carry the plan's key (#11, item 5) ------
+
+# policy, what the lookups saw, --rebuild-base -> (action, source, rebuilt, push, warned)
+TRUST = [
+    # another image (or one without the label) under the tag in the engine: built again
+    (DOCKER_LOCAL, Lookup(TAG, KEY, engine=OTHER), False, ("build", "engine", True, False, True)),
+    (
+        DOCKER_LOCAL,
+        Lookup(TAG, KEY, engine=UNLABELLED),
+        False,
+        ("build", "engine", True, False, True),
+    ),
+    (DOCKER_LOCAL, Lookup(TAG, KEY, engine=OTHER), True, ("build", "engine", True, False, True)),
+    # ... also when the registry has the plan's base: the docker driver would read the
+    # engine's image; the registry's base is not pushed over again
+    (
+        DOCKER_REGISTRY,
+        Lookup(TAG, KEY, engine=OTHER, registry=MINE),
+        False,
+        ("build", "engine", True, False, True),
+    ),
+    (DOCKER_REGISTRY, Lookup(TAG, KEY, engine=OTHER), False, ("build", "engine", True, True, True)),
+    # --push-base pushes a base the registry lacks, never one it has
+    (
+        DOCKER_REGISTRY,
+        found("engine", registry=MINE),
+        False,
+        ("reuse", "engine", False, False, False),
+    ),
+    (DOCKER_REGISTRY, found("engine"), False, ("reuse", "engine", False, True, False)),
+    (CONTAINER, found("registry"), False, ("reuse", "registry", False, False, False)),
+]
+
+
+@pytest.mark.parametrize(("the_policy", "lookup", "rebuild", "expected"), TRUST)
+def test_a_base_is_trusted_by_its_key_label(the_policy, lookup, rebuild, expected):
+    step = base_step(the_policy, lookup, rebuild)
+    assert (step.action, step.source, step.rebuilt, step.push, bool(step.warning)) == expected
+    if step.warning:
+        assert step.warning.startswith(f"base {TAG} in the engine is not this plan's base")
+        assert "\n" not in step.warning
+
+
+@pytest.mark.parametrize(
+    "the_policy", [DOCKER_REGISTRY, CONTAINER, policy(REGISTRY, Intent(), "docker")]
+)
+@pytest.mark.parametrize("rebuild", [False, True])
+@pytest.mark.parametrize(
+    ("seen", "label"),
+    [(OTHER, f"io.uvbuild.key {OTHER.label}"), (UNLABELLED, "no io.uvbuild.key label")],
+)
+def test_another_image_in_the_registry_is_refused(the_policy, rebuild, seen, label):
+    lookup = Lookup(TAG, KEY, registry=seen)
+    with pytest.raises(ConfigError) as caught:
+        base_step(the_policy, lookup, rebuild)
+    message = str(caught.value)
+    assert caught.value.exit_code == 2
+    assert message.startswith(f"base {TAG} in the registry is not this plan's base ({label}")
+    assert "--base-repo (tool.uvbuild.base-repo)" in message and "\n" not in message
+
+
+def test_call_reads_no_untrusted_base():
+    call = policy(REGISTRY, Intent(call=True), "docker")
+    assert base_step(call, Lookup(TAG, KEY, engine=OTHER), False).source == "engine"
+    assert base_step(call, Lookup(TAG, KEY, registry=OTHER), False).action == "skip"
+    assert Lookup(TAG, KEY, engine=OTHER, registry=MINE).found is None
+
+
+@pytest.mark.parametrize(
+    ("the_policy", "lookup", "asked"),
+    [
+        (DOCKER_LOCAL, Lookup(TAG, KEY), False),  # a local base repo has no registry
+        (policy(REGISTRY, Intent(), "docker"), found("engine"), False),  # the hot path
+        (policy(REGISTRY, Intent(), "docker"), Lookup(TAG, KEY), True),
+        (policy(REGISTRY, Intent(), "docker"), Lookup(TAG, KEY, engine=OTHER), True),
+        (DOCKER_REGISTRY, found("engine"), True),  # --push-base: does the registry have it?
+    ],
+)
+def test_when_the_registry_is_asked(the_policy, lookup, asked):
+    assert asks_registry(the_policy, lookup) is asked
 
 
 # -- what the app build does with its image ------------------------------------------------
@@ -213,11 +309,12 @@ def test_bake_base_target_table(driver, repo, intent, pushed):
 
 
 @pytest.mark.parametrize(
-    ("found", "rebuild", "source"),
+    ("place", "rebuild", "source"),
     [(None, False, "engine"), ("engine", True, "engine"), ("registry", False, "registry")],
 )
-def test_call_needs_no_base(found, rebuild, source):
-    step = base_step(policy(REGISTRY, Intent(call=True, push_base=True), "docker"), found, rebuild)
+def test_call_needs_no_base(place, rebuild, source):
+    the_policy = policy(REGISTRY, Intent(call=True, push_base=True), "docker")
+    step = base_step(the_policy, found(place), rebuild)
     assert (step.action, step.source, step.rebuilt, step.push) == ("skip", source, False, False)
 
 

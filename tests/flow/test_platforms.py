@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from tests.clirun import fake_lock_check, run_main
-from tests.fakes import FakeEngine, FakeReport
+from tests.fakes import FakeEngine, FakeReport, registry_base
 from tests.paths import FIXTURES
 from uvbuild import planner
 from uvbuild.errors import ConfigError, EngineUnavailable
@@ -182,10 +182,26 @@ def test_a_builder_outside_the_engine_builds_each_platform_and_pushes_its_base()
     summary = multiplatform.build_platforms(the_plans, OPTIONS, engine, FakeReport())
     bases = [r for r in engine.builds if r.target == "uvbuild-base"]
     assert [(r.push, r.load, r.tags) for r in bases] == [(True, False, (p.tag,)) for p in the_plans]
-    assert engine.named("image_exists") == [] and engine.named("push") == []
+    assert engine.named("image_labels") == [] and engine.named("push") == []
     assert engine.named("tag") == []  # BuildKit pushed each base; nothing is tagged locally
     apps = [r for r in engine.builds if r.target != "uvbuild-base"]
     assert all(r.push and not r.load for r in apps)
     (create,) = engine.named("imagetools_create")
     assert create[2] == ("127.0.0.1:5000/team/app:dev-amd64", "127.0.0.1:5000/team/app:dev-arm64")
     assert [p["base"]["source"] for p in summary["platforms"]] == ["registry", "registry"]
+
+
+def test_a_registry_tag_with_another_label_stops_before_any_platform_is_built():
+    """Trust nothing by name (#11, item 5): each platform's base is looked for as build
+    does; another image under a base tag in the registry is neither used nor pushed over."""
+
+    class Foreign(PlatformEngine):
+        def registry_image(self, ref, platform=None):
+            self.calls.append(("registry_image", ref, platform))
+            return registry_base(ref, label="f" * 64)
+
+    engine = Foreign(["linux/amd64", "linux/arm64"])
+    with pytest.raises(ConfigError, match="in the registry is not this plan's base"):
+        multiplatform.build_platforms(plans(), OPTIONS, engine, FakeReport())
+    assert engine.builds == [] and engine.named("push") == []
+    assert engine.named("imagetools_create") == []

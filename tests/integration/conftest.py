@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 import pytest
 
 from tests import synth
-from tests.integration.helpers import heavy_mb
+from tests.integration.helpers import delete_repository, heavy_mb
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_PYTHON_IMAGE = "uvbuild-test/python:3.11-bookworm"
@@ -123,8 +123,6 @@ def base_images(docker_engine: dict[str, str]) -> dict[str, str]:
 # -- synthetic index and projects --------------------------------------------------------
 
 
-
-
 @pytest.fixture(scope="session")
 def synth_index() -> Iterator[synth.IndexServer]:
     """One loopback index for the whole session holding every synthetic wheel (both heavy
@@ -132,6 +130,17 @@ def synth_index() -> Iterator[synth.IndexServer]:
     (port) in uv.lock, and so uvbuild's base key, is stable across re-locks."""
     with tempfile.TemporaryDirectory(prefix="uvbuild-synth-wheels-") as tmp:
         wheels = synth.populate_index(tmp, heavy_mb=heavy_mb())
+        with synth.IndexServer() as server:
+            synth.add_to_index(server, wheels)
+            yield server
+
+
+@pytest.fixture(scope="module")
+def small_index() -> Iterator[synth.IndexServer]:
+    """Small heavy packages (16 MB): a base builds in seconds (the registry
+    and trust tests)."""
+    with tempfile.TemporaryDirectory(prefix="uvbuild-registry-wheels-") as tmp:
+        wheels = synth.populate_index(tmp, heavy_mb=16)
         with synth.IndexServer() as server:
             synth.add_to_index(server, wheels)
             yield server
@@ -226,12 +235,15 @@ def registry(docker_engine: dict[str, str]) -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def small_index() -> Iterator[synth.IndexServer]:
-    """A loopback index with small heavy packages (16 MB a set): a cold base builds in
-    seconds, for the tests that are about flags and faults rather than sizes."""
-    with tempfile.TemporaryDirectory(prefix="uvbuild-small-wheels-") as tmp:
-        wheels = synth.populate_index(tmp, heavy_mb=16)
-        with synth.IndexServer() as server:
-            synth.add_to_index(server, wheels)
-            yield server
+@pytest.fixture
+def pushed(registry: str) -> Iterator[Callable[[str], str]]:
+    """``pushed(label)`` -> ``<registry>/uvbuild-test/<uuid>/<label>``, deleted afterwards."""
+    names: list[str] = []
+
+    def name(label: str = "base") -> str:
+        names.append(f"uvbuild-test/{uuid.uuid4().hex[:12]}/{label}")
+        return f"{registry}/{names[-1]}"
+
+    yield name
+    for repo in names:
+        delete_repository(registry, repo)

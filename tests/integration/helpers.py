@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import time
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,3 +131,47 @@ def heavy_mb() -> float:
 
 
 APP_LOG_START = "==> building the app on the base"
+
+
+# -- a registry's HTTP API: its tags, and deleting what a test pushed --------------------------
+
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    ]
+)
+
+
+def api(
+    host: str, path: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(f"http://{host}{path}", method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def registry_tags(host: str, name: str, auth: str | None = None) -> list[str]:
+    """The repository's tags, from the registry's HTTP API (none when it does not exist)."""
+    headers = {"Authorization": auth} if auth else {}
+    status, _, body = api(host, f"/v2/{name}/tags/list", headers=headers)
+    if status == 404:
+        return []
+    assert status == 200, (status, body)
+    return json.loads(body).get("tags") or []
+
+
+def delete_repository(host: str, name: str, auth: str | None = None) -> None:
+    """Delete every manifest of the repository (its tags go with them)."""
+    extra = {"Authorization": auth} if auth else {}
+    for tag in registry_tags(host, name, auth):
+        headers = {"Accept": MANIFEST_TYPES, **extra}
+        status, answer, _ = api(host, f"/v2/{name}/manifests/{tag}", "HEAD", headers)
+        digest = {k.lower(): v for k, v in answer.items()}.get("docker-content-digest")
+        if status == 200 and digest:
+            api(host, f"/v2/{name}/manifests/{digest}", "DELETE", extra)

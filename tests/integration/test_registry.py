@@ -22,8 +22,6 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,19 +31,11 @@ from typing import Any
 import pytest
 
 from tests import synth
-from tests.integration.helpers import APP_LOG_START, plan_base, tool_uvbuild
+from tests.integration.helpers import APP_LOG_START, api, plan_base, registry_tags, tool_uvbuild
 from tests.integration.uvrun import uvbuild as run_uvbuild
 from uvbuild.docker.engine import Engine
 
 REPO = Path(__file__).resolve().parents[2]
-MANIFEST_TYPES = ", ".join(
-    [
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.oci.image.index.v1+json",
-    ]
-)
 # user "uvbuild", password "uvbuild-secret" (bcrypt, made with libcrypt's $2b$)
 HTPASSWD = "uvbuild:$2b$05$abcdefghijklmnopqrstuuf/GlpmdoHqDVTQnxvzyENaG17OOfdhi\n"
 BASIC_AUTH = "Basic " + base64.b64encode(b"uvbuild:uvbuild-secret").decode()
@@ -84,38 +74,6 @@ def one_error_line(proc: subprocess.CompletedProcess[str], *needles: str) -> str
     return errors[0]
 
 
-def api(
-    host: str, path: str, method: str = "GET", headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(f"http://{host}{path}", method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, dict(answer.headers), answer.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
-
-
-def registry_tags(host: str, name: str, auth: str | None = None) -> list[str]:
-    """The repository's tags, from the registry's HTTP API (none when it does not exist)."""
-    headers = {"Authorization": auth} if auth else {}
-    status, _, body = api(host, f"/v2/{name}/tags/list", headers=headers)
-    if status == 404:
-        return []
-    assert status == 200, (status, body)
-    return json.loads(body).get("tags") or []
-
-
-def delete_repository(host: str, name: str, auth: str | None = None) -> None:
-    """Delete every manifest of the repository (its tags go with them)."""
-    extra = {"Authorization": auth} if auth else {}
-    for tag in registry_tags(host, name, auth):
-        headers = {"Accept": MANIFEST_TYPES, **extra}
-        status, answer, _ = api(host, f"/v2/{name}/manifests/{tag}", "HEAD", headers)
-        digest = {k.lower(): v for k, v in answer.items()}.get("docker-content-digest")
-        if status == 200 and digest:
-            api(host, f"/v2/{name}/manifests/{digest}", "DELETE", extra)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -135,8 +93,6 @@ def build_json(project: Path, tag: str, *args: str) -> tuple[dict[str, Any], str
 
 
 # -- fixtures ----------------------------------------------------------------------------------
-
-
 
 
 @pytest.fixture
@@ -160,20 +116,6 @@ def local_refs() -> Iterator[list[str]]:
     yield refs
     if refs:
         docker("image", "rm", "-f", *dict.fromkeys(refs))
-
-
-@pytest.fixture
-def pushed(registry: str) -> Iterator[Callable[[str], str]]:
-    """``pushed(label)`` -> ``<registry>/uvbuild-test/<uuid>/<label>``, deleted afterwards."""
-    names: list[str] = []
-
-    def name(label: str = "base") -> str:
-        names.append(f"uvbuild-test/{uuid.uuid4().hex[:12]}/{label}")
-        return f"{registry}/{names[-1]}"
-
-    yield name
-    for repo in names:
-        delete_repository(registry, repo)
 
 
 def _start_registry(config: str, root: Path) -> tuple[str, subprocess.Popen[bytes], Path]:

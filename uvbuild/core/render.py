@@ -56,6 +56,9 @@ UV_MOUNT = "/tmp/uvbuild-uv"
 # Written at the start of a base or layer RUN: what is newer was written by the RUN.
 RUN_START = "/tmp/uvbuild-run-start"
 LABEL_PREFIX = "io.uvbuild"
+# The base key, in full: the tag holds only its first 16 hex digits, so a base found by
+# tag is trusted only when this label equals the plan's key.
+KEY_LABEL = f"{LABEL_PREFIX}.key"
 
 _USES_BASE = re.compile(
     rf"^\s*FROM\s+(?:--\S+\s+)*{BASE_STAGE}(?:\s|$)"
@@ -129,7 +132,7 @@ def base_labels(plan: BuildPlan) -> dict[str, str]:
     packages = " ".join(f"{s.name}=={s.version}" for s in plan.heavy)
     labels = {
         f"{LABEL_PREFIX}.base": "1",
-        f"{LABEL_PREFIX}.key": plan.key,
+        KEY_LABEL: plan.key,
         f"{LABEL_PREFIX}.project": plan.project_name or "",
         f"{LABEL_PREFIX}.recipe": RECIPE_VERSION,
         f"{LABEL_PREFIX}.platform": plan.target.platform,

@@ -31,17 +31,21 @@ from uvbuild.docker.facts import (
     RegistryImage,
     Storage,
     failing_step,
+    invalid_reference,
     last_line,
+    no_such_image,
     parse_du,
     parse_history,
+    parse_labels,
     platform_entry,
     registry_error,
     registry_not_found,
     repo_of,
+    sorted_labels,
     text_tail,
 )
 from uvbuild.docker.requests import BuildRequest, build_args
-from uvbuild.errors import BuildFailed, EngineUnavailable
+from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable
 
 PROBE_TIMEOUT = 120.0
 
@@ -73,6 +77,25 @@ class EngineCommands:
 
     def remove_image(self, ref: str) -> None:
         raise NotImplementedError
+
+    def image_labels(self, ref: str) -> dict[str, str] | None:
+        """The labels of image ``ref`` in the engine (empty when it has none), or None when
+        the engine has no such image: the existence check and the labels in one ``docker
+        image inspect`` (python-on-whales' Image may inspect again to read a field)."""
+        args = ["image", "inspect", "--format", "{{json .Config.Labels}}", ref]
+        proc = self._run(args, 60)
+        if proc.returncode != 0:
+            if no_such_image(proc.stderr):
+                return None
+            if "invalid reference format" in proc.stderr:
+                raise ConfigError(invalid_reference(ref))
+            raise EngineUnavailable(
+                f"docker could not handle image {ref} ({text_tail(proc.stderr, 'no answer')})"
+            )
+        try:
+            return parse_labels(proc.stdout)
+        except ValueError as exc:
+            raise EngineUnavailable(f"cannot read the labels of {ref} ({exc})") from exc
 
     def _run(
         self, args: Sequence[str], timeout: float | None = None
@@ -168,10 +191,11 @@ class EngineCommands:
         return Probe(False, f"{ref}: {text_tail(proc.stderr, 'not found')}")
 
     def registry_image(self, ref: str, platform: str | None = None) -> RegistryImage | None:
-        """``ref`` as its registry holds it, or None when the registry has no such tag;
-        nothing is pulled (``docker buildx imagetools inspect``, run with a timeout because
-        python-on-whales' ``buildx.imagetools.inspect`` has none). A registry that cannot be
-        reached or refuses the credentials raises EngineUnavailable."""
+        """``ref`` as its registry holds it (digest, diff ids, size and the labels of its
+        config), or None when the registry has no such tag; nothing is pulled (``docker
+        buildx imagetools inspect``, run with a timeout because python-on-whales'
+        ``buildx.imagetools.inspect`` has none). A registry that cannot be reached or
+        refuses the credentials raises EngineUnavailable."""
         proc = self._run(
             ["buildx", "imagetools", "inspect", "--format", "{{json .}}", ref], REGISTRY_TIMEOUT
         )
@@ -186,6 +210,7 @@ class EngineCommands:
             if "rootfs" not in image:  # an index: one config per platform
                 image = image.get(platform) or next(iter(image.values()))
             diff_ids = tuple(str(d) for d in image["rootfs"]["diff_ids"])
+            labels = sorted_labels((image.get("config") or {}).get("Labels"))
             manifest = self._raw_manifest(ref)
             if manifest.get("manifests"):  # an index: the platform's own manifest
                 digest = str(platform_entry(manifest["manifests"], platform)["digest"])
@@ -193,7 +218,7 @@ class EngineCommands:
             layer_bytes = sum(int(layer.get("size") or 0) for layer in manifest.get("layers", []))
         except (ValueError, KeyError, TypeError, StopIteration, AttributeError) as exc:
             raise EngineUnavailable(f"cannot read {ref} from its registry ({exc!r})") from exc
-        return RegistryImage(ref, digest, diff_ids, layer_bytes)
+        return RegistryImage(ref, digest, diff_ids, layer_bytes, labels)
 
     def _raw_manifest(self, ref: str) -> dict:
         proc = self._run(["buildx", "imagetools", "inspect", "--raw", ref], REGISTRY_TIMEOUT)

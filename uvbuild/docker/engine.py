@@ -29,6 +29,7 @@ from uvbuild.docker.facts import (
     EngineInfo,
     Layer,
     LineSink,
+    invalid_reference,
     pair_layers,
 )
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable
@@ -243,8 +244,5 @@ class Engine(EngineCommands):
 
 def _ref_error(ref: str, exc: DockerException) -> ConfigError | EngineUnavailable:
     if "invalid reference format" in (exc.stderr or ""):
-        return ConfigError(
-            f"{ref!r} is not a valid image reference; check tool.uvbuild.base-repo "
-            "(--base-repo): a repository such as registry:5000/team/base, without a tag"
-        )
+        return ConfigError(invalid_reference(ref))
     return EngineUnavailable(f"docker could not handle image {ref} ({_tail(exc)})")

@@ -99,6 +99,10 @@ class RegistryImage:
     digest: str  # the manifest's digest
     diff_ids: tuple[str, ...]  # layers, oldest first
     layer_bytes: int  # the compressed layers: at most what a pull downloads
+    labels: tuple[tuple[str, str], ...] = ()  # the image config's labels, sorted
+
+    def label(self, name: str) -> str | None:
+        return dict(self.labels).get(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,32 @@ def registry_error(ref: str, stderr: str) -> str:
         what = "cannot be reached"
     host = ref.split("/", 1)[0]
     return f"the registry {host} {what} ({text}); {FIX_REGISTRY}"
+
+
+def sorted_labels(labels: object) -> tuple[tuple[str, str], ...]:
+    """An image config's ``Labels`` (a mapping, or null) as sorted pairs."""
+    if not isinstance(labels, dict):
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in labels.items()))
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """``docker image inspect --format '{{json .Config.Labels}}'`` -> the labels (``null``,
+    an image without labels, gives none)."""
+    return dict(sorted_labels(json.loads(text.strip() or "null")))
+
+
+def no_such_image(stderr: str) -> bool:
+    """``docker image inspect`` of an image the engine does not have."""
+    return "no such image" in stderr.lower()
+
+
+def invalid_reference(ref: str) -> str:
+    """One line for a base reference docker refuses (``invalid reference format``)."""
+    return (
+        f"{ref!r} is not a valid image reference; check tool.uvbuild.base-repo "
+        "(--base-repo): a repository such as registry:5000/team/base, without a tag"
+    )
 
 
 def repo_of(ref: str) -> str:
@@ -207,14 +237,14 @@ class ImageInfo:
     @classmethod
     def from_inspect(cls, raw: dict[str, object]) -> ImageInfo:
         config = raw.get("Config") or {}
-        labels = (config.get("Labels") if isinstance(config, dict) else None) or {}
+        labels = config.get("Labels") if isinstance(config, dict) else None
         rootfs = raw.get("RootFS") or {}
         metadata = raw.get("Metadata") or {}
         last = metadata.get("LastTagTime") if isinstance(metadata, dict) else None
         return cls(
             id=str(raw.get("Id", "")),
             tags=tuple(str(t) for t in raw.get("RepoTags") or ()),  # type: ignore[union-attr]
-            labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+            labels=sorted_labels(labels),
             created=str(raw.get("Created") or ""),
             # docker reports a never-tagged image's LastTagTime as the zero time
             last_tagged=str(last) if last and not str(last).startswith("0001-") else None,

@@ -81,13 +81,17 @@ def write(flow: BuildFlow, output: Path, report: Reporter) -> BakeResult:
     work.mkdir(parents=True)
     _check_bake_keeps(flow, work)
     requests.write_inputs(plan, options, work)
-    found, _image = flow.locate(the_policy)
-    step = decide.base_step(the_policy, found, options.rebuild_base)
+    lookup, _image = flow.locate(the_policy)
+    step = decide.base_step(the_policy, lookup, options.rebuild_base)
     base = None
     if step.action == "build":
+        if step.warning:
+            report.warn(step.warning)
         base = requests.base_request(plan, options, work, the_policy, None, bake=True)
     # the app reads a base target from the bake, not from the engine's store
-    app_step = decide.app_step(the_policy, base_from_engine=base is None and found == "engine")
+    app_step = decide.app_step(
+        the_policy, base_from_engine=base is None and lookup.found == "engine"
+    )
     app = requests.app_request(
         plan, options, work, app_step, None, dockerfile=flow.user_dockerfile, base_ref=plan.tag
     )

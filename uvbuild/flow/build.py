@@ -16,18 +16,20 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from uvbuild import keylock
 from uvbuild.core import credentials
 from uvbuild.core.model import BuildPlan
+from uvbuild.core.render import KEY_LABEL
 from uvbuild.docker.facts import RegistryImage, wasted_base
 from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted, UvbuildError
 from uvbuild.flow import decide, requests
-from uvbuild.flow.decide import AppStep, BaseStep, Policy
+from uvbuild.flow.decide import AppStep, BaseStep, Lookup, Policy, Seen
 from uvbuild.flow.inputs import (
     choose_dockerfile,
     disk_room,
@@ -76,8 +78,9 @@ class BuildFlow:
         self._check_store(the_policy)
         with self._workdir() as work, self._credentials_hint() as warnings:
             requests.write_inputs(self.plan, self.options, work)
-            found, image = self.locate(the_policy)
-            step = decide.base_step(the_policy, found, self.options.rebuild_base)
+            lookup, image = self.locate(the_policy)
+            step = decide.base_step(the_policy, lookup, self.options.rebuild_base)
+            found = lookup.found
             if self.options.dry_run:
                 return self._result(*self._record(work, the_policy, step, found), warnings)
             if step.action == "skip":
@@ -118,23 +121,30 @@ class BuildFlow:
         if need and not self.engine.containerd_store():
             raise ConfigError(decide.store_problem(the_policy, need))
 
-    def locate(self, the_policy: Policy) -> tuple[str | None, RegistryImage | None]:
-        """Where the base already is, in the policy's order: "engine", "registry" (with
-        the registry's image) or None (it must be built). Without an engine, nowhere."""
+    def locate(self, the_policy: Policy) -> tuple[Lookup, RegistryImage | None]:
+        """What is under the base tag, in the policy's order, with each image's
+        ``io.uvbuild.key`` label (:class:`~uvbuild.flow.decide.Lookup`; its ``found`` is
+        where the plan's base is), and the registry's image when the registry was asked.
+        One docker call per place: the engine's labels come with its existence check, the
+        registry's with its manifest. Without an engine, nothing is found."""
         plan = self.plan
+        lookup = Lookup(plan.tag, plan.key)
+        image = None
         if the_policy.driver is None:
-            return None, None
+            return lookup, None
         for place in the_policy.lookups:
-            if place == "engine" and self.engine.image_exists(plan.tag):
-                return "engine", None
-            if place == "registry":
+            if place == "engine":
+                labels = self.engine.image_labels(plan.tag)
+                if labels is not None:
+                    lookup = replace(lookup, engine=Seen(labels.get(KEY_LABEL)))
+            elif decide.asks_registry(the_policy, lookup):
                 image = self._ask(
                     lambda: self.engine.registry_image(plan.tag, plan.target.platform),
                     "dry run: assuming the base must be built",
                 )
                 if image is not None:
-                    return "registry", image
-        return None, None
+                    lookup = replace(lookup, registry=Seen(image.label(KEY_LABEL)))
+        return lookup, image
 
     # -- the generated inputs and the two requests -------------------------------------
 
@@ -202,6 +212,7 @@ class BuildFlow:
         if step.action == "reuse":
             self._announce_reuse(step)
         else:
+            self._warn_stale(step)
             iidfile = work / "base.iid"
             request = requests.base_request(self.plan, self.options, work, the_policy, iidfile)
             commands.append(line(build_args(request)))
@@ -209,7 +220,8 @@ class BuildFlow:
                 commands.append(line(["tag", "<image id>", self.plan.tag]))
             if step.push:
                 commands.append(line(["push", self.plan.tag]))
-        base = BaseOutcome(action, step.source, commands=tuple(commands))
+        warnings = (step.warning,) if step.warning else ()
+        base = BaseOutcome(action, step.source, warnings=warnings, commands=tuple(commands))
         app_step = self._app_step(the_policy, step.source)
         request = self._app_request(work, app_step, self._app_iidfile(work), self.plan.tag)
         refs = list(self.options.tags) or ["<image id>"]
@@ -249,8 +261,8 @@ class BuildFlow:
         lock_key = hashlib.sha256(plan.tag.encode()).hexdigest()
         with keylock.hold(self.lock_dir, lock_key, on_wait=waiting):
             if not self.options.rebuild_base:  # another run may have built it meanwhile
-                found, image = self.locate(the_policy)
-                step = decide.base_step(the_policy, found, rebuild=False)
+                lookup, image = self.locate(the_policy)
+                step = decide.base_step(the_policy, lookup, rebuild=False)
             if step.action == "reuse":
                 return self._reuse_base(step, image)
             return self._build_base(work, the_policy, step)
@@ -265,25 +277,34 @@ class BuildFlow:
         else:
             self.report.step(f"reusing base {plan.tag} (heavy packages: {len(plan.heavy)})")
 
+    def _warn_stale(self, step: BaseStep) -> None:
+        if step.warning:
+            self.report.warn(step.warning)
+
     def _reuse_base(self, step: BaseStep, image: RegistryImage | None) -> BaseOutcome:
-        plan = self.plan
         self._announce_reuse(step)
-        # With --push-base, a base built here whose push failed (or predates the flag).
-        pushed = (
-            step.push
-            and self.engine.registry_image(plan.tag, plan.target.platform) is None
-            and self._push_base()
-        )
+        # With --push-base, a base built here whose push failed (or predates the flag): the
+        # registry was asked in locate() and lacks it.
+        pushed = step.push and self._push_base()
+        image = image if step.source == "registry" else None
         return BaseOutcome("reused", step.source, pushed=pushed, registry=image)
 
     def _build_base(self, work: Path, the_policy: Policy, step: BaseStep) -> BaseOutcome:
         plan = self.plan
         iidfile = work / "base.iid"
         request = requests.base_request(self.plan, self.options, work, the_policy, iidfile)
-        warnings = self._check_disk() if the_policy.base_in_engine else ()
+        self._warn_stale(step)
+        warnings = ((step.warning,) if step.warning else ()) + (
+            self._check_disk() if the_policy.base_in_engine else ()
+        )
+        forced = ""
+        if step.warning:
+            forced = " (another image had its tag)"
+        elif step.rebuilt:
+            forced = " (forced by --rebuild-base)"
         self.report.step(
             f"building base {plan.tag}: {len(plan.heavy)} heavy packages"
-            + (" (forced by --rebuild-base)" if step.rebuilt else "")
+            + forced
             + ("" if the_policy.base_in_engine else f", pushed by the {the_policy.driver} builder")
         )
         started = time.monotonic()

@@ -17,6 +17,11 @@ The rules, in one place:
   as ``build``: the bake file's base target is pushed.
 * ``--push-base`` needs a registry ``base-repo``; it pushes a base built here, and a base
   found only in the engine.
+* A base found by its tag is trusted only when its ``io.uvbuild.key`` label is the plan's
+  full key (the tag holds 16 hex digits of it, and anyone can tag or push an image under
+  that name): another image in the engine is rebuilt over (its tag moves to the new base,
+  with a warning); another image in the registry stops the run (ConfigError) before
+  anything is built, so uvbuild never reads it nor pushes over it.
 * The app is loaded unless it is pushed (``--push``, ``-o type=registry``) or ``-o`` names
   where it goes, as in docker (``--load``/``--no-load`` decide when given). On the docker
   driver, which has no docker exporter, ``-o type=docker,dest=FILE`` is a ``--load`` and
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from uvbuild.docker.facts import FIX_DRIVER
+from uvbuild.docker.facts import FIX_DRIVER, shorten
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow.options import (
     BuildOptions,
@@ -120,15 +125,92 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
+class Seen:
+    """An image found under the base tag, with its ``io.uvbuild.key`` label (None: it has
+    no such label)."""
+
+    label: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What was found under the base ``tag`` of the plan's ``key``: the engine's image and
+    the registry's (None: nothing there, or not asked)."""
+
+    tag: str = ""
+    key: str = ""
+    engine: Seen | None = None
+    registry: Seen | None = None
+
+    def trusts(self, seen: Seen | None) -> bool:
+        """Whether ``seen`` is the plan's base: its label is the full key."""
+        return seen is not None and seen.label == self.key
+
+    @property
+    def found(self) -> str | None:
+        """Where the plan's base is: "engine", "registry" or None. Another image under the
+        tag in the engine hides the registry's base (the docker driver would read the
+        engine's image), so that base is built again."""
+        if self.trusts(self.engine):
+            return "engine"
+        if self.engine is None and self.trusts(self.registry):
+            return "registry"
+        return None
+
+    @property
+    def stale(self) -> Seen | None:
+        """Another image under the tag in the engine: it is rebuilt over."""
+        return None if self.engine is None or self.trusts(self.engine) else self.engine
+
+    @property
+    def foreign(self) -> Seen | None:
+        """Another image under the tag in the registry: it is neither used nor pushed over."""
+        return None if self.registry is None or self.trusts(self.registry) else self.registry
+
+
+def asks_registry(the_policy: Policy, lookup: Lookup) -> bool:
+    """Whether the registry is asked for the base after the engine was: when the engine
+    has no trusted base, or when ``--push-base`` must know whether the registry has it (and
+    that it holds no other image under the tag)."""
+    return the_policy.registry and (not lookup.trusts(lookup.engine) or the_policy.push_base)
+
+
+def _label(seen: Seen) -> str:
+    if seen.label is None:
+        return "no io.uvbuild.key label"
+    return f"io.uvbuild.key {shorten(seen.label, 72)}"
+
+
+def stale_base(lookup: Lookup, seen: Seen) -> str:
+    """The warning for another image under the base tag in the engine."""
+    return (
+        f"base {lookup.tag} in the engine is not this plan's base ({_label(seen)}, the plan's "
+        f"key is {lookup.key}): building the base again; the tag moves to it"
+    )
+
+
+def foreign_base(lookup: Lookup, seen: Seen) -> str:
+    """The one line that refuses another image under the base tag in the registry."""
+    return (
+        f"base {lookup.tag} in the registry is not this plan's base ({_label(seen)}, the "
+        f"plan's key is {lookup.key}), and uvbuild neither uses nor pushes over it; set "
+        "--base-repo (tool.uvbuild.base-repo) to a repository of your own, or delete that "
+        "tag from the registry if it is an old base of yours"
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class BaseStep:
     """What happens to the base once it has been looked for."""
 
     action: str  # "reuse", "build" or "skip" (--call/--check: no base is needed)
     source: str  # where the app build reads it: "engine" or "registry"
-    rebuilt: bool = False  # built although it existed (--rebuild-base)
+    # built although its tag existed: --rebuild-base, or another image held the tag
+    rebuilt: bool = False
     # docker push after the build, or of a base found only in the engine when the registry
-    # lacks it (asked after this step, only for a reused engine base)
+    # lacks it
     push: bool = False
+    warning: str = ""  # why a base that was found is built again (another image held its tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,23 +309,29 @@ def _check_platforms(base_repo: str, intent: Intent, registry: bool) -> None:
         )
 
 
-def base_step(the_policy: Policy, found: str | None, rebuild: bool) -> BaseStep:
-    """What to do with the base, given where it was ``found`` ("engine", "registry" or
-    None) and ``--rebuild-base``."""
+def base_step(the_policy: Policy, lookup: Lookup, rebuild: bool) -> BaseStep:
+    """What to do with the base, given what the lookups found and ``--rebuild-base``.
+    Another image under the tag in the registry raises ConfigError (see
+    :func:`foreign_base`)."""
+    found = lookup.found
     if the_policy.intent.call:
         # the app reads the base where it is, else the image the base starts from (the
         # frontend only needs an image to resolve)
         return BaseStep("skip", found or "engine")
+    foreign = lookup.foreign
+    if foreign is not None:
+        raise ConfigError(foreign_base(lookup, foreign))
+    in_registry = lookup.registry is not None  # and trusted
     if found is not None and not rebuild:
-        return BaseStep(
-            "reuse", found, push=found == "engine" and the_policy.push_base and the_policy.registry
-        )
-    source = "engine" if the_policy.base_in_engine else "registry"
+        push = found == "engine" and the_policy.push_base and the_policy.registry
+        return BaseStep("reuse", found, push=push and not in_registry)
+    stale = lookup.stale
     return BaseStep(
         "build",
-        source,
-        rebuilt=found is not None,
-        push=the_policy.base_in_engine and the_policy.push_base,
+        "engine" if the_policy.base_in_engine else "registry",
+        rebuilt=found is not None or stale is not None,
+        push=the_policy.base_in_engine and the_policy.push_base and (rebuild or not in_registry),
+        warning=stale_base(lookup, stale) if stale is not None else "",
     )
 
 
