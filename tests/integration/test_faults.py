@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from tests import synth
+from tests.integration.helpers import delete_repository, registry_tags
 from tests.integration.uvrun import uvbuild as run_uvbuild
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,11 +181,16 @@ def test_doctor_checks_a_registry_base_repo(project):
     one_error_line(proc, "base repository:", "127.0.0.1:9/nope/base")
     if not registry_up():
         pytest.skip(f"no registry at {REGISTRY} (../shared/docker/start-engine --registry)")
-    repo = f"{REGISTRY}/uvbuild-test/doctor-{uuid.uuid4().hex[:8]}"
-    proc, document = doctor(str(project.path), "--base-repo", repo)
-    assert proc.returncode == 0, proc.stdout
-    assert statuses(document)["base-repo"] == "pass"
-    assert not image_exists(f"{repo}:uvbuild-doctor")  # the local probe tag is gone
+    name = f"uvbuild-test/doctor-{uuid.uuid4().hex[:8]}"
+    repo = f"{REGISTRY}/{name}"
+    try:
+        proc, document = doctor(str(project.path), "--base-repo", repo)
+        assert proc.returncode == 0, proc.stdout
+        assert statuses(document)["base-repo"] == "pass"
+        assert not image_exists(f"{repo}:uvbuild-doctor")  # the local probe tag is gone
+        assert registry_tags(REGISTRY, name) == ["uvbuild-doctor"]  # the pushed probe
+    finally:
+        delete_repository(REGISTRY, name)
 
 
 # -- engine faults in every command that needs Docker ------------------------------------------
