@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import string
 from collections.abc import Collection, Sequence
@@ -367,3 +368,15 @@ class FakeReport:
 
     def of(self, kind: str) -> list[str]:
         return [m for k, m in self.messages if k == kind]
+
+
+def docker_on_path(tmp_path: Path, monkeypatch, script: str) -> Path:
+    """Put ``script`` first on PATH as ``docker`` (a stand-in the real engine code runs);
+    returns the script's path."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text(script)
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return docker

@@ -15,7 +15,7 @@ import termios
 import pytest
 
 from tests.clirun import DEAD_SOCKET, PLAN_ARGS, run_main
-from tests.fakes import FakeEngine, FakeReport
+from tests.fakes import FakeEngine, FakeReport, docker_on_path
 from tests.paths import FIXTURES
 from uvbuild import planner
 from uvbuild.console import Terminal
@@ -44,12 +44,7 @@ printf 'no newline at the end'
 
 @pytest.fixture
 def fake_docker(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "docker"
-    script.write_text(FAKE_DOCKER)
-    script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    docker_on_path(tmp_path, monkeypatch, FAKE_DOCKER)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes import docker_on_path
 from uvbuild.docker.engine import Engine
 from uvbuild.docker.facts import FIX_CLI
 from uvbuild.docker.requests import BuildRequest
@@ -43,12 +44,7 @@ exit 0
 
 @pytest.fixture
 def fake_docker(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "docker"
-    script.write_text(FAKE_DOCKER.replace("$SIG", "signal"))
-    script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    docker_on_path(tmp_path, monkeypatch, FAKE_DOCKER.replace("$SIG", "signal"))
     monkeypatch.setenv("MARK", str(tmp_path / "mark"))
     return tmp_path / "mark"
 
@@ -165,12 +161,7 @@ esac
 
 @pytest.fixture
 def inspecting_docker(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "docker"
-    script.write_text(INSPECTING_DOCKER)
-    script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    docker_on_path(tmp_path, monkeypatch, INSPECTING_DOCKER)
     monkeypatch.setenv("CALLS", str(tmp_path / "calls"))
     monkeypatch.setenv("KEY", "k" * 64)
     return tmp_path / "calls"

@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 import pytest
 
 from tests import synth
-from tests.integration.helpers import delete_repository, heavy_mb
+from tests.integration.helpers import delete_repository, heavy_mb, tool_uvbuild
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_PYTHON_IMAGE = "uvbuild-test/python:3.11-bookworm"
@@ -247,3 +247,19 @@ def pushed(registry: str) -> Iterator[Callable[[str], str]]:
     yield name
     for repo in names:
         delete_repository(registry, repo)
+
+
+@pytest.fixture
+def small_project(
+    small_index: synth.IndexServer, base_images: dict[str, str], tmp_path: Path
+) -> Callable[[str], synth.SyntheticProject]:
+    def make(base_repo: str) -> synth.SyntheticProject:
+        """A project on the small index whose bases go to ``base_repo``."""
+        return synth.make_project(
+            tmp_path / "app",
+            small_index.url,
+            tool_uvbuild=tool_uvbuild(base_images, base_repo),
+            lock_now=True,
+        )
+
+    return make

@@ -96,21 +96,6 @@ def build_json(project: Path, tag: str, *args: str) -> tuple[dict[str, Any], str
 
 
 @pytest.fixture
-def small_project(
-    small_index: synth.IndexServer, base_images: dict[str, str], tmp_path: Path
-) -> Callable[[str], synth.SyntheticProject]:
-    def make(base_repo: str) -> synth.SyntheticProject:
-        return synth.make_project(
-            tmp_path / "app",
-            small_index.url,
-            tool_uvbuild=tool_uvbuild(base_images, base_repo),
-            lock_now=True,
-        )
-
-    return make
-
-
-@pytest.fixture
 def local_refs() -> Iterator[list[str]]:
     refs: list[str] = []
     yield refs

@@ -17,10 +17,7 @@ import json
 import os
 import subprocess
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from tests import synth
 from tests.integration.helpers import (
@@ -29,8 +26,8 @@ from tests.integration.helpers import (
     docker,
     error_lines,
     image_exists,
+    plan_base,
     registry_tags,
-    tool_uvbuild,
     unique_repo,
 )
 from tests.integration.uvrun import uvbuild as run_uvbuild
@@ -40,12 +37,6 @@ OTHER_KEY = "0" * 64
 
 def uvbuild(*args: str) -> subprocess.CompletedProcess[str]:
     return run_uvbuild(*args, timeout=600, env={**os.environ, "NO_COLOR": "1"})
-
-
-def plan_base(project: Path) -> dict[str, str]:
-    proc = uvbuild("plan", "--json", str(project))
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)["base"]
 
 
 def key_label(ref: str) -> str | None:
@@ -64,25 +55,10 @@ def manifest_digest(host: str, name: str, tag: str) -> str | None:
     )
 
 
-@pytest.fixture
-def project(
-    small_index: synth.IndexServer, base_images: dict[str, str], tmp_path: Path
-) -> Callable[[str], synth.SyntheticProject]:
-    def make(base_repo: str) -> synth.SyntheticProject:
-        return synth.make_project(
-            tmp_path / "app",
-            small_index.url,
-            tool_uvbuild=tool_uvbuild(base_images, base_repo),
-            lock_now=True,
-        )
-
-    return make
-
-
 def test_a_local_tag_holding_another_image_is_rebuilt(
-    project, base_images: dict[str, str], image_cleanup
+    small_project, base_images: dict[str, str], image_cleanup
 ) -> None:
-    app = project(unique_repo("trust"))
+    app = small_project(unique_repo("trust"))
     base = plan_base(app.path)
     tag = image_cleanup.tag("app")
     # An unrelated image (the python image, no io.uvbuild.key label) under the base tag.
@@ -115,11 +91,11 @@ def test_a_local_tag_holding_another_image_is_rebuilt(
 
 
 def test_a_registry_tag_holding_another_image_is_refused(
-    project, pushed, registry: str, image_cleanup, tmp_path: Path
+    small_project, pushed, registry: str, image_cleanup, tmp_path: Path
 ) -> None:
     base_repo = pushed()
     name = base_repo.split("/", 1)[1]
-    app = project(base_repo)
+    app = small_project(base_repo)
     base = plan_base(app.path)
     tag16 = base["tag"].rsplit(":", 1)[1]
     # Someone else's image under the base tag in the registry: a one-file image labelled
