@@ -659,6 +659,16 @@ def test_a_local_tag_with_another_label_is_rebuilt_with_a_warning(plan, label, s
     assert document["base"]["action"] == "rebuilt" and document["warnings"] == [warning]
 
 
+def test_a_label_that_shares_only_the_tags_16_digits_is_not_trusted(plan):
+    """The tag holds 16 hex digits of the key; the label must hold all 64 of it."""
+    impostor = plan.key[:16] + ("0" if plan.key[16] != "0" else "1") + plan.key[17:]
+    engine = FakeEngine(exists=True, base_label=impostor)
+    result, report = run(plan, engine)
+    assert result.base_action == "rebuilt"
+    (warning,) = report.of("warn")
+    assert impostor in warning and plan.key in warning
+
+
 def test_dry_run_of_a_local_tag_with_another_label(plan):
     engine = FakeEngine(exists=True, base_label=OTHER_KEY)
     result, report = run(plan, engine, dry_run=True)
