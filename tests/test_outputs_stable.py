@@ -40,6 +40,8 @@ def outputs(project: Path, flags: dict[str, object]) -> dict[str, str]:
     text = json.dumps(plan.to_dict(), indent=2, sort_keys=False)
     text = text.replace(str(project.resolve()), "<project>")
     dockerfile = render.dockerfile(plan).replace(f"uvbuild {__version__} ", "uvbuild <version> ")
+    # a project without a name (a virtual workspace root) is named by its directory
+    dockerfile = dockerfile.replace(str(project.resolve()), "<project>")
     return {"plan": text, "dockerfile": dockerfile}
 
 
