@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 import pytest
 
 from tests import synth
+from tests.integration import seeding
 from tests.integration.helpers import delete_repository, heavy_mb, tool_uvbuild
 
 HERE = Path(__file__).resolve().parent
@@ -144,6 +145,26 @@ def small_index() -> Iterator[synth.IndexServer]:
         with synth.IndexServer() as server:
             synth.add_to_index(server, wheels)
             yield server
+
+
+@pytest.fixture(scope="session")
+def seed_index() -> Iterator[synth.IndexServer]:
+    """The index of the seed-mode tests (a user's own Dockerfile): heavy packages of a few
+    MB (tests/integration/seeding.py), shared by test_seed and test_seed_python."""
+    with tempfile.TemporaryDirectory(prefix="uvbuild-seed-wheels-") as tmp:
+        wheels = synth.populate_index(tmp, heavy_mb=seeding.SEED_HEAVY_MB)
+        wheels += seeding.extra_wheels(Path(tmp))
+        with synth.IndexServer() as server:
+            synth.add_to_index(server, wheels)
+            yield server
+
+
+@pytest.fixture(scope="module")
+def seed_images() -> Iterator[seeding.Images]:
+    """The images and base repositories of one seed-mode test module, removed at its end."""
+    made = seeding.Images()
+    yield made
+    made.remove_all()
 
 
 @pytest.fixture
