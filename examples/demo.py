@@ -44,6 +44,18 @@ def newest_uv_image() -> str | None:
     return max(tagged, key=lambda r: [int(p) for p in r.rsplit(":", 1)[1].split(".")], default=None)
 
 
+def synthetic_wheels(heavy_mb: float) -> list[Path]:
+    """The synthetic packages, generated once per size under ~/.cache/uvbuild-demo."""
+    cache = Path.home() / ".cache" / "uvbuild-demo" / f"wheels-{heavy_mb:g}"
+    if not cache.is_dir():
+        print(f"demo: generating the synthetic packages into {cache}", flush=True)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=cache.parent))
+        synth.populate_index(staging, heavy_mb=heavy_mb)
+        staging.rename(cache)
+    return sorted(cache.glob("*.whl"))
+
+
 def uvbuild(*args: str) -> dict:
     command = [sys.executable, "-m", "uvbuild", *args, "--json"]
     print("$", " ".join(command[2:]), flush=True)
@@ -78,14 +90,7 @@ def main() -> None:
     if uv_image is None:
         sys.exit("demo: no uvbuild-test/uv image; run ../shared/docker/python-base-image")
 
-    cache = Path.home() / ".cache" / "uvbuild-demo" / f"wheels-{args.heavy_mb:g}"
-    if not cache.is_dir():
-        print(f"demo: generating the synthetic packages into {cache}", flush=True)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=cache.parent))
-        synth.populate_index(staging, heavy_mb=args.heavy_mb)
-        staging.rename(cache)
-    wheels = sorted(cache.glob("*.whl"))
+    wheels = synthetic_wheels(args.heavy_mb)
 
     with synth.IndexServer(port=PORT) as index, tempfile.TemporaryDirectory() as scratch:
         synth.add_to_index(index, wheels)
