@@ -1018,6 +1018,7 @@ def test_every_option_of_a_command_is_read(name):
         "lock_path",
         *(row.name for row in options.PLAN_FLAGS),
         *(row.param for row in options.BUILD_FLAGS if name in row.commands),
+        *(options.DOCKERFILE_PARAMS if name in ("plan", "dockerfile") else ()),
     }
     exposed = {param.name for param in command.params if param.expose_value}
     assert exposed <= read

@@ -6,6 +6,7 @@ LockError naming the path.
 
 from __future__ import annotations
 
+import hashlib
 import platform as host
 import sys
 from collections.abc import Mapping
@@ -15,8 +16,14 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from uvbuild.core import grouping, hashing, lock, selection
-from uvbuild.core.config import DEFAULT_PYTHON, Config, load_config, normalize_platform
+from uvbuild.core import dockerfile_text, grouping, hashing, lock, render, seed, selection
+from uvbuild.core.config import (
+    DEFAULT_PYTHON,
+    GENERATED,
+    Config,
+    load_config,
+    normalize_platform,
+)
 from uvbuild.core.model import (
     BuildPlan,
     Grouping,
@@ -25,6 +32,7 @@ from uvbuild.core.model import (
     Request,
     SelectedPackage,
     Target,
+    UserDockerfile,
 )
 from uvbuild.errors import ConfigError, LockError, short_list
 
@@ -266,13 +274,80 @@ def make_plan(
     flags: Mapping[str, Any] | None = None,
     *,
     lock_path: str | Path | None = None,
+    dockerfile: str | Path | None = None,
+    build_args: Mapping[str, str] | None = None,
 ) -> BuildPlan:
+    """The plan of the project at ``project_dir``; ``dockerfile`` is ``--file`` (else
+    tool.uvbuild.dockerfile, else the project's Dockerfile if any), ``build_args`` the
+    ``--build-arg`` values its ARGs take."""
     root = Path(project_dir).resolve()
     project = read_project(root)
     lock_file = Path(lock_path).resolve() if lock_path else root / "uv.lock"
     lock_data = read_lock(lock_file)
     config = resolve_config(project, flags, lock_data.requires_python)
-    return plan_from(project, config, lock_data, str(lock_file))
+    user = user_dockerfile(root, config, dockerfile, build_args or {})
+    if user.seed is not None:
+        seeded = {**(flags or {}), **seed_flags(user.seed)}
+        config = resolve_config(project, seeded, lock_data.requires_python)
+    return plan_from(project, config, lock_data, str(lock_file), user)
+
+
+def user_dockerfile(
+    root: Path, config: Config, file_flag: str | Path | None, build_args: Mapping[str, str]
+) -> UserDockerfile:
+    """Which Dockerfile the build runs and how uvbuild builds on it (see UserDockerfile)."""
+    if file_flag:
+        candidate, where = Path(file_flag), "--file"
+    elif config.dockerfile == GENERATED:
+        return UserDockerfile()
+    elif config.dockerfile:
+        candidate, where = root / config.dockerfile, "tool.uvbuild.dockerfile"
+    elif (root / "Dockerfile").is_file():
+        candidate, where = root / "Dockerfile", "the project's Dockerfile"
+    else:
+        return UserDockerfile()
+    try:
+        text = read_dockerfile(candidate)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    parsed = dockerfile_text.parse(text, str(candidate))
+    if render.uses_base(text):
+        system = seed.explicit_system(parsed, build_args)
+        sources = _context_digests(root, system.context_sources) if system else ()
+        return UserDockerfile(str(candidate), "base", system, None, sources)
+    split = seed.split(parsed, build_args)
+    sources = _context_digests(root, split.system.context_sources)
+    return UserDockerfile(str(candidate), "seed", split.system, split, sources)
+
+
+def seed_flags(split: seed.SeedSplit) -> dict[str, Any]:
+    """The plan flags of a seed Dockerfile: its sync's selection replaces uvbuild's own
+    (every selection field is set), and its venv, interpreter and bytecode setting."""
+    defaults = {name: Config.__dataclass_fields__[name].default for name in _SYNC_FIELDS}
+    return {**defaults, "package": None, "packages": (), **split.flags}
+
+
+def _context_digests(root: Path, sources: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(source, sha256 of every file it names: relative path and bytes) for the build-
+    context paths a system part copies or mounts; a source that names nothing hashes as
+    "missing" (the build will say so)."""
+    digests = []
+    for source in sources:
+        pattern = source.lstrip("/") or "."
+        matches = (
+            sorted(root.glob(pattern)) if any(c in pattern for c in "*?[") else [root / pattern]
+        )
+        digest = hashlib.sha256()
+        found = False
+        for match in matches:
+            files = sorted(match.rglob("*")) if match.is_dir() else [match]
+            for file in files:
+                if file.is_file():
+                    found = True
+                    digest.update(str(file.relative_to(root)).encode() + b"\0")
+                    digest.update(hashlib.sha256(file.read_bytes()).digest())
+        digests.append((source, digest.hexdigest() if found else "missing"))
+    return tuple(digests)
 
 
 def _target(config: Config) -> Target:
@@ -323,7 +398,26 @@ def _unknown_size_note(split: Grouping) -> tuple[str, ...]:
     )
 
 
-def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str) -> BuildPlan:
+def _system_inputs(user: UserDockerfile) -> tuple[str, ...]:
+    """The key's lines for the user's system part (empty without one)."""
+    if user.system is None:
+        return ()
+    lines = [f"mode {user.mode}", *user.system.recipe]
+    lines += [f"context {source} sha256:{digest}" for source, digest in user.context_digests]
+    if user.seed is not None:
+        split = user.seed
+        lines.append(f"python {split.python_request or ''} downloads {split.python_downloads}")
+    return tuple(lines)
+
+
+def plan_from(
+    project: Project,
+    config: Config,
+    lock_data: Lock,
+    lock_path: str,
+    user: UserDockerfile | None = None,
+) -> BuildPlan:
+    user = user or UserDockerfile()
     target = _target(config)
     request = make_request(config, project, lock_data)
     selected = selection.select(
@@ -333,16 +427,19 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
     inputs = hashing.KeyInputs(
         platform=target.platform,
         python=target.python,
-        base_image=config.resolved_base_image,
+        base_image=seed.SYSTEM_STAGE if user.system else config.resolved_base_image,
         uv_image=config.uv_image,
         venv=config.venv,
         compile_bytecode=config.compile_bytecode,
+        system=_system_inputs(user),
     )
     layers, layer_notes = _keyed_layers(config, split, inputs)
     document = hashing.key_document(split.heavy, inputs, layers)
     key = hashing.base_key(document)
     repo = config.base_repo or hashing.default_base_repo(project.name or project.dir.name)
     notes = (*notes, *(s.unavailable for s in selected if s.unavailable), *layer_notes)
+    if user.seed is not None:
+        notes = (*notes, *user.seed.notes)
     if config.layer_mode == "single" and config.layers is not None:
         notes = (*notes, 'layer-mode is "single": tool.uvbuild.layers is not used')
     return BuildPlan(
@@ -362,6 +459,7 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
         layers=layers,
         layer_mode=config.layer_mode,
         credential_indexes=credential_indexes(project, config),
+        dockerfile=user,
     )
 
 

@@ -261,7 +261,7 @@ def test_generated_setting_ignores_the_project_dockerfile(project):
 
 def test_file_option_must_exist(project):
     with pytest.raises(ConfigError, match="--file"):
-        run(planner.make_plan(project, FLAGS), FakeEngine(), file=str(project / "nope"))
+        planner.make_plan(project, FLAGS, dockerfile=str(project / "nope"))
 
 
 def test_generated_build_ignores_the_venv(project):

@@ -18,10 +18,12 @@ from uvbuild import gc as collector
 from uvbuild.cli.app import App
 from uvbuild.cli.options import (
     build_options,
+    dockerfile_options,
     image_options,
     output_options,
     plan_options,
     set_debug,
+    split_dockerfile_flags,
     split_plan_flags,
 )
 from uvbuild.core import render
@@ -58,11 +60,20 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, color: bool) -> None:
 
 
 def make_plan(
-    path: Path, lock_path: Path | None, flags: Flags, *, install: bool = False
+    path: Path,
+    lock_path: Path | None,
+    flags: Flags,
+    *,
+    install: bool = False,
+    dockerfile: str | None = None,
+    build_args: tuple[tuple[str, str], ...] = (),
 ) -> BuildPlan:
     """The plan; ``install=True`` (build, bake, dockerfile) also refuses a plan whose
-    packages uv could not install on the target, before Docker is involved."""
-    the_plan = planner.make_plan(path, flags, lock_path=lock_path)
+    packages uv could not install on the target, before Docker is involved.
+    ``dockerfile`` is ``--file``, ``build_args`` the ``--build-arg`` pairs."""
+    the_plan = planner.make_plan(
+        path, flags, lock_path=lock_path, dockerfile=dockerfile, build_args=dict(build_args)
+    )
     if install:
         planner.check_installable(the_plan)
     return the_plan
@@ -75,7 +86,7 @@ def _platform_list(flags: Flags) -> tuple[str, ...]:
 
 
 def _plans(
-    path: Path, lock_path: Path | None, flags: Flags, platforms: tuple[str, ...], **how: bool
+    path: Path, lock_path: Path | None, flags: Flags, platforms: tuple[str, ...], **how: Any
 ) -> list[BuildPlan]:
     """One plan per platform of ``--platform a,b``."""
     return [make_plan(path, lock_path, {**flags, "platform": p}, **how) for p in platforms]
@@ -88,9 +99,11 @@ def _lock_check(path: Path, lock_path: Path | None) -> Callable[[], LockCheck | 
     return pending if pending is not None else lambda: None
 
 
-def _explanation(path: Path, old_lock: Path, flags: Flags, the_plan: BuildPlan) -> dict[str, Any]:
+def _explanation(
+    path: Path, old_lock: Path, flags: Flags, the_plan: BuildPlan, user: Flags
+) -> dict[str, Any]:
     """``--explain-against``: the base key from the older lock and what moved it."""
-    old = make_plan(path, old_lock, flags)
+    old = make_plan(path, old_lock, flags, **user)
     return {
         "old-key": old.key,
         "new-key": the_plan.key,
@@ -104,6 +117,7 @@ def _explanation(path: Path, old_lock: Path, flags: Flags, the_plan: BuildPlan) 
 @cli.command()
 @output_options
 @plan_options
+@dockerfile_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schema in README).")
 @click.option(
     "--explain-against",
@@ -114,13 +128,14 @@ def _explanation(path: Path, old_lock: Path, flags: Flags, the_plan: BuildPlan) 
 def plan(app: App, as_json: bool, explain_against: Path | None, **kwargs: Any) -> None:
     """Show the heavy and light packages, the base key and its tag."""
     path, lock_path, flags = split_plan_flags(kwargs)
+    user = split_dockerfile_flags(kwargs)
     platforms = _platform_list(flags)
     several = len(platforms) > 1
     lock_check = _lock_check(path, lock_path)
     if several:
-        plans = _plans(path, lock_path, flags, platforms)
+        plans = _plans(path, lock_path, flags, platforms, **user)
     else:
-        plans = [make_plan(path, lock_path, flags)]
+        plans = [make_plan(path, lock_path, flags, **user)]
     check = lock_check()
     if check is not None and check.status != "fresh":
         app.terminal.warn(check.detail)
@@ -131,7 +146,7 @@ def plan(app: App, as_json: bool, explain_against: Path | None, **kwargs: Any) -
         if explain_against is not None:
             # several platforms: the older lock planned for each
             old_flags = {**flags, "platform": the_plan.target.platform} if several else flags
-            document["explain"] = _explanation(path, explain_against, old_flags, the_plan)
+            document["explain"] = _explanation(path, explain_against, old_flags, the_plan, user)
         documents.append(document)
     if as_json:
         app.terminal.json(plans_document(documents) if several else documents[0])
@@ -176,12 +191,15 @@ def _print_plans(
 @cli.command()
 @output_options
 @plan_options
+@dockerfile_options
 @click.option("--syntax", help="Add a `# syntax=REF` line (default: the built-in frontend).")
 @click.pass_obj
 def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
-    """Print the generated Dockerfile (to read it, or to eject it)."""
+    """Print the Dockerfile a build runs: the generated one, or the user's own cut at its
+    `uv sync` with the keyed layers below it (to read it, or to eject it)."""
     path, lock_path, flags = split_plan_flags(kwargs)
-    the_plan = make_plan(path, lock_path, flags, install=True)
+    user = split_dockerfile_flags(kwargs)
+    the_plan = make_plan(path, lock_path, flags, install=True, **user)
     app.terminal.result(render.dockerfile(the_plan, syntax=syntax))
 
 
@@ -201,7 +219,9 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
     if len(platforms) > 1:  # one plan per platform; the first one is planned here
         flags = {**flags, "platform": platforms[0]}
     lock_check = _lock_check(path, lock_path)
-    the_plan = make_plan(path, lock_path, flags, install=True)
+    options = build_options(kwargs, "build")
+    user = {"dockerfile": options.file, "build_args": options.build_args}
+    the_plan = make_plan(path, lock_path, flags, install=True, **user)
     terminal = app.terminal
     check = lock_check()
     if check is not None:
@@ -211,10 +231,9 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
             terminal.detail(f"uv.lock check: {check.status} {check.detail}".strip())
     for note in the_plan.notes:
         terminal.detail(note)
-    options = build_options(kwargs, "build")
     engine = app.engine(builder=options.builder)
     if len(platforms) > 1:
-        plans = [the_plan, *_plans(path, lock_path, flags, platforms[1:], install=True)]
+        plans = [the_plan, *_plans(path, lock_path, flags, platforms[1:], install=True, **user)]
         with terminal.progress():
             summary = build_platforms(plans, options, engine, terminal)
         if as_json:
@@ -258,9 +277,16 @@ def bake(app: App, output: Path, as_json: bool, **kwargs: Any) -> None:
             "bake takes one --platform; write one bake file per platform, or use "
             "`uvbuild build --platform a,b --push`"
         )
-    the_plan = make_plan(path, lock_path, flags, install=True)
-    terminal = app.terminal
     options = build_options(kwargs, "bake", progress="plain")
+    the_plan = make_plan(
+        path,
+        lock_path,
+        flags,
+        install=True,
+        dockerfile=options.file,
+        build_args=options.build_args,
+    )
+    terminal = app.terminal
     engine = app.engine(builder=options.builder)
     with terminal.progress():
         result = bakefile.write(BuildFlow(the_plan, options, engine, terminal), output, terminal)

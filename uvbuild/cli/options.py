@@ -123,6 +123,32 @@ def plan_options(command: Command) -> Command:
     return _apply(command, options)
 
 
+# the parameters dockerfile_options adds
+DOCKERFILE_PARAMS = ("file", "build_args")
+
+
+def dockerfile_options(command: Command) -> Command:
+    """``-f/--file`` and ``--build-arg`` for the commands that plan without building
+    (plan, dockerfile): the user's Dockerfile decides the plan of a seed build."""
+    options = [
+        click.option(
+            "-f",
+            "--file",
+            "file",
+            type=click.Path(dir_okay=False),
+            help="The Dockerfile to build (default: ./Dockerfile if any).",
+        ),
+        click.option("--build-arg", "build_args", multiple=True, help="KEY=VALUE (repeatable)."),
+    ]
+    return _apply(command, options)
+
+
+def split_dockerfile_flags(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``dockerfile`` and ``build_args`` for ``make_plan``, taken out of ``kwargs``."""
+    pairs = _pairs("--build-arg")(kwargs.pop("build_args"), kwargs)
+    return {"dockerfile": kwargs.pop("file"), "build_args": pairs}
+
+
 def _flag_values(row: Setting, given: Any) -> dict[str, Any]:
     """One flag's value as ``load_config`` takes it: by setting name, None or () when the
     flag was not given."""

@@ -183,6 +183,10 @@ class Config:
         return self.base_image or f"python:{self.python}-slim"
 
 
+# tool.uvbuild.dockerfile = "generated": build the generated Dockerfile even when the
+# project has its own
+GENERATED = "generated"
+
 SETTINGS: tuple[Setting, ...] = rows(Config)
 CONFIG_KEYS = tuple(row.key for row in SETTINGS)
 FIELD_TO_KEY = {row.name: row.key for row in SETTINGS}

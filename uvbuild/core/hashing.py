@@ -35,6 +35,9 @@ class KeyInputs:
     venv: str
     compile_bytecode: bool
     link_mode: str = "copy"
+    # the user's system part the layers are built on (its recipe, the digests of the
+    # build-context files it reads, how Python comes in); empty: the base image alone
+    system: tuple[str, ...] = ()
 
 
 def package_entry(choice: HeavyChoice) -> dict[str, Any]:
@@ -86,6 +89,7 @@ def _document(recipe: str, heavy: Sequence[HeavyChoice], inputs: KeyInputs) -> d
         "compile-bytecode": inputs.compile_bytecode,
         "link-mode": inputs.link_mode,
         "packages": packages,
+        **({"system": list(inputs.system)} if inputs.system else {}),
     }
 
 

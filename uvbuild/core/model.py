@@ -245,6 +245,24 @@ PLAN_SCHEMA = "uvbuild.plan/1"
 
 
 @dataclass(frozen=True, slots=True)
+class UserDockerfile:
+    """The Dockerfile a build runs, when it is the user's.
+
+    mode "base": it uses ``FROM uvbuild-base`` (the base replaces that stage), and
+    ``system`` is its stage ``uvbuild-system`` if it has one; mode "seed": it does not
+    mention uvbuild and ``seed`` is it cut at its dependency sync. No path: the generated
+    Dockerfile.
+    """
+
+    path: str | None = None
+    mode: str = "generated"
+    system: Any = None  # seed.SystemPart: what the keyed layers are built on
+    seed: Any = None  # seed.SeedSplit
+    # (source, sha256) of each build-context path the system part copies or mounts
+    context_digests: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class BuildPlan:
     """Everything decided before Docker is touched; ``plan``, ``dockerfile`` and ``build``
     all start from this one object."""
@@ -268,6 +286,17 @@ class BuildPlan:
     layer_mode: str = "groups"
     # (name, url) of each index of config.index_credentials, as [[tool.uv.index]] names it
     credential_indexes: tuple[tuple[str, str], ...] = ()
+    dockerfile: UserDockerfile = UserDockerfile()
+
+    @property
+    def system(self) -> Any:
+        """The user's system part the keyed layers are built on (seed.SystemPart), or None."""
+        return self.dockerfile.system
+
+    @property
+    def seed(self) -> Any:
+        """The user's Dockerfile cut at its sync (seed.SeedSplit), or None."""
+        return self.dockerfile.seed
 
     def layer_of(self, name: str) -> LayerGroup | None:
         for group in self.layers:

@@ -42,6 +42,8 @@ from uvbuild.core.model import BuildPlan, LayerGroup, Request
 from uvbuild.core.requirements import HeavyFile, heavy_files, layer_epoch, source_date_epoch
 
 BASE_STAGE = "uvbuild-base"
+SYSTEM_STAGE = "uvbuild-system"
+PYTHON_STAGE = "uvbuild-python"
 LAYER_STAGE_PREFIX = "uvbuild-layer-"
 # Where a layer stage gathers the files its install added, laid out as in the venv.
 LAYER_DIR = "/uvbuild-layer"
@@ -71,6 +73,10 @@ _USES_BASE = re.compile(
 def _mount_points(plan: BuildPlan, *others: str) -> list[str]:
     """Where a base or layer RUN mounts things: uv's cache, ``others``, the secrets."""
     return [UV_CACHE, *others, *([SECRETS_DIR] if plan.credential_indexes else [])]
+
+
+def _seed_mount_points(plan: BuildPlan) -> list[str]:
+    return [UV_MOUNT] if plan.seed is not None else []
 
 
 def _secret_mounts(plan: BuildPlan) -> list[str]:
@@ -233,17 +239,100 @@ def _labels(plan: BuildPlan) -> str:
     return "LABEL " + " \\\n      ".join(f'{k}="{v}"' for k, v in base_labels(plan).items())
 
 
+def _below(plan: BuildPlan) -> str:
+    """What the layer and base stages start FROM: the base image, the user's system stage,
+    or the stage that adds the Python the user's sync would download."""
+    if plan.system is None:
+        return plan.config.resolved_base_image
+    return PYTHON_STAGE if python_stage_needed(plan) else SYSTEM_STAGE
+
+
 def _stage_start(plan: BuildPlan, stage: str) -> list[str]:
     """The first lines every stage that holds the venv shares (BuildKit builds them once)."""
-    config = plan.config
+    if plan.seed is not None:
+        # the user's stage sets its own environment, which the final image keeps: uvbuild
+        # adds no ENV and no /bin/uv, and its RUNs set uv's settings in their own shell
+        return [f"FROM {_below(plan)} AS {stage}", *plan.system.args]
     # uv comes in by a RUN, not a COPY: a COPY into /bin/ gives the directory the time of
     # the build, and this RUN sets it to a fixed one (0: the layer holds no package).
     copy_uv = _reproducible(0, [f"cp {UV_MOUNT}/uv {UV_MOUNT}/uvx /bin/"], [], [UV_MOUNT])
     return [
-        f"FROM {config.resolved_base_image} AS {stage}",
-        _run([f"--mount=type=bind,from={config.uv_image},target={UV_MOUNT}"], copy_uv),
+        f"FROM {_below(plan)} AS {stage}",
+        _run([f"--mount=type=bind,from={plan.config.uv_image},target={UV_MOUNT}"], copy_uv),
         _base_env(plan),
     ]
+
+
+def _seed_mounts(plan: BuildPlan) -> list[str]:
+    """A seed build's RUNs bind uvbuild's uv instead of copying it into the image."""
+    if plan.seed is None:
+        return []
+    return [f"--mount=type=bind,from={plan.config.uv_image},target={UV_MOUNT}"]
+
+
+# Settings of the user's environment that would make uvbuild's installs read other
+# indexes or files than the lock's (the requirements name the index of each package).
+_FOREIGN_UV_SETTINGS = (
+    "UV_INDEX",
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_CONSTRAINT",
+    "UV_OVERRIDE",
+    "UV_BUILD_CONSTRAINT",
+    "UV_NO_BINARY",
+    "UV_SYSTEM_PYTHON",
+)
+
+
+def _seed_exports(plan: BuildPlan) -> list[str]:
+    """uv's settings for a seed build's RUN, in its own shell: the user's sync's
+    interpreter and venv, uvbuild's uv first on PATH."""
+    if plan.seed is None:
+        return []
+    python = plan.seed.python_request or plan.target.python
+    pairs = [
+        ("PATH", f"{UV_MOUNT}:$PATH"),
+        ("UV_LINK_MODE", "copy"),
+        ("UV_PYTHON", python),
+        ("UV_PROJECT_ENVIRONMENT", plan.config.venv),
+        ("VIRTUAL_ENV", plan.config.venv),
+    ]
+    exports = " ".join(f'{key}="{value}"' for key, value in pairs)
+    return [f"unset {' '.join(_FOREIGN_UV_SETTINGS)}", f"export {exports}"]
+
+
+def python_stage_needed(plan: BuildPlan) -> bool:
+    """Whether a seed build adds the stage that installs the Python the user's sync would
+    download: uv may download it there and the system part does not install one."""
+    seed = plan.seed
+    return seed is not None and seed.python_downloads != "never" and not plan.system.installs_python
+
+
+def python_stage(plan: BuildPlan) -> str:
+    """``uvbuild-python``: the system part, and the interpreter the user's sync would
+    download when the system part has none (``uv python find`` finds what uv would use)."""
+    python = shlex.quote(plan.seed.python_request or plan.target.python)
+    steps = [
+        *_seed_exports(plan),
+        f"{{ uv python find {python} >/dev/null 2>&1 || uv python install {python}; }}",
+    ]
+    return "\n".join(
+        [
+            f"FROM {SYSTEM_STAGE} AS {PYTHON_STAGE}",
+            *plan.system.args,
+            _run([*_seed_mounts(plan)], _reproducible(0, steps, [], [UV_MOUNT])),
+        ]
+    )
+
+
+def _make_venv(plan: BuildPlan) -> str:
+    venv = shlex.quote(plan.config.venv)
+    if plan.seed is None:
+        return f"uv venv {venv}"
+    # the user's system part may have made the venv itself (`uv venv` before the sync)
+    return f"{{ [ -e {venv}/pyvenv.cfg ] || uv venv {venv}; }}"
 
 
 # A layer stage keeps exactly what its install added to the venv: every path that did not
@@ -270,8 +359,9 @@ def layer_stage(plan: BuildPlan, group: LayerGroup) -> str:
         for f in files
     ]
     steps = [
+        *_seed_exports(plan),
         *_secret_exports(plan),
-        f"uv venv {venv}",
+        _make_venv(plan),
         f"cd {venv}",
         f"find . > {VENV_BEFORE}",
         *_install_commands(plan, files),
@@ -279,14 +369,17 @@ def layer_stage(plan: BuildPlan, group: LayerGroup) -> str:
         _NEW_TOPS,
     ]
     steps = _reproducible(
-        layer_epoch(group), steps, [plan.config.venv, LAYER_DIR], _mount_points(plan, HEAVY_MOUNT)
+        layer_epoch(group),
+        steps,
+        [plan.config.venv, LAYER_DIR],
+        _mount_points(plan, HEAVY_MOUNT, *_seed_mount_points(plan)),
     )
     return "\n".join(
         [
             f"# layer {group.name}: {' '.join(c.selected.name for c in group.packages)}",
             f"# key {group.key}",
             *_stage_start(plan, layer_stage_name(group)),
-            _run([_cache_mount(), *mounts, *_secret_mounts(plan)], steps),
+            _run([_cache_mount(), *_seed_mounts(plan), *mounts, *_secret_mounts(plan)], steps),
         ]
     )
 
@@ -306,22 +399,29 @@ def base_stage(plan: BuildPlan) -> str:
         ]
         # The venv alone holds no package: its files take the epoch 0, so a group's bump
         # leaves this layer as it is, as it leaves the other groups' layers.
-        create = _reproducible(0, [f"uv venv {shlex.quote(venv)}"], [venv], [UV_CACHE])
+        create = _reproducible(
+            0,
+            [*_seed_exports(plan), _make_venv(plan)],
+            [venv],
+            [UV_CACHE, *_seed_mount_points(plan)],
+        )
         return "\n".join(
             [
                 *_stage_start(plan, BASE_STAGE),
-                _run([_cache_mount()], create),
+                _run([_cache_mount(), *_seed_mounts(plan)], create),
                 *copies,
                 _labels(plan),
             ]
         )
     install = [
+        *_seed_exports(plan),
         *_secret_exports(plan),
-        f"uv venv {shlex.quote(venv)}",
+        _make_venv(plan),
         *_install_commands(plan, heavy_files(plan)),
     ]
     mounts = [
         _cache_mount(),
+        *_seed_mounts(plan),
         f"--mount=type=bind,from={HEAVY_CONTEXT},target={HEAVY_MOUNT}",
         *_secret_mounts(plan),
     ]
@@ -331,7 +431,10 @@ def base_stage(plan: BuildPlan) -> str:
             _run(
                 mounts,
                 _reproducible(
-                    source_date_epoch(plan), install, [venv], _mount_points(plan, HEAVY_MOUNT)
+                    source_date_epoch(plan),
+                    install,
+                    [venv],
+                    _mount_points(plan, HEAVY_MOUNT, *_seed_mount_points(plan)),
                 ),
             ),
             _labels(plan),
@@ -368,16 +471,56 @@ def app_stage(plan: BuildPlan) -> str:
     )
 
 
-def dockerfile(plan: BuildPlan, *, syntax: str | None = None) -> str:
+def _header(plan: BuildPlan, syntax: str | None) -> list[str]:
     header = [] if syntax is None else [f"# syntax={syntax}"]
-    header += [
-        f"# Generated by uvbuild {__version__} for {plan.project_name or plan.project_dir}.",
+    source = f" from {plan.dockerfile.path}" if plan.seed is not None else ""
+    return [
+        *header,
+        f"# Generated by uvbuild {__version__}{source} for "
+        f"{plan.project_name or plan.project_dir}.",
         f"# Base key {plan.key} -> {plan.tag}",
         f"# Build it with `uvbuild build`, which passes the named context {HEAVY_CONTEXT}",
         f"# (the heavy requirements) or replaces the {BASE_STAGE} stage with the built base.",
     ]
-    layers = [layer_stage(plan, group) for group in plan.layers]
-    parts = ["\n".join(header), *layers, base_stage(plan), deps_stage(plan), app_stage(plan)]
+
+
+def _keyed_stages(plan: BuildPlan) -> list[str]:
+    """The stages below the app: the user's system part (if any), the Python stage, the
+    layer groups and the base."""
+    parts: list[str] = []
+    system = plan.system
+    if system is not None:
+        parts += list(system.head)
+        stage = [system.system_from, *system.system]
+        if system.system_run is not None:
+            stage.append(system.system_run)
+        parts.append("\n".join(stage))
+    if python_stage_needed(plan):
+        parts.append(python_stage(plan))
+    parts += [layer_stage(plan, group) for group in plan.layers]
+    parts.append(base_stage(plan))
+    return parts
+
+
+def seed_app(plan: BuildPlan) -> str:
+    """The user's sync stage from the sync on, on the base, and the rest of their file."""
+    split = plan.seed
+    name = f" AS {split.stage_name}" if split.stage_name else ""
+    stage = [f"FROM {BASE_STAGE}{name}", *split.system.args, *split.prelude, split.sync_run]
+    return "\n\n".join(["\n".join(stage), *split.rest])
+
+
+def dockerfile(plan: BuildPlan, *, syntax: str | None = None) -> str:
+    if plan.seed is not None:
+        syntax = syntax or plan.seed.syntax
+        parts = ["\n".join(_header(plan, syntax)), *_keyed_stages(plan), seed_app(plan)]
+        return "\n\n".join(parts) + "\n"
+    parts = [
+        "\n".join(_header(plan, syntax)),
+        *_keyed_stages(plan),
+        deps_stage(plan),
+        app_stage(plan),
+    ]
     return "\n\n".join(parts) + "\n"
 
 

@@ -427,7 +427,7 @@ class BuildFlow:
     # -- the result and the credentials around both builds ----------------------------
 
     def _result(self, base: BaseOutcome, app: AppOutcome, warnings: list[str]) -> BuildResult:
-        dockerfile = str(self.user_dockerfile) if self.user_dockerfile else GENERATED
+        dockerfile = self.plan.dockerfile.path or GENERATED
         return BuildResult.of(
             self.plan, dockerfile, base, app, warnings=warnings, dry_run=self.options.dry_run
         )

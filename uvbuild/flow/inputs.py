@@ -8,14 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from uvbuild.core import render
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.units import format_size
 from uvbuild.docker.facts import Storage
-from uvbuild.errors import ConfigError
 from uvbuild.flow.options import BuildOptions
-from uvbuild.flow.result import GENERATED
-from uvbuild.planner import read_dockerfile
 
 # What building the base costs in the engine's storage, per byte of heavy wheel: the venv
 # layer holds the unpacked files plus their bytecode (about 2.2x the wheel), and uv's cache
@@ -88,28 +84,10 @@ def user_cache_dir() -> Path:
 
 
 def choose_dockerfile(plan: BuildPlan, options: BuildOptions) -> Path | None:
-    """The user's Dockerfile to build, or None for the generated one."""
-    project = Path(plan.project_dir)
-    if options.file:
-        candidate = Path(options.file)
-        where = "--file"
-    elif plan.config.dockerfile == GENERATED:
-        return None
-    elif plan.config.dockerfile:
-        candidate = project / plan.config.dockerfile
-        where = "tool.uvbuild.dockerfile"
-    elif (project / "Dockerfile").is_file():
-        candidate = project / "Dockerfile"
-        where = "the project's Dockerfile"
-    else:
-        return None
-    try:
-        text = read_dockerfile(candidate)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-    if not render.uses_base(text):
-        raise ConfigError(
-            f"{candidate} ({where}) does not use the uvbuild base: start its Python stage with "
-            f'`FROM {render.BASE_STAGE}`, or set tool.uvbuild.dockerfile = "{GENERATED}"'
-        )
-    return candidate
+    """The user's Dockerfile the app build runs as it is (one that uses ``FROM
+    uvbuild-base``), or None for the generated one (a seed build runs the generated
+    Dockerfile made from the user's). The planner chose it (``--file``,
+    tool.uvbuild.dockerfile, the project's Dockerfile)."""
+    del options  # the planner read --file
+    user = plan.dockerfile
+    return Path(user.path) if user.mode == "base" and user.path else None

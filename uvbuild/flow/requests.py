@@ -30,11 +30,24 @@ def write_inputs(plan: BuildPlan, options: BuildOptions, work: Path) -> Path:
     (work / "empty").mkdir()
     generated = work / "Dockerfile"
     generated.write_text(render.dockerfile(plan, syntax=options.syntax))
-    user_ignore = Path(plan.project_dir) / ".dockerignore"
-    text = user_ignore.read_text(encoding="utf-8") if user_ignore.is_file() else None
     # BuildKit reads <Dockerfile>.dockerignore beside the Dockerfile before .dockerignore
-    (work / "Dockerfile.dockerignore").write_text(ignore.dockerignore(text))
+    (work / "Dockerfile.dockerignore").write_text(_ignore_file(plan))
     return generated
+
+
+def _ignore_file(plan: BuildPlan) -> str:
+    """The build's ignore file: a seed build keeps the user's own exactly (their
+    ``<Dockerfile>.dockerignore``, else the project's ``.dockerignore``); a generated
+    build adds uvbuild's entries to the project's."""
+    project_ignore = Path(plan.project_dir) / ".dockerignore"
+    if plan.seed is not None:
+        beside = Path(f"{plan.dockerfile.path}.dockerignore")
+        for candidate in (beside, project_ignore):
+            if candidate.is_file():
+                return candidate.read_text(encoding="utf-8")
+        return ""
+    text = project_ignore.read_text(encoding="utf-8") if project_ignore.is_file() else None
+    return ignore.dockerignore(text)
 
 
 def _run_flags(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
@@ -67,12 +80,15 @@ def base_request(
     and a bake file's base target, carry the base tag; a base loaded into the engine is
     tagged there after its build succeeded."""
     pushes = the_policy.bake_base_pushes if bake else the_policy.base_build_pushes
+    epoch = ("SOURCE_DATE_EPOCH", str(requirements.source_date_epoch(plan)))
+    # the user's system part reads the project's context and its ARGs (in the key)
+    user_system = plan.system is not None
     return BuildRequest(
-        context=str(work / "empty"),
+        context=plan.project_dir if user_system else str(work / "empty"),
         file=str(work / "Dockerfile"),
         target=render.BASE_STAGE,
         # the image's creation and history times (the stages set their files' own)
-        build_args=(("SOURCE_DATE_EPOCH", str(requirements.source_date_epoch(plan))),),
+        build_args=(*options.build_args, epoch) if user_system else (epoch,),
         build_contexts=((render.HEAVY_CONTEXT, str(work / "heavy")),),
         platforms=(plan.target.platform,),
         tags=(plan.tag,) if bake or pushes else (),

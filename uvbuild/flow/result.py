@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from uvbuild.core.config import GENERATED
 from uvbuild.core.model import BuildPlan
 from uvbuild.docker.facts import RegistryImage
 from uvbuild.errors import BuildFailed
@@ -15,8 +16,6 @@ from uvbuild.flow.decide import BaseStep
 
 BUILD_SCHEMA = "uvbuild.build/1"
 
-
-GENERATED = "generated"
 
 
 @dataclass(frozen=True, slots=True)
