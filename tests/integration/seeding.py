@@ -102,12 +102,19 @@ def buildx(
 
 # What the venv holds: its interpreter, pyvenv.cfg, and per distribution its name, version
 # and the sha256 of its RECORD (which lists every installed file with its own sha256).
+# One RECORD line is taken without its hash: uv's dist-info/uv_cache.json of a project built
+# from a directory records the mtimes of the source tree at build time, which differ between
+# any two builds that do not share a cache.
 _INVENTORY = """\
 import hashlib, importlib.metadata as m, json, os, platform, sys, sysconfig
 site = sysconfig.get_paths()["purelib"]
 dists = []
 for d in m.distributions(path=[site]):
     record = d.read_text("RECORD")
+    if record is not None:
+        lines = [line.split(",")[0] + ",(mtimes)" if line.split(",")[0].endswith(
+            ".dist-info/uv_cache.json") else line for line in record.splitlines()]
+        record = "\\n".join(lines)
     digest = None if record is None else hashlib.sha256(record.encode()).hexdigest()
     dists.append([d.metadata["Name"], d.version, digest])
 cfg = {}
@@ -226,18 +233,21 @@ def write_dockerfile(
 
 def assert_same_venv(seeded: str, plain: str, venv: str) -> dict[str, Any]:
     """The venv at ``venv`` holds the same interpreter and distributions (name, version,
-    RECORD) in both images; returns the seeded image's inventory."""
+    RECORD) in both images; returns the seeded image's inventory (pyvenv.cfg:
+    :func:`assert_same_pyvenv`)."""
     got, want = venv_inventory(seeded, venv), venv_inventory(plain, venv)
     only_seeded = [d for d in got["dists"] if d not in want["dists"]]
     only_plain = [d for d in want["dists"] if d not in got["dists"]]
     assert got["dists"] == want["dists"], f"uvbuild only: {only_seeded}; buildx only: {only_plain}"
-    assert (got["python"], got["prefix"], got["site"]) == (
-        want["python"],
-        want["prefix"],
-        want["site"],
-    )
-    assert got["pyvenv"] == want["pyvenv"]
+    where = ("python", "prefix", "site")
+    assert [got[k] for k in where] == [want[k] for k in where], (got, want)
     return got
+
+
+def assert_same_pyvenv(seeded: str, plain: str, venv: str) -> None:
+    """The venv's pyvenv.cfg is the one the user's own sync writes (home, version, prompt)."""
+    got, want = venv_inventory(seeded, venv)["pyvenv"], venv_inventory(plain, venv)["pyvenv"]
+    assert got == want, f"pyvenv.cfg: uvbuild {got}, buildx {want}"
 
 
 def new_bytes(build: Build) -> int:

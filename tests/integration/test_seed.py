@@ -36,6 +36,7 @@ from tests.integration.seeding import (
     DEV_HEAVY,
     EXTRA_HEAVY,
     LIGHT_BYTES,
+    assert_same_pyvenv,
     assert_same_venv,
     buildx,
     dist_versions,
@@ -192,6 +193,10 @@ def test_9324_builds_unchanged_with_the_environment_of_buildx(issue_9324: Issue9
     assert DEV_HEAVY not in dist_versions(inventory)  # --no-dev
     assert file_in(cold.tag, "/opt/sys/libfoo") == "lib\n"
     assert image_config(cold.tag) == image_config(cold.plain)
+
+
+def test_9324_venv_config_is_that_of_buildx(issue_9324: Issue9324) -> None:
+    assert_same_pyvenv(issue_9324.cold.tag, issue_9324.cold.plain, "/app")
 
 
 def test_9324_keyed_layers_hold_the_heavy_packages_of_its_sync(issue_9324: Issue9324) -> None:

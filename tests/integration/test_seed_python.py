@@ -34,6 +34,7 @@ from tests.integration.helpers import error_lines, image_exists, plan_base
 from tests.integration.seeding import (
     BASE_HEAVY,
     LIGHT_BYTES,
+    assert_same_pyvenv,
     assert_same_venv,
     buildx,
     dist_versions,
@@ -190,6 +191,7 @@ def test_python_less_image_matches_buildx(
     assert new_bytes(seeded) < LIGHT_BYTES, seeded.summary["image"]["layers"]
     if "libfoo" in template:
         assert file_in(tag, "/opt/sys/libfoo") == "lib\n"
+    assert_same_pyvenv(tag, plain, venv)
 
 
 def test_no_python_and_no_downloads_is_one_line(
