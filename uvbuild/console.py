@@ -198,6 +198,9 @@ class Terminal:
             f"uvbuild plan for {plan.project_name or plan.project_dir}", rows, heavy
         )
         self._print_totals(plan)
+        described = plan.describe_dockerfile()
+        if described is not None:
+            self.out.print(escape(described))
         self._print_key(plan)
         for note in plan.notes:
             self.out.print(f"note: {escape(note)}")
@@ -262,6 +265,8 @@ class Terminal:
             if name == "layers":
                 keys = ", ".join(f"{e['name']} {e['key'][:16]}" for e in value) or "none"
                 self.out.print(f"  layers: {escape(keys)}")
+            elif name == "system":
+                self.out.print(f"  system: {len(value)} lines (the user's system part)")
             elif name != "packages":
                 self.out.print(f"  {name}: {escape(json.dumps(value))}")
         self.out.print(f"  packages: {len(document['packages'])} heavy entries")

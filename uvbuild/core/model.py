@@ -356,7 +356,38 @@ class BuildPlan:
             "light": [_package_entry(s) for s in self.light],
             "totals": {"heavy": _totals(self.heavy), "light": _totals(self.light)},
             "notes": list(self.notes),
+            **({"dockerfile": _dockerfile_entry(self.dockerfile)} if self.dockerfile.path else {}),
         }
+
+    def describe_dockerfile(self) -> str | None:
+        """One line on the user's Dockerfile and how the build uses it (None: generated)."""
+        user = self.dockerfile
+        if user.path is None:
+            return None
+        if user.seed is not None:
+            split = user.seed
+            return (
+                f"Dockerfile {user.path}: cut at its `uv sync` on line {split.sync_line}; the "
+                f"keyed layers sit on its system part ({len(split.system.system)} instructions"
+                + (" and the commands before the sync" if split.system.system_run else "")
+                + ")"
+            )
+        where = "its stage uvbuild-system" if user.system is not None else "the base image"
+        return f"Dockerfile {user.path}: uses FROM uvbuild-base; the keyed layers sit on {where}"
+
+
+def _dockerfile_entry(user: UserDockerfile) -> dict[str, Any]:
+    entry: dict[str, Any] = {"path": user.path, "mode": user.mode}
+    if user.system is not None:
+        entry["system"] = {
+            "images": list(user.system.images),
+            "context": dict(user.context_digests),
+            "instructions": len(user.system.system),
+        }
+    if user.seed is not None:
+        entry["sync-line"] = user.seed.sync_line
+        entry["python-downloads"] = user.seed.python_downloads
+    return entry
 
 
 def _package_entry(selected: SelectedPackage) -> dict[str, Any]:

@@ -59,6 +59,23 @@ class Reporter(Protocol):
     def stream(self, line: str) -> None: ...
 
 
+# uv's words when no interpreter satisfies the request (and it may not download one)
+NO_INTERPRETER = "No interpreter found for"
+
+
+def no_python(plan: BuildPlan) -> ConfigError:
+    """The one line for a system part without the Python the sync would use."""
+    python = plan.seed.python_request if plan.seed is not None else None
+    python = python or plan.target.python
+    where = plan.dockerfile.path
+    return ConfigError(
+        f"{where}: the image the system part makes has no Python {python} and uv may not "
+        f"download one there (UV_PYTHON_DOWNLOADS=never): add `RUN uv python install "
+        f"{plan.target.python}` (or the distribution's python{plan.target.python}) before the "
+        "`uv sync`, or let uv download Python"
+    )
+
+
 class BuildFlow:
     """Carries out a plan: base first (reused or built), then the app."""
 
@@ -308,8 +325,19 @@ class BuildFlow:
             + ("" if the_policy.base_in_engine else f", pushed by the {the_policy.driver} builder")
         )
         started = time.monotonic()
+        seen: list[str] = []
+
+        def sink(line: str) -> None:
+            if NO_INTERPRETER in line:
+                seen.append(line)
+            self.report.stream(line)
+
         try:
-            self._run_build(request, self.report.stream, f"the base build ({plan.tag})")
+            self._run_build(request, sink, f"the base build ({plan.tag})")
+        except BuildFailed as exc:
+            if seen and plan.system is not None:
+                raise no_python(plan) from exc
+            raise
         except Interrupted as exc:
             raise Interrupted(
                 f"{exc} while building the base: the build was stopped and {plan.tag} was "
