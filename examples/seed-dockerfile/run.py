@@ -32,6 +32,7 @@ from demo import synth  # noqa: E402
 
 TAG = "seed-dockerfile:demo"
 MIRROR_ARG = "UV_PYTHON_DOWNLOADS_JSON_URL"
+MIRROR_PORT = 38797
 
 
 def mirror_script() -> Path | None:
@@ -42,19 +43,43 @@ def mirror_script() -> Path | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def own_mirror_directory(root: Path) -> Path:
+    """A CACHE_DIR for python-mirror whose python-mirror/ links to the shared archive, so
+    that the downloads.json it writes (naming its port) is its own."""
+    shared = Path(os.environ.get("CACHE_DIR", "/var/cache/uvbuild-test")) / "python-mirror"
+    if not (shared / "archive.name").is_file():
+        sys.exit(f"seed demo: no managed-Python archive in {shared}; run python-base-image")
+    own = root / "python-mirror"
+    own.mkdir()
+    for name in ("archive.name", "python.version", (shared / "archive.name").read_text().strip()):
+        (own / name).symlink_to(shared / name)
+    return root
 
 
-def buildx(project: Path, build_args: list[str], tag: str) -> float:
+def mirror_port() -> int:
+    """MIRROR_PORT when free (the mirror's URL is a build argument of the system part, so
+    a port of its own each run would move the base key), else any free port."""
+    for port in (MIRROR_PORT, 0):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError("no free port")
+
+
+def buildx(project: Path, build_args: list[str], tag: str) -> tuple[float, str]:
+    """``docker buildx build`` of the same Dockerfile: (seconds, the image ID)."""
+    iidfile = project.parent / "buildx.iid"
     command = ["docker", "buildx", "build", "--network", "host", "--load", "-t", tag]
-    command += [*build_args, "-f", str(project / "Dockerfile"), str(project)]
+    command += ["--iidfile", str(iidfile), *build_args]
+    command += ["-f", str(project / "Dockerfile"), str(project)]
     print("$", " ".join(command), flush=True)
     started = time.monotonic()
     subprocess.run(command, check=True)
-    return time.monotonic() - started
+    return time.monotonic() - started, iidfile.read_text().strip()
 
 
 def main() -> None:
@@ -77,14 +102,20 @@ def main() -> None:
         sys.exit("seed demo: no python-mirror script; pass --mirror ../shared/docker/python-mirror")
     wheels = demo.synthetic_wheels(args.heavy_mb)
 
-    port = str(free_port())
+    port, scratch = str(mirror_port()), tempfile.TemporaryDirectory()
+    tmp = scratch.name
+    env = {**os.environ, "CACHE_DIR": str(own_mirror_directory(Path(tmp)))}
     started = subprocess.run(
-        [str(args.mirror), "start", "--port", port], capture_output=True, text=True, check=True
+        [str(args.mirror), "start", "--port", port],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     mirror_url = started.stdout.strip().splitlines()[-1].partition("=")[2]
     refs: list[str] = [TAG]
     try:
-        with synth.IndexServer(port=demo.PORT) as index, tempfile.TemporaryDirectory() as tmp:
+        with synth.IndexServer(port=demo.PORT) as index:
             synth.add_to_index(index, wheels)
             project = Path(tmp) / "seed-dockerfile"
             shutil.copytree(HERE, project, ignore=shutil.ignore_patterns("run.py", "__pycache__"))
@@ -98,11 +129,13 @@ def main() -> None:
             flags += ["--uv-image", uv_image]
 
             first = demo.uvbuild("build", str(project), "-t", TAG, *flags)
-            refs += [first["base"]["tag"], first["image"]["id"]]
+            refs += [first["base"]["tag"], first["image"]["id"], TAG + "-buildx"]
             demo.summary("cold build", first)
             run = ["docker", "run", "--rm", "--network", "none", TAG]
             print(subprocess.run(run, capture_output=True, text=True, check=True).stdout)
-            plain_cold = buildx(project, build_args, TAG + "-buildx") if args.compare else None
+            if args.compare:
+                plain_cold, image = buildx(project, build_args, TAG + "-buildx")
+                refs.append(image)
 
             synth.bump(project, "lightpkg-a", "1.1.0")
             print("seed demo: bumped lightpkg-a 1.0.0 -> 1.1.0 and re-locked", flush=True)
@@ -110,8 +143,8 @@ def main() -> None:
             refs.append(second["image"]["id"])
             demo.summary("after a light bump", second)
             if args.compare:
-                refs.append(TAG + "-buildx")
-                plain_bump = buildx(project, build_args, TAG + "-buildx")
+                plain_bump, image = buildx(project, build_args, TAG + "-buildx")
+                refs.append(image)
                 seconds = second["base"]["seconds"] + second["image"]["seconds"]
                 print(
                     f"\ndocker buildx build: cold {plain_cold:.1f} s, light bump {plain_bump:.1f}"
@@ -119,7 +152,8 @@ def main() -> None:
                     flush=True,
                 )
     finally:
-        subprocess.run([str(args.mirror), "stop", "--port", port], check=False)
+        subprocess.run([str(args.mirror), "stop", "--port", port], check=False, env=env)
+        scratch.cleanup()
         if args.clean:
             subprocess.run(
                 ["docker", "image", "rm", *filter(None, refs)], capture_output=True, check=False

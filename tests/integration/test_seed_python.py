@@ -1,7 +1,9 @@
 """Seed mode on an image without Python (issue 11, items 3 and 6), as a CUDA base image is:
 ``uvbuild-test/nopython:bookworm``, with CPython 3.11 from the offline mirror that
 ``../shared/docker/python-mirror start`` serves (``UV_PYTHON_DOWNLOADS_JSON_URL``, a build
-argument of every build here; builds run with ``--network host`` to reach it).
+argument of every build here; builds run with ``--network host`` to reach it). The mirror
+serves its own directory of links to the shared archive, so that its downloads.json (which
+names its port) is not the one other sessions' mirrors serve.
 
 Three ways a Dockerfile gets its Python, each built by ``docker buildx build`` and by
 ``uvbuild build -f``, whose venvs must hold the same distributions (name, version,
@@ -25,6 +27,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -114,10 +117,7 @@ def _mirror_script() -> Path:
     for path in candidates:
         if path.is_file():
             return path
-    message = f"no python-mirror script (looked at {', '.join(map(str, candidates))})"
-    if os.environ.get("UVBUILD_REQUIRE_DOCKER") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    _unavailable(f"no python-mirror script (looked at {', '.join(map(str, candidates))})")
 
 
 def _free_port() -> int:
@@ -126,13 +126,36 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _own_mirror_directory(root: Path) -> Path:
+    """A ``CACHE_DIR`` whose python-mirror/ links to the shared archive: the script writes
+    downloads.json (naming its port) and its pid file there, not in the shared directory
+    that other sessions' mirrors serve."""
+    shared = Path(os.environ.get("CACHE_DIR", "/var/cache/uvbuild-test")) / "python-mirror"
+    names = ["archive.name", "python.version"]
+    if not (shared / names[0]).is_file():
+        _unavailable(f"no managed-Python archive in {shared}; run python-base-image")
+    names.append((shared / names[0]).read_text().strip())
+    own = root / "python-mirror"
+    own.mkdir()
+    for name in names:
+        (own / name).symlink_to(shared / name)
+    return root
+
+
+def _unavailable(message: str) -> NoReturn:
+    if os.environ.get("UVBUILD_REQUIRE_DOCKER") == "1":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
-def python_mirror() -> Iterator[str]:
+def python_mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The offline managed-Python mirror on a free loopback port, for the session; yields
     its ``UV_PYTHON_DOWNLOADS_JSON_URL`` and stops the server (its own pid file) at the end."""
     script, port = _mirror_script(), str(_free_port())
+    env = {**os.environ, "CACHE_DIR": str(_own_mirror_directory(tmp_path_factory.mktemp("py")))}
     started = subprocess.run(
-        [str(script), "start", "--port", port], capture_output=True, text=True, timeout=60
+        [str(script), "start", "--port", port], capture_output=True, text=True, timeout=60, env=env
     )
     try:
         assert started.returncode == 0, started.stderr
@@ -141,16 +164,14 @@ def python_mirror() -> Iterator[str]:
         ]
         yield line.partition("=")[2]
     finally:
-        subprocess.run([str(script), "stop", "--port", port], capture_output=True, timeout=60)
+        stop = [str(script), "stop", "--port", port]
+        subprocess.run(stop, capture_output=True, timeout=60, env=env)
 
 
 @pytest.fixture(scope="module")
 def images_here(base_images: dict[str, str]) -> dict[str, str]:
     if not image_exists(NOPYTHON_IMAGE):
-        message = f"{NOPYTHON_IMAGE} not found locally; make it with python-base-image"
-        if os.environ.get("UVBUILD_REQUIRE_DOCKER") == "1":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        _unavailable(f"{NOPYTHON_IMAGE} not found locally; make it with python-base-image")
     return {**base_images, "nopython_image": NOPYTHON_IMAGE}
 
 
