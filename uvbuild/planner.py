@@ -398,6 +398,12 @@ def _unknown_size_note(split: Grouping) -> tuple[str, ...]:
     )
 
 
+def _python_downloads(config: Config, user: UserDockerfile) -> str:
+    """Whether the keyed stages may install Python: as the user's sync may (seed), else
+    as tool.uvbuild.python-downloads says."""
+    return user.seed.python_downloads if user.seed is not None else config.python_downloads
+
+
 def _system_inputs(user: UserDockerfile) -> tuple[str, ...]:
     """The key's lines for the user's system part (empty without one)."""
     if user.system is None:
@@ -431,6 +437,7 @@ def plan_from(
         uv_image=config.uv_image,
         venv=config.venv,
         compile_bytecode=config.compile_bytecode,
+        python_downloads=_python_downloads(config, user),
         system=_system_inputs(user),
     )
     layers, layer_notes = _keyed_layers(config, split, inputs)
