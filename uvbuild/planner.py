@@ -233,6 +233,9 @@ _SYNC_FIELDS = (
 )
 
 
+_SELECTION = (*_SYNC_FIELDS, "package", "packages")
+
+
 def make_request(config: Config, project: Project, lock_data: Lock) -> Request:
     if project.default_groups is None:  # "all": every group of every package, as uv reads it
         defaults = tuple(
@@ -287,8 +290,12 @@ def make_plan(
     config = resolve_config(project, flags, lock_data.requires_python)
     user = user_dockerfile(root, config, dockerfile, build_args or {})
     if user.seed is not None:
-        seeded = {**(flags or {}), **seed_flags(user.seed)}
-        config = resolve_config(project, seeded, lock_data.requires_python)
+        seeded = seed_flags(user.seed)
+        config = resolve_config(project, {**(flags or {}), **seeded}, lock_data.requires_python)
+        # the sync's selection, exactly: tool.uvbuild's extras or groups (which an empty
+        # flag leaves, and a given one extends) would plan packages the sync does not install
+        synced = load_config(None, seeded)
+        config = replace(config, **{name: getattr(synced, name) for name in _SELECTION})
     return plan_from(project, config, lock_data, str(lock_file), user)
 
 
