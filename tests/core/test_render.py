@@ -16,7 +16,7 @@ import pytest
 from tests.core.plans import FLAGS, PYPI, TORCH_INDEX
 from tests.paths import FIXTURES, GOLDEN
 from uvbuild import __version__, planner
-from uvbuild.core import render, requirements
+from uvbuild.core import hashing, render, requirements
 from uvbuild.core.model import Request
 
 
@@ -244,7 +244,7 @@ def test_layered_base_copies_each_group_with_link(layered):
     for group in layered.layers:
         assert labels[f"io.uvbuild.layer.{group.name}.key"] == group.key
         assert f'io.uvbuild.layer.{group.name}.key="{group.key}"' in base
-    assert labels["io.uvbuild.recipe"] == "uvbuild-base/3"
+    assert labels["io.uvbuild.recipe"] == hashing.RECIPE_VERSION
 
 
 def test_single_layer_base_has_no_layer_labels(two_indexes):
@@ -329,7 +329,8 @@ def test_layer_epochs_come_from_their_own_group(layered):
         assert f"export SOURCE_DATE_EPOCH={epoch} &&" in stage(text, render.layer_stage_name(group))
     # the base's own venv holds no package: epoch 0, whatever the groups hold
     base = stage(text, "uvbuild-base")
-    assert "export SOURCE_DATE_EPOCH=0 &&" in base and base.count("SOURCE_DATE_EPOCH=") == 2
+    # (three RUNs, each with epoch 0: uv, the Python where the image has none, the venv)
+    assert "export SOURCE_DATE_EPOCH=0 &&" in base and base.count("SOURCE_DATE_EPOCH=0") == 3
     assert requirements.source_date_epoch(layered) == requirements.upload_epoch(layered.heavy)
 
 
@@ -368,7 +369,11 @@ def test_run_start_marker_clamps_what_the_run_wrote(tmp_path):
 
 def test_every_uv_run_mounts_the_secrets_and_exports_them_in_its_shell(private):
     text = render.dockerfile(private)
-    assert "ENV UV_INDEX" not in text and "ARG" not in text
+    # the only ARGs are uv's Python mirrors; no credential is an ARG
+    assert "ENV UV_INDEX" not in text and "ARG UV_INDEX" not in text
+    assert {line for line in text.splitlines() if line.startswith("ARG ")} == {
+        f"ARG {name}" for name in render.PYTHON_MIRRORS
+    }
     for name in ("uvbuild-base", "uvbuild-deps", "uvbuild-app"):
         body = stage(text, name)
         run = body[body.rindex("\nRUN ") :]
@@ -492,9 +497,10 @@ def test_python_stage_only_when_the_sync_would_download_python(tmp_path, change,
     assert f"FROM {below} AS uvbuild-base\n" in rendered
     if python_stage:
         python = stage(rendered, "uvbuild-python")
-        assert "{ uv python find python3.11 >/dev/null 2>&1 || uv python install python3.11; }" in (
-            python
-        )
+        assert (
+            "{ uv python find python3.11 >/dev/null 2>&1 || "
+            "UV_PYTHON_DOWNLOADS=automatic uv python install python3.11; }"
+        ) in python
 
 
 def test_seed_chained_run_is_in_the_system_stage(tmp_path):
