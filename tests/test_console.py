@@ -237,6 +237,7 @@ def test_layer_names_with_layer_groups():
         "base image",
         "base image",
         "uv",
+        "python 3.11, where the image has none",
         "venv",
         "cuda: nvidia-cublas-cu12 12.8.4.1",
         "frameworks: torch 2.7.1+cu128",
@@ -251,10 +252,11 @@ def test_layer_names_with_layer_groups():
 def test_layer_names_with_one_heavy_layer():
     plan = fixture_plan(layer_mode="single")
     names = layer_names(plan, image_history(plan))
-    assert names[:4] == [
+    assert names[:5] == [
         "base image",
         "base image",
         "uv",
+        "python 3.11, where the image has none",
         "venv + heavy: nvidia-cublas-cu12 12.8.4.1 +1",
     ]
 

@@ -348,6 +348,238 @@ def test_heavy_min_size_flag_and_key_reach_the_split():
     # nvidia-cublas-cu12 (594 MB) is under both now; torch's size is unknown, so it stays.
     assert [c.selected.name for c in plan.grouping.heavy] == ["torch"]
     assert any("nvidia-cublas-cu12 matches a heavy pattern" in n for n in plan.notes)
-    assert plan.to_dict()["heavy"][0]["reason"] == (
-        "matches torch, size unknown"
+    assert plan.to_dict()["heavy"][0]["reason"] == ("matches torch, size unknown")
+
+
+# -- the user's Dockerfile: seed mode and an explicit system stage ----------------------------
+
+SEED_DOCKERFILE = """\
+ARG BASE=debian:bookworm
+FROM $BASE AS builder
+ARG python_version=3.11
+ARG APT=curl
+COPY --from=ghcr.io/astral-sh/uv:0.5.2 /uv /usr/local/bin/uv
+COPY scripts/setup.sh /tmp/setup.sh
+RUN apt-get update && apt-get install -y $APT && sh /tmp/setup.sh
+ENV UV_PYTHON="python$python_version" UV_PROJECT_ENVIRONMENT=/app UV_COMPILE_BYTECODE=1
+WORKDIR /project
+COPY pyproject.toml uv.lock /project/
+ARG APP_VERSION=1
+RUN --mount=type=cache,target=/root/.cache/uv uv sync --no-dev --no-install-project --frozen
+COPY . /project
+RUN uv sync --frozen --no-dev
+
+FROM debian:bookworm-slim AS runtime
+COPY --from=builder /app /app
+CMD ["/app/bin/python"]
+"""
+
+
+@pytest.fixture
+def seed_project(tmp_path: Path) -> Path:
+    """two_indexes with a Dockerfile that does not mention uvbuild (and a script its
+    system part copies)."""
+    target = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "two_indexes", target)
+    (target / "Dockerfile").write_text(SEED_DOCKERFILE)
+    (target / "scripts").mkdir()
+    (target / "scripts" / "setup.sh").write_text("echo set up\n")
+    return target
+
+
+def seed_plan(project: Path, build_args=None, flags=FLAGS):
+    return planner.make_plan(
+        project, flags, dockerfile=project / "Dockerfile", build_args=build_args
     )
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_seed_plan_takes_the_syncs_settings(seed_project):
+    plan = seed_plan(seed_project, flags={"platform": "linux/amd64", "python": "3.12"})
+    assert plan.dockerfile.mode == "seed"
+    assert plan.dockerfile.path == str(seed_project / "Dockerfile")
+    assert plan.seed is not None and plan.system is plan.seed.system
+    assert plan.config.venv == "/app"
+    assert plan.config.compile_bytecode is True
+    assert plan.target.python == "3.11"  # UV_PYTHON wins over --python
+    assert plan.request.no_dev is True
+    assert plan.dockerfile.context_digests[0][0] == "scripts/setup.sh"
+    assert "context scripts/setup.sh sha256:" in plan.key_document
+
+
+def test_seed_selection_replaces_the_config_selection(seed_project):
+    pyproject = seed_project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.uvbuild]\nextras = ["gpu"]\n')
+    plan = seed_plan(seed_project)
+    assert plan.request.extras == () and plan.request.no_dev is True
+
+
+def test_the_projects_dockerfile_is_read_without_file(seed_project):
+    plan = planner.make_plan(seed_project, FLAGS)
+    assert plan.dockerfile.mode == "seed"
+    assert plan.key == seed_plan(seed_project).key
+
+
+def test_generated_ignores_the_projects_dockerfile(seed_project):
+    pyproject = seed_project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.uvbuild]\ndockerfile = "generated"\n')
+    plan = planner.make_plan(seed_project, FLAGS)
+    assert plan.dockerfile.mode == "generated" and plan.system is None
+
+
+def test_seed_refusal_reaches_make_plan(seed_project):
+    edit(seed_project / "Dockerfile", "--no-dev --no-install-project", "--no-sources")
+    with pytest.raises(ConfigError, match=rf"^{seed_project / 'Dockerfile'}:12: `uv sync "):
+        seed_plan(seed_project)
+
+
+def test_malformed_dockerfile_names_the_file(seed_project):
+    (seed_project / "Dockerfile").write_text("FROM debian\nENV A\n")
+    with pytest.raises(ConfigError) as info:
+        seed_plan(seed_project)
+    assert str(info.value).startswith(f"{seed_project / 'Dockerfile'}: not a Dockerfile")
+
+
+def test_missing_file_names_the_flag(tmp_path, seed_project):
+    with pytest.raises(ConfigError, match=r"^--file: .* does not exist"):
+        planner.make_plan(seed_project, FLAGS, dockerfile=tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("apt-get install -y $APT", "apt-get install -y $APT wget"),  # a system RUN
+        ("ENV UV_PYTHON", "ENV LANG=C.UTF-8\nENV UV_PYTHON"),  # a system ENV
+        ("ARG BASE=debian:bookworm", "ARG BASE=debian:trixie"),  # the FROM image
+        ("uv:0.5.2", "uv:0.5.3"),  # an image the system part copies from
+    ],
+)
+def test_an_edit_of_the_system_part_moves_the_key(seed_project, old, new):
+    before = seed_plan(seed_project)
+    edit(seed_project / "Dockerfile", old, new)
+    after = seed_plan(seed_project)
+    assert after.key != before.key
+    assert all(a.key != b.key for a, b in zip(after.layers, before.layers, strict=True))
+
+
+def test_an_edit_of_a_copied_file_moves_the_key(seed_project):
+    before = seed_plan(seed_project)
+    (seed_project / "scripts" / "setup.sh").write_text("echo set up again\n")
+    assert seed_plan(seed_project).key != before.key
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("COPY pyproject.toml uv.lock /project/", "COPY pyproject.toml uv.lock README* /project/"),
+        ("ARG APP_VERSION=1", "ARG APP_VERSION=2"),  # an ARG of the prelude
+        ("COPY . /project\n", "COPY . /project\nRUN echo more\n"),  # the rest
+        ('CMD ["/app/bin/python"]', 'CMD ["/app/bin/python", "-m", "app"]'),  # the runtime
+    ],
+)
+def test_an_edit_after_the_system_part_keeps_the_key(seed_project, old, new):
+    before = seed_plan(seed_project)
+    edit(seed_project / "Dockerfile", old, new)
+    assert seed_plan(seed_project).key == before.key
+
+
+def test_a_light_bump_keeps_the_key(seed_project):
+    before = seed_plan(seed_project)
+    edit(seed_project / "uv.lock", 'version = "1.17.0"', 'version = "1.17.1"')
+    after = seed_plan(seed_project)
+    assert [s.version for s in after.light] == ["1.17.1"]
+    assert after.key == before.key
+
+
+def test_an_edit_of_a_project_file_outside_the_system_part_keeps_the_key(seed_project):
+    before = seed_plan(seed_project)
+    (seed_project / "app.py").write_text("print('hi')\n")
+    assert seed_plan(seed_project).key == before.key
+
+
+@pytest.mark.parametrize(
+    ("build_args", "moves"),
+    [
+        ({"APT": "wget"}, True),  # an ARG the system RUN sees
+        ({"BASE": "debian:trixie"}, True),  # the global ARG of the FROM
+        ({"python_version": "3.12"}, True),
+        ({"APT": "curl"}, False),  # the default, given
+        ({"APP_VERSION": "2"}, False),  # an ARG of the prelude
+        ({"UNUSED": "x"}, False),
+    ],
+)
+def test_build_args_move_the_key_when_the_system_part_uses_them(seed_project, build_args, moves):
+    before = seed_plan(seed_project)
+    after = seed_plan(seed_project, build_args)
+    assert (after.key != before.key) is moves
+
+
+def test_build_arg_python_version_reaches_the_target(seed_project):
+    assert seed_plan(seed_project, {"python_version": "3.12"}).target.python == "3.12"
+
+
+EXPLICIT_DOCKERFILE = """\
+FROM debian:bookworm AS uvbuild-system
+COPY apt.txt /tmp/apt.txt
+RUN apt-get update && xargs apt-get install -y < /tmp/apt.txt
+
+FROM uvbuild-base
+WORKDIR /app
+COPY . .
+"""
+
+
+def test_explicit_system_stage(seed_project):
+    (seed_project / "Dockerfile").write_text(EXPLICIT_DOCKERFILE)
+    (seed_project / "apt.txt").write_text("curl\n")
+    plan = seed_plan(seed_project)
+    assert plan.dockerfile.mode == "base"
+    assert plan.seed is None and plan.system is not None
+    assert plan.system.system_from == "FROM debian:bookworm AS uvbuild-system"
+    assert plan.dockerfile.context_digests[0][0] == "apt.txt"
+    before = plan.key
+    (seed_project / "apt.txt").write_text("curl wget\n")
+    assert seed_plan(seed_project).key != before
+
+
+def test_base_dockerfile_without_a_system_stage(seed_project):
+    (seed_project / "Dockerfile").write_text("FROM uvbuild-base\nCOPY . /app\n")
+    plan = seed_plan(seed_project)
+    assert plan.dockerfile.mode == "base" and plan.system is None
+    generated = planner.make_plan(seed_project, {**FLAGS, "dockerfile": "generated"})
+    assert plan.key == generated.key
+
+
+# -- build-context digests ---------------------------------------------------------------------
+
+
+def test_context_digests(tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x").write_text("x")
+    (tmp_path / "d" / "y").write_text("y")
+    sources = ("a.txt", "/a.txt", "d/", "*.txt", "nope", "no*")
+    digests = dict(planner._context_digests(tmp_path, sources))
+    assert digests["a.txt"] == digests["/a.txt"] == digests["*.txt"] != "missing"
+    assert digests["d/"] != digests["a.txt"]
+    assert digests["nope"] == digests["no*"] == "missing"
+    before = digests["d/"]
+    (tmp_path / "d" / "y").write_text("changed")
+    assert dict(planner._context_digests(tmp_path, ("d/",)))["d/"] != before
+    # a renamed file with the same bytes is another context
+    (tmp_path / "d" / "y").rename(tmp_path / "d" / "z")
+    assert dict(planner._context_digests(tmp_path, ("d/",)))["d/"] != before
+
+
+def test_seed_selection_is_the_syncs_only(seed_project):
+    pyproject = seed_project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.uvbuild]\ngroups = ["lint"]\n')
+    edit(seed_project / "Dockerfile", "--no-dev --no-install-project", "--no-install-project")
+    plan = seed_plan(seed_project, flags={**FLAGS, "no_dev": True, "all_extras": True})
+    assert plan.request.groups == () and not plan.request.no_dev
+    assert not plan.request.all_extras

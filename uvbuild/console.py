@@ -388,7 +388,8 @@ def layer_names(plan: BuildPlan, layers: Sequence[tuple[str, bool]]) -> list[str
     """What each image layer holds, from the plan and the image history.
 
     ``layers`` is (created by, shared with the base) per layer, oldest first. The base's
-    own layers follow render.base_stage: the uv binaries (``uv``), then either the venv and
+    own layers follow render.base_stage: the uv binaries (``uv``), the target Python where
+    the image has none (``python 3.11, ...``), then either the venv and
     one ``COPY --link`` per layer group in plan.layers order (``venv``,
     ``cuda: 12 packages, 2.9 GB``...), or one RUN holding the venv and every heavy package;
     below uv, the base image's layers (``base image``). The generated app stages give
@@ -411,6 +412,8 @@ def layer_names(plan: BuildPlan, layers: Sequence[tuple[str, bool]]) -> list[str
         elif step.startswith("COPY ") and f"{render.LAYER_DIR}/ " in step:
             group = next(copy_group, None)
             name = describe_packages(group.packages, group.name) if group else None
+        elif step.startswith("RUN ") and "uv python find" in step and "uv python install" in step:
+            name = f"python {plan.target.python}, where the image has none"
         elif step.startswith("RUN ") and f"uv venv {plan.config.venv}" in step:
             name = "venv" if plan.layers or not heavy else describe_packages(heavy, "venv + heavy")
         elif step.startswith("RUN ") and "uv sync" in step and "--no-install-" in step:

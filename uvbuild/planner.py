@@ -233,6 +233,9 @@ _SYNC_FIELDS = (
 )
 
 
+_SELECTION = (*_SYNC_FIELDS, "package", "packages")
+
+
 def make_request(config: Config, project: Project, lock_data: Lock) -> Request:
     if project.default_groups is None:  # "all": every group of every package, as uv reads it
         defaults = tuple(
@@ -287,8 +290,12 @@ def make_plan(
     config = resolve_config(project, flags, lock_data.requires_python)
     user = user_dockerfile(root, config, dockerfile, build_args or {})
     if user.seed is not None:
-        seeded = {**(flags or {}), **seed_flags(user.seed)}
-        config = resolve_config(project, seeded, lock_data.requires_python)
+        seeded = seed_flags(user.seed)
+        config = resolve_config(project, {**(flags or {}), **seeded}, lock_data.requires_python)
+        # the sync's selection, exactly: tool.uvbuild's extras or groups (which an empty
+        # flag leaves, and a given one extends) would plan packages the sync does not install
+        synced = load_config(None, seeded)
+        config = replace(config, **{name: getattr(synced, name) for name in _SELECTION})
     return plan_from(project, config, lock_data, str(lock_file), user)
 
 
@@ -398,6 +405,12 @@ def _unknown_size_note(split: Grouping) -> tuple[str, ...]:
     )
 
 
+def _python_downloads(config: Config, user: UserDockerfile) -> str:
+    """Whether the keyed stages may install Python: as the user's sync may (seed), else
+    as tool.uvbuild.python-downloads says."""
+    return user.seed.python_downloads if user.seed is not None else config.python_downloads
+
+
 def _system_inputs(user: UserDockerfile) -> tuple[str, ...]:
     """The key's lines for the user's system part (empty without one)."""
     if user.system is None:
@@ -431,6 +444,7 @@ def plan_from(
         uv_image=config.uv_image,
         venv=config.venv,
         compile_bytecode=config.compile_bytecode,
+        python_downloads=_python_downloads(config, user),
         system=_system_inputs(user),
     )
     layers, layer_notes = _keyed_layers(config, split, inputs)

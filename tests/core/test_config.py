@@ -62,6 +62,7 @@ VALID: dict[str, tuple[object, object]] = {
         (("cuda", ("nvidia-*", "cuda-*")), ("torch", ("torch", "triton"))),
     ),
     "layer-mode": ("auto", "auto"),
+    "python-downloads": ("never", "never"),
     "layer-limit": ("1.5GB", 1_500_000_000),
     "index-credentials": (["synth"], ("synth",)),
 }
@@ -306,6 +307,7 @@ BAD_VALUES = [
     ("layers", {}),
     ("layer-mode", "layers"),
     ("layer-mode", True),
+    ("python-downloads", "sometimes"),
     ("layer-limit", "huge"),
     ("index-credentials", ["no spaces"]),
 ]

@@ -6,16 +6,17 @@ Update the golden files with ``UVBUILD_UPDATE_GOLDEN=1 python -m pytest tests/co
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from tests.core.plans import PYPI, TORCH_INDEX
-from tests.paths import GOLDEN
-from uvbuild import __version__
-from uvbuild.core import render, requirements
+from tests.core.plans import FLAGS, PYPI, TORCH_INDEX
+from tests.paths import FIXTURES, GOLDEN
+from uvbuild import __version__, planner
+from uvbuild.core import hashing, render, requirements
 from uvbuild.core.model import Request
 
 
@@ -243,7 +244,7 @@ def test_layered_base_copies_each_group_with_link(layered):
     for group in layered.layers:
         assert labels[f"io.uvbuild.layer.{group.name}.key"] == group.key
         assert f'io.uvbuild.layer.{group.name}.key="{group.key}"' in base
-    assert labels["io.uvbuild.recipe"] == "uvbuild-base/3"
+    assert labels["io.uvbuild.recipe"] == hashing.RECIPE_VERSION
 
 
 def test_single_layer_base_has_no_layer_labels(two_indexes):
@@ -328,7 +329,8 @@ def test_layer_epochs_come_from_their_own_group(layered):
         assert f"export SOURCE_DATE_EPOCH={epoch} &&" in stage(text, render.layer_stage_name(group))
     # the base's own venv holds no package: epoch 0, whatever the groups hold
     base = stage(text, "uvbuild-base")
-    assert "export SOURCE_DATE_EPOCH=0 &&" in base and base.count("SOURCE_DATE_EPOCH=") == 2
+    # (three RUNs, each with epoch 0: uv, the Python where the image has none, the venv)
+    assert "export SOURCE_DATE_EPOCH=0 &&" in base and base.count("SOURCE_DATE_EPOCH=0") == 3
     assert requirements.source_date_epoch(layered) == requirements.upload_epoch(layered.heavy)
 
 
@@ -367,7 +369,11 @@ def test_run_start_marker_clamps_what_the_run_wrote(tmp_path):
 
 def test_every_uv_run_mounts_the_secrets_and_exports_them_in_its_shell(private):
     text = render.dockerfile(private)
-    assert "ENV UV_INDEX" not in text and "ARG" not in text
+    # the only ARGs are uv's Python mirrors; no credential is an ARG
+    assert "ENV UV_INDEX" not in text and "ARG UV_INDEX" not in text
+    assert {line for line in text.splitlines() if line.startswith("ARG ")} == {
+        f"ARG {name}" for name in render.PYTHON_MIRRORS
+    }
     for name in ("uvbuild-base", "uvbuild-deps", "uvbuild-app"):
         body = stage(text, name)
         run = body[body.rindex("\nRUN ") :]
@@ -384,3 +390,165 @@ def test_every_uv_run_mounts_the_secrets_and_exports_them_in_its_shell(private):
     assert f"--default-index pytorch={TORCH_INDEX} -r" in base
     assert f"--index-url {PYPI} -r" in base  # the other index needs none
     assert "-path /run/secrets " in base  # never touched by the clamp
+
+
+# -- the user's Dockerfile: seed mode and an explicit system stage ---------------------------
+
+SEED = """\
+# syntax=docker/dockerfile:1
+FROM debian:bookworm AS builder
+ARG python_version=3.11
+COPY --from=ghcr.io/astral-sh/uv:0.5.2 /uv /usr/local/bin/uv
+RUN apt-get update && apt-get install -y curl
+ENV UV_PYTHON="python$python_version" UV_PROJECT_ENVIRONMENT=/app UV_COMPILE_BYTECODE=1
+WORKDIR /project
+COPY pyproject.toml uv.lock /project/
+RUN --mount=type=cache,target=/root/.cache/uv uv sync --no-dev --no-install-project --frozen
+COPY . /project
+RUN uv sync --frozen --no-dev
+
+FROM debian:bookworm-slim AS runtime
+COPY --from=builder /app /app
+CMD ["/app/bin/python"]
+"""
+
+
+def seed_plan(tmp_path: Path, text: str, **flags):
+    project = tmp_path / "proj"
+    if not project.exists():
+        shutil.copytree(FIXTURES / "two_indexes", project)
+    (project / "Dockerfile").write_text(text)
+    return planner.make_plan(project, {**FLAGS, **flags}, dockerfile=project / "Dockerfile")
+
+
+def from_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("FROM ")]
+
+
+def test_seed_dockerfile_stages(tmp_path):
+    plan = seed_plan(tmp_path, SEED)
+    text = render.dockerfile(plan)
+    assert text.splitlines()[0] == "# syntax=docker/dockerfile:1"
+    assert text.count("# syntax=") == 1
+    assert from_lines(text) == [
+        "FROM debian:bookworm AS uvbuild-system",
+        "FROM uvbuild-system AS uvbuild-python",
+        "FROM uvbuild-python AS uvbuild-layer-cuda",
+        "FROM uvbuild-python AS uvbuild-layer-frameworks",
+        "FROM uvbuild-python AS uvbuild-base",
+        "FROM uvbuild-base AS builder",
+        "FROM debian:bookworm-slim AS runtime",
+    ]
+    system = stage(text, "uvbuild-system")
+    assert system == "\n".join(["FROM debian:bookworm AS uvbuild-system", *SEED.splitlines()[2:7]])
+    # the user's own stage from the prelude on, on the base, with its ARGs declared again
+    builder = text[text.index("FROM uvbuild-base AS builder") :]
+    assert builder.startswith(
+        "FROM uvbuild-base AS builder\nARG python_version=3.11\n"
+        "COPY pyproject.toml uv.lock /project/\n"
+        "RUN --mount=type=cache,target=/root/.cache/uv uv sync --no-dev --no-install-project"
+    )
+    for part in plan.seed.rest:
+        assert part in builder
+    assert SEED[SEED.index("FROM debian:bookworm-slim") :] in text
+    assert "uvbuild-deps" not in text and "uvbuild-app" not in text
+    assert f"from {plan.dockerfile.path}" in text.splitlines()[1]
+
+
+def test_seed_keyed_stages_add_no_env(tmp_path):
+    text = render.dockerfile(seed_plan(tmp_path, SEED))
+    base = text[text.index("FROM uvbuild-python AS uvbuild-base") :]
+    base = base[: base.index("\nFROM ", 1)]
+    assert not any(line.startswith("ENV ") for line in base.splitlines())
+    for name in ("uvbuild-python", "uvbuild-layer-cuda", "uvbuild-layer-frameworks"):
+        assert "\nENV " not in stage(text, name)
+        assert "\nARG python_version=3.11\n" in stage(text, name)
+    # uv's settings are the sync's, in each RUN's own shell
+    assert (
+        'export PATH="/tmp/uvbuild-uv:$PATH" UV_LINK_MODE="copy" UV_PYTHON="python3.11" '
+        'UV_PROJECT_ENVIRONMENT="/app" VIRTUAL_ENV="/app"'
+    ) in base
+    assert "cp /tmp/uvbuild-uv/uv" not in text  # no uv copied into the user's image
+    assert "{ [ -e /app/pyvenv.cfg ] || uv venv /app; }" in base
+
+
+def test_seed_without_layer_groups_has_no_env_either(tmp_path):
+    text = render.dockerfile(seed_plan(tmp_path, SEED, layer_mode="single"))
+    start = text.index("FROM uvbuild-python AS uvbuild-base")
+    base = text[start : text.index("\nFROM ", start + 1)]
+    assert "\nENV " not in base and "uv pip install --python /app" in base
+
+
+@pytest.mark.parametrize(
+    ("change", "python_stage"),
+    [
+        ((), True),  # uv may download Python and nothing installs one
+        (("ENV UV_PYTHON=", "ENV UV_PYTHON_DOWNLOADS=never UV_PYTHON="), False),
+        (("apt-get install -y curl", "apt-get install -y curl && uv python install 3.11"), False),
+    ],
+)
+def test_python_stage_only_when_the_sync_would_download_python(tmp_path, change, python_stage):
+    text = SEED.replace(*change) if change else SEED
+    plan = seed_plan(tmp_path, text)
+    rendered = render.dockerfile(plan)
+    assert render.python_stage_needed(plan) is python_stage
+    assert ("AS uvbuild-python" in rendered) is python_stage
+    below = "uvbuild-python" if python_stage else "uvbuild-system"
+    assert f"FROM {below} AS uvbuild-base\n" in rendered
+    if python_stage:
+        python = stage(rendered, "uvbuild-python")
+        assert (
+            "{ uv python find python3.11 >/dev/null 2>&1 || "
+            "UV_PYTHON_DOWNLOADS=automatic uv python install python3.11; }"
+        ) in python
+
+
+def test_seed_chained_run_is_in_the_system_stage(tmp_path):
+    text = SEED.replace(
+        "COPY . /project\nRUN uv sync --frozen --no-dev\n",
+        "COPY . /project\n",
+    ).replace(
+        "RUN --mount=type=cache,target=/root/.cache/uv uv sync",
+        "RUN --mount=type=cache,target=/root/.cache/uv uv venv /app && uv sync",
+    )
+    rendered = render.dockerfile(seed_plan(tmp_path, text))
+    system = stage(rendered, "uvbuild-system")
+    assert system.endswith("\nRUN --mount=type=cache,target=/root/.cache/uv uv venv /app")
+    assert "RUN --mount=type=cache,target=/root/.cache/uv uv sync --no-dev" in rendered
+
+
+def test_seed_global_args_come_first(tmp_path):
+    text = SEED.replace("FROM debian:bookworm AS builder", "ARG BASE=debian:bookworm\nFROM $BASE")
+    rendered = render.dockerfile(seed_plan(tmp_path, text))
+    lines = rendered.splitlines()
+    assert lines.index("ARG BASE=debian:bookworm") < lines.index("FROM $BASE AS uvbuild-system")
+    assert "FROM uvbuild-base\n" in rendered  # the sync stage had no name
+
+
+EXPLICIT = """\
+FROM debian:bookworm AS uvbuild-system
+RUN apt-get update && apt-get install -y curl
+
+FROM uvbuild-base
+WORKDIR /app
+COPY . .
+"""
+
+
+def test_explicit_system_stage_is_below_the_layers(tmp_path):
+    plan = seed_plan(tmp_path, EXPLICIT)
+    assert plan.seed is None and plan.system is not None
+    text = render.dockerfile(plan)
+    assert from_lines(text) == [
+        "FROM debian:bookworm AS uvbuild-system",
+        "FROM uvbuild-system AS uvbuild-layer-cuda",
+        "FROM uvbuild-system AS uvbuild-layer-frameworks",
+        "FROM uvbuild-system AS uvbuild-base",
+        "FROM uvbuild-base AS uvbuild-deps",
+        "FROM uvbuild-deps AS uvbuild-app",
+    ]
+    assert stage(text, "uvbuild-system") == EXPLICIT.split("\n\n")[0]
+    # not a seed build: uvbuild's own uv and environment, as on a base image
+    assert "cp /tmp/uvbuild-uv/uv /tmp/uvbuild-uv/uvx /bin/" in stage(text, "uvbuild-base")
+    assert "UV_PROJECT_ENVIRONMENT=/opt/venv" in stage(text, "uvbuild-base")
+    assert "python:3.11-slim-bookworm" not in text

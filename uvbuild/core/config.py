@@ -161,6 +161,13 @@ class Config:
     layer_limit: int = setting(
         DEFAULT_LAYER_LIMIT, "size", "--layer-limit", "Largest heavy layer in auto mode (2GB)."
     )
+    python_downloads: str = setting(
+        "automatic",
+        "python-downloads",
+        "--python-downloads",
+        "When the base image has no Python of the target version: `automatic` installs it "
+        "with `uv python install` (as `uv sync` would), `manual`/`never` do not.",
+    )
     compile_bytecode: bool = setting(
         True,
         "bool",

@@ -18,9 +18,9 @@ from typing import Any
 from uvbuild.core.model import HeavyChoice, LayerGroup
 
 # Bump whenever the generated uvbuild-base stage changes what it installs or how.
-RECIPE_VERSION = "uvbuild-base/3"
+RECIPE_VERSION = "uvbuild-base/4"
 # Bump whenever a generated uvbuild-layer-<group> stage changes what it installs or how.
-LAYER_RECIPE_VERSION = "uvbuild-layer/2"
+LAYER_RECIPE_VERSION = "uvbuild-layer/3"
 TAG_LENGTH = 16
 
 
@@ -35,6 +35,8 @@ class KeyInputs:
     venv: str
     compile_bytecode: bool
     link_mode: str = "copy"
+    # whether the stages install the target Python where the image has none
+    python_downloads: str = "automatic"
     # the user's system part the layers are built on (its recipe, the digests of the
     # build-context files it reads, how Python comes in); empty: the base image alone
     system: tuple[str, ...] = ()
@@ -88,6 +90,7 @@ def _document(recipe: str, heavy: Sequence[HeavyChoice], inputs: KeyInputs) -> d
         "venv": inputs.venv,
         "compile-bytecode": inputs.compile_bytecode,
         "link-mode": inputs.link_mode,
+        "python-downloads": inputs.python_downloads,
         "packages": packages,
         **({"system": list(inputs.system)} if inputs.system else {}),
     }

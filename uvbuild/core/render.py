@@ -43,6 +43,8 @@ from uvbuild.core.requirements import HeavyFile, heavy_files, layer_epoch, sourc
 
 BASE_STAGE = "uvbuild-base"
 SYSTEM_STAGE = "uvbuild-system"
+# uv's mirrors for Python downloads: build args of the stages that may install Python
+PYTHON_MIRRORS = ("UV_PYTHON_INSTALL_MIRROR", "UV_PYTHON_DOWNLOADS_JSON_URL")
 PYTHON_STAGE = "uvbuild-python"
 LAYER_STAGE_PREFIX = "uvbuild-layer-"
 # Where a layer stage gathers the files its install added, laid out as in the venv.
@@ -256,10 +258,33 @@ def _stage_start(plan: BuildPlan, stage: str) -> list[str]:
     # uv comes in by a RUN, not a COPY: a COPY into /bin/ gives the directory the time of
     # the build, and this RUN sets it to a fixed one (0: the layer holds no package).
     copy_uv = _reproducible(0, [f"cp {UV_MOUNT}/uv {UV_MOUNT}/uvx /bin/"], [], [UV_MOUNT])
-    return [
+    start = [
         f"FROM {_below(plan)} AS {stage}",
         _run([f"--mount=type=bind,from={plan.config.uv_image},target={UV_MOUNT}"], copy_uv),
         _base_env(plan),
+    ]
+    if plan.config.python_downloads == "automatic":
+        start += _python_install(plan)
+    return start
+
+
+def _python_install(plan: BuildPlan) -> list[str]:
+    """An interpreter for the target where the image has none, as ``uv sync`` would get
+    one: ``uv python find`` finds what uv would use; else ``uv python install`` (into
+    UV_PYTHON_INSTALL_DIR, from the mirrors the build args name)."""
+    python = shlex.quote(
+        plan.seed.python_request if plan.seed and plan.seed.python_request else plan.target.python
+    )
+    install = (
+        f"{{ uv python find {python} >/dev/null 2>&1 || "
+        f"UV_PYTHON_DOWNLOADS=automatic uv python install {python}; }}"
+    )
+    steps = _reproducible(
+        0, [*_seed_exports(plan), install], [], [UV_CACHE, *_seed_mount_points(plan)]
+    )
+    return [
+        *(f"ARG {name}" for name in PYTHON_MIRRORS),
+        _run([_cache_mount(), *_seed_mounts(plan)], steps),
     ]
 
 
@@ -307,23 +332,18 @@ def python_stage_needed(plan: BuildPlan) -> bool:
     """Whether a seed build adds the stage that installs the Python the user's sync would
     download: uv may download it there and the system part does not install one."""
     seed = plan.seed
-    return seed is not None and seed.python_downloads != "never" and not plan.system.installs_python
+    return (
+        seed is not None
+        and seed.python_downloads == "automatic"
+        and not plan.system.installs_python
+    )
 
 
 def python_stage(plan: BuildPlan) -> str:
     """``uvbuild-python``: the system part, and the interpreter the user's sync would
-    download when the system part has none (``uv python find`` finds what uv would use)."""
-    python = shlex.quote(plan.seed.python_request or plan.target.python)
-    steps = [
-        *_seed_exports(plan),
-        f"{{ uv python find {python} >/dev/null 2>&1 || uv python install {python}; }}",
-    ]
+    download when the system part has none."""
     return "\n".join(
-        [
-            f"FROM {SYSTEM_STAGE} AS {PYTHON_STAGE}",
-            *plan.system.args,
-            _run([*_seed_mounts(plan)], _reproducible(0, steps, [], [UV_MOUNT])),
-        ]
+        [f"FROM {SYSTEM_STAGE} AS {PYTHON_STAGE}", *plan.system.args, *_python_install(plan)]
     )
 
 

@@ -92,7 +92,12 @@ class _Refusal(ConfigError):
 
 
 def _refuse(path: str, line: int, why: str) -> ConfigError:
-    return _Refusal(f"{path}:{line}: {why}; {_WAY_OUT}")
+    return _refuse_at(f"{path}:{line}", why)
+
+
+def _refuse_at(where: str, why: str) -> ConfigError:
+    """``where`` is ``<path>:<line>``; every refusal ends with the way forward."""
+    return _Refusal(f"{where}: {why}; {_WAY_OUT}")
 
 
 # -- RUN commands ------------------------------------------------------------------------
@@ -297,7 +302,7 @@ def _sync_options(args: list[str], where: str) -> dict[str, list[str] | bool]:
         index += 1
         name, sep, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         if name in _REFUSED:
-            raise ConfigError(f"{where}: `uv sync {name}` {_REFUSED[name]}")
+            raise _refuse_at(where, f"`uv sync {name}` {_REFUSED[name]}")
         if name in _VALUE_FLAGS:
             if sep:
                 value = inline
@@ -305,7 +310,7 @@ def _sync_options(args: list[str], where: str) -> dict[str, list[str] | bool]:
                 value = args[index]
                 index += 1
             else:
-                raise ConfigError(f"{where}: `uv sync {name}` needs a value")
+                raise _refuse_at(where, f"`uv sync {name}` needs a value")
             target = _VALUE_FLAGS[name]
             if target is not None:
                 found.setdefault(target, [])
@@ -319,9 +324,10 @@ def _sync_options(args: list[str], where: str) -> dict[str, list[str] | bool]:
             continue
         if name in _HARMLESS:
             continue
-        raise ConfigError(
-            f"{where}: `uv sync {arg}` is an option uvbuild cannot read"
-            + ("" if arg.startswith("-") else " (uv sync takes no arguments)")
+        raise _refuse_at(
+            where,
+            f"`uv sync {arg}` is an option uvbuild cannot read"
+            + ("" if arg.startswith("-") else " (uv sync takes no arguments)"),
         )
     return found
 
@@ -396,10 +402,10 @@ def _plan_flags(
         ("UV_NO_BINARY", "builds packages from source where the keyed layers install wheels"),
     ):
         if _truthy(env.get(refused)):
-            raise ConfigError(f"{where}: {refused} is set: the sync {why}")
+            raise _refuse_at(where, f"{refused} is set: the sync {why}")
     for moved in ("UV_PROJECT", "UV_WORKING_DIR"):
         if env.get(moved):
-            raise ConfigError(f"{where}: {moved} is set: the sync syncs another directory")
+            raise _refuse_at(where, f"{moved} is set: the sync syncs another directory")
     return flags, request, downloads, tuple(notes)
 
 

@@ -22,6 +22,8 @@ from uvbuild.errors import ConfigError
 PLATFORMS = ("linux/amd64", "linux/arm64")
 #: how the heavy packages are laid out in the base (see grouping.layer_groups)
 LAYER_MODES = ("groups", "auto", "single")
+# uv's python-downloads values
+PYTHON_DOWNLOADS = ("automatic", "manual", "never")
 #: the group that takes the heavy packages no group of the layout names
 OTHER_LAYER = "other"
 _LAYER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
@@ -205,6 +207,14 @@ def _layer_mode(value: Any, where: str) -> str:
     return value.strip()
 
 
+def _python_downloads(value: Any, where: str) -> str:
+    if not isinstance(value, str) or value.strip() not in PYTHON_DOWNLOADS:
+        raise ConfigError(
+            f"{where}: expected one of {', '.join(PYTHON_DOWNLOADS)}, got {value!r}"
+        )
+    return value.strip()
+
+
 def _index_names(value: Any, where: str) -> tuple[str, ...]:
     names = _names(value, where)
     for name in names:
@@ -234,6 +244,7 @@ KINDS: dict[str, Callable[[Any, str], Any]] = {
     "repo": _repo,
     "layers": _layers,
     "layer-mode": _layer_mode,
+    "python-downloads": _python_downloads,
     "index-names": _index_names,
     "glibc": _glibc,
 }

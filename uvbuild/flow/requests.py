@@ -81,6 +81,14 @@ def base_request(
     tagged there after its build succeeded."""
     pushes = the_policy.bake_base_pushes if bake else the_policy.base_build_pushes
     epoch = ("SOURCE_DATE_EPOCH", str(requirements.source_date_epoch(plan)))
+    given = dict(options.build_args)
+    # uv's Python mirrors, when the base may install Python: from --build-arg or the
+    # environment uvbuild runs in (they decide where Python comes from, not what it is)
+    mirrors = tuple(
+        (name, given.get(name) or os.environ[name])
+        for name in render.PYTHON_MIRRORS
+        if given.get(name) or os.environ.get(name)
+    )
     # the user's system part reads the project's context and its ARGs (in the key)
     user_system = plan.system is not None
     return BuildRequest(
@@ -88,7 +96,7 @@ def base_request(
         file=str(work / "Dockerfile"),
         target=render.BASE_STAGE,
         # the image's creation and history times (the stages set their files' own)
-        build_args=(*options.build_args, epoch) if user_system else (epoch,),
+        build_args=(*options.build_args, epoch) if user_system else (*mirrors, epoch),
         build_contexts=((render.HEAVY_CONTEXT, str(work / "heavy")),),
         platforms=(plan.target.platform,),
         tags=(plan.tag,) if bake or pushes else (),
