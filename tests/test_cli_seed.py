@@ -1,15 +1,18 @@
-"""Seed mode's refusals (issue 11, item 1), in-process and without an engine.
+"""Seed mode's refusals and selection (issue 11, item 1), in-process and without an engine.
 
 Where uvbuild cannot prove a split of the user's Dockerfile safe it stops before anything
 is built: exit 2 and one line that names ``<Dockerfile>:<line>`` and the way forward (a
 ``uvbuild-system`` stage under ``FROM uvbuild-base``, or ``tool.uvbuild.dockerfile =
 "generated"``). ``dockerfile``, ``plan`` and ``build`` refuse alike; ``build`` runs on a fake
-engine that fails the test if anything is built. The real-engine halves are
+engine that fails the test if anything is built. The selection (extras, groups, dev) is the
+sync's: its flags, ENV, ARG (with --build-arg) and the command's own variables. The
+real-engine halves are
 tests/integration/test_seed.py and test_seed_python.py.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -168,3 +171,69 @@ def test_the_standard_frontend_is_not_a_custom_one(tmp_path, capsys) -> None:
 
     assert got == 0, err
     assert "uvbuild-system" in out
+
+
+# -- the selection comes from the sync: its flags, ENV, ARG (with --build-arg), the command's
+# own variables -----------------------------------------------------------------------------
+
+SELECTION_HEAD = f"FROM python:3.11-slim\n{UV}\nWORKDIR /app\nCOPY pyproject.toml uv.lock ./\n"
+
+# (id, the lines from the sync's stage on, plan's extra flags, the request fields expected)
+SELECTIONS = [
+    (
+        "flags",
+        "RUN uv sync --frozen --extra f --group g --no-dev --no-install-project\n",
+        [],
+        {"extras": ["f"], "groups": ["g"], "no-dev": True},
+    ),
+    (
+        "env",
+        "ENV UV_NO_DEV=1 UV_FROZEN=1\nRUN uv sync --all-extras --no-group g --no-install-project\n",
+        [],
+        {"all-extras": True, "no-groups": ["g"], "no-dev": True},
+    ),
+    (
+        "arg-default",
+        "ARG UV_NO_DEV=1\nRUN uv sync --frozen --only-group g\n",
+        [],
+        {"only-groups": ["g"], "no-dev": True},
+    ),
+    (
+        "arg-from-build-arg",
+        "ARG UV_NO_DEV\nRUN uv sync --frozen --no-install-project\n",
+        ["--build-arg", "UV_NO_DEV=1"],
+        {"no-dev": True},
+    ),
+    (
+        "arg-not-given",
+        "ARG UV_NO_DEV\nRUN uv sync --frozen --no-install-project\n",
+        [],
+        {"no-dev": False},
+    ),
+    (
+        "command-variable",
+        "RUN UV_NO_DEV=1 uv sync --frozen --extra e --no-install-project\n",
+        [],
+        {"extras": ["e"], "no-dev": True},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rest", "flags", "expected"), [pytest.param(*case[1:], id=case[0]) for case in SELECTIONS]
+)
+def test_the_selection_is_the_syncs(tmp_path, capsys, rest, flags, expected) -> None:
+    project = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "empty_extra", project)
+    dockerfile = project / "Dockerfile"
+    dockerfile.write_text(SELECTION_HEAD + rest)
+
+    got, out, err = run_main(
+        capsys, "plan", "--json", "-f", str(dockerfile), str(project), *PLAN_ARGS, *flags
+    )
+
+    assert got == 0, err
+    plan = json.loads(out)
+    assert plan["dockerfile"]["mode"] == "seed"
+    request = plan["request"]
+    assert {key: request[key] for key in expected} == expected
