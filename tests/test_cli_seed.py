@@ -6,8 +6,7 @@ is built: exit 2 and one line that names ``<Dockerfile>:<line>`` and the way for
 "generated"``). ``dockerfile``, ``plan`` and ``build`` refuse alike; ``build`` runs on a fake
 engine that fails the test if anything is built. The selection (extras, groups, dev) is the
 sync's: its flags, ENV, ARG (with --build-arg) and the command's own variables. The
-real-engine halves are
-tests/integration/test_seed.py and test_seed_python.py.
+real-engine halves are tests/integration/test_seed.py and test_seed_python.py.
 """
 
 from __future__ import annotations
