@@ -28,6 +28,11 @@ goes first between repetitions (``--repeat``); medians over repetitions are repo
 It prunes ALL build cache of the default builder (``docker buildx prune -af``) before each
 cold build and at the end, and removes every image it tagged.
 
+``--seed`` builds uv issue #9324's Dockerfile instead (``SEED_DOCKERFILE``: its FROM
+images replaced by the offline ones, its apt line by a local stand-in), unchanged by both
+recipes: ``docker buildx build -f`` it, against ``uvbuild build -f`` it (uvbuild cuts it at
+its first ``uv sync`` and builds the keyed layers on what comes before).
+
 ``--layers`` measures something else: a torch-only bump (fake-torch 2.0.1 -> 2.0.2, both
 pinning the same fake CUDA) on a project whose heavy set is fake-torch, fake-nvidia-cuda-cu12
 and fake-nvidia-cudnn-cu12, built by uvbuild with one heavy layer (``layer-mode =
@@ -67,6 +72,23 @@ BUMP_VERSION = synth.LIGHT_VERSIONS[1]
 RECIPES = ("plain", "uvbuild")
 SCENARIOS = ("cold", "bump", "noop")
 GOALS = {"bump-speedup": 5.0, "new-bytes-ratio": 20.0, "cold-slowdown-pct": 15.0}
+# uv issue #9324's Dockerfile, with local images and a stand-in for its apt-get line
+SEED_DOCKERFILE = """\
+FROM {python_image}
+SHELL ["/bin/sh", "-exc"]
+ARG DEBIAN_FRONTEND=noninteractive
+ARG python_version=3.11
+COPY --link --from={uv_image} /uv /usr/local/bin/uv
+RUN mkdir -p /opt/system && echo "apt-get install stand-in" > /opt/system/installed
+ENV UV_PYTHON="python$python_version" UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=/app \\
+    UV_LINK_MODE=copy PYTHONFAULTHANDLER=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 PYTHONOPTIMIZE=1
+WORKDIR /project
+COPY pyproject.toml uv.lock /project/
+RUN --mount=type=cache,target=/root/.cache/uv uv sync --no-dev --no-install-project --frozen
+COPY . /project
+RUN --mount=type=cache,target=/root/.cache/uv uv sync --no-dev --frozen
+"""
+SEED_FILE = "Dockerfile.seed"
 
 
 def log(message: str) -> None:
@@ -133,9 +155,9 @@ print(json.dumps(total))
 """
 
 
-def heavy_installed_bytes(image: str) -> int:
+def heavy_installed_bytes(image: str, python: str = "/opt/venv/bin/python") -> int:
     script = HEAVY_SIZE.format(patterns=synth.HEAVY_PATTERNS)
-    out = docker("run", "--rm", "--network", "none", image, "/opt/venv/bin/python", "-c", script)
+    out = docker("run", "--rm", "--network", "none", image, python, "-c", script)
     return int(out.strip().splitlines()[-1])
 
 
@@ -184,11 +206,36 @@ class Bench:
         self.remove_images()
         docker("buildx", "prune", "-af", timeout=1200)
 
+    @property
+    def python(self) -> str:
+        """The interpreter of the image's venv."""
+        return "/app/bin/python" if self.args.seed else "/opt/venv/bin/python"
+
     # -- builds --------------------------------------------------------------------------
     def build_plain(self, project: Path, tag: str) -> tuple[float, None, None]:
+        if self.args.seed:
+            return self.build_seed_plain(project, tag), None, None
         images = {"python_image": self.args.python_image, "uv_image": self.args.uv_image}
         result = synth.plain_build(project, tag, images, timeout=3600)
         return result.seconds, None, None
+
+    def build_seed_plain(self, project: Path, tag: str) -> float:
+        """``docker buildx build`` of the #9324 Dockerfile, as it is."""
+        start = time.monotonic()
+        docker(
+            "buildx",
+            "build",
+            "--network",
+            "host",
+            "--load",
+            "-t",
+            tag,
+            "-f",
+            str(project / SEED_FILE),
+            str(project),
+            timeout=3600,
+        )
+        return time.monotonic() - start
 
     def build_uvbuild(self, project: Path, tag: str) -> tuple[float, str, dict[str, Any]]:
         cmd = [
@@ -202,6 +249,7 @@ class Bench:
             "-t",
             tag,
             "--json",
+            *(["-f", str(project / SEED_FILE)] if self.args.seed else []),
         ]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
@@ -233,6 +281,9 @@ class Bench:
     def fresh_project(self, recipe: str, repetition: int) -> Path:
         dest = self.work / f"{recipe}-{repetition}"
         shutil.copytree(self.template, dest)
+        if self.args.seed:
+            images = {"python_image": self.args.python_image, "uv_image": self.args.uv_image}
+            (dest / SEED_FILE).write_text(SEED_DOCKERFILE.format(**images))
         return dest
 
     def run_recipe(self, recipe: str, repetition: int) -> None:
@@ -258,14 +309,14 @@ class Bench:
             )
             self.measurements.append(measurement)
             if scenario == "cold" and recipe == "plain" and self.heavy_bytes is None:
-                self.heavy_bytes = heavy_installed_bytes(tag)
+                self.heavy_bytes = heavy_installed_bytes(tag, self.python)
             if scenario == "bump":
                 self.check_installed(project, tag)
             previous = tag
 
     def check_installed(self, project: Path, image: str) -> None:
         expected = synth.expected_distributions(project)
-        got = synth.installed_distributions(image)
+        got = synth.installed_distributions(image, python=self.python)
         if got != expected:
             diff = sorted(set(got.items()) ^ set(expected.items()))
             self.problems.append(f"{image}: installed distributions differ from uv.lock: {diff}")
@@ -639,6 +690,12 @@ def main(argv: list[str] | None = None) -> int:
         "--json", action="store_true", help="print the results as JSON on stdout (report on stderr)"
     )
     parser.add_argument(
+        "--seed",
+        action="store_true",
+        help="build uv issue #9324's Dockerfile unchanged with both recipes "
+        "(docker buildx build -f, uvbuild build -f)",
+    )
+    parser.add_argument(
         "--layers",
         action="store_true",
         help="instead: a torch-only bump with one heavy layer against layer groups "
@@ -684,6 +741,7 @@ def main(argv: list[str] | None = None) -> int:
                 "engine": engine_versions(),
                 "heavy-mb": args.heavy_mb,
                 "heavy-modules": args.heavy_modules,
+                "dockerfile": "uv#9324 (seed)" if args.seed else "generated",
                 "heavy-installed-bytes": bench.heavy_bytes,
                 "repeat": args.repeat,
                 **results,

@@ -99,7 +99,8 @@ class FakeEngine:
       names; ``base_label``: another ``io.uvbuild.key`` label for them (None: none).
     * ``driver``: the builder's driver.
     * ``fail`` / ``interrupt``: the ``"base"`` or ``"app"`` build fails (BuildFailed) or
-      is interrupted by SIGTERM; ``output``: the lines the app build prints.
+      is interrupted by SIGTERM; ``output``: the lines the app build prints,
+      ``base_output`` those of the base build.
     * ``unavailable``: ``check`` finds no engine.
     * ``free``: bytes free in the engine's storage (None: not measurable).
     * ``store``: the engine uses the containerd image store (also settable afterwards).
@@ -118,6 +119,7 @@ class FakeEngine:
         fail: str | None = None,
         unavailable: bool = False,
         output: Sequence[str] = (),
+        base_output: Sequence[str] = ("#1 building the base",),
         free: int | None = 10**15,
         interrupt: str | None = None,
         store: bool = False,
@@ -132,6 +134,7 @@ class FakeEngine:
         self.interrupt = interrupt
         self.unavailable = unavailable
         self.output = list(output)
+        self.base_output = list(base_output)
         self.free = free
         self.store = store
         self.broken = broken
@@ -286,7 +289,7 @@ class FakeEngine:
         stage = "base" if request.target == render.BASE_STAGE else "app"
         self._record("build", stage)
         self.builds.append(request)
-        lines = self.output if stage == "app" else ["#1 building the base"]
+        lines = self.output if stage == "app" else self.base_output
         for line in lines:
             on_line(line)
         if self.interrupt == stage:

@@ -114,6 +114,36 @@ def test_failed_base_build_is_not_tagged(plan):
     assert engine.named("build") == [("build", "base")]
 
 
+NO_PYTHON_LINE = (
+    "#9 0.4 error: No interpreter found for Python 3.11 in managed installations or search path"
+)
+
+
+def test_a_base_image_without_python_is_one_line_exit_2(plan):
+    engine = FakeEngine(exists=False, fail="base", base_output=[NO_PYTHON_LINE])
+    with pytest.raises(ConfigError) as info:
+        run(plan, engine)
+    message = str(info.value)
+    assert "has no Python 3.11" in message and "--python-downloads automatic" in message
+    assert "\n" not in message
+    assert engine.named("tag") == []
+
+
+def test_a_seed_system_part_without_python_names_the_dockerfile(tmp_path):
+    project = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "two_indexes", project)
+    (project / "Dockerfile").write_text(
+        "FROM debian:bookworm\nENV UV_PYTHON_DOWNLOADS=never\nWORKDIR /app\n"
+        "COPY pyproject.toml uv.lock ./\nRUN uv sync --frozen --no-install-project\n"
+    )
+    seeded = planner.make_plan(project, FLAGS)
+    engine = FakeEngine(exists=False, fail="base", base_output=[NO_PYTHON_LINE])
+    with pytest.raises(ConfigError) as info:
+        run(seeded, engine)
+    message = str(info.value)
+    assert message.startswith(f"{project / 'Dockerfile'}: ") and "uv python install" in message
+
+
 def test_failed_app_build_propagates(plan):
     engine = FakeEngine(exists=True, fail="app")
     with pytest.raises(BuildFailed, match="the app build failed"):

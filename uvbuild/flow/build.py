@@ -64,15 +64,21 @@ NO_INTERPRETER = "No interpreter found for"
 
 
 def no_python(plan: BuildPlan) -> ConfigError:
-    """The one line for a system part without the Python the sync would use."""
-    python = plan.seed.python_request if plan.seed is not None else None
-    python = python or plan.target.python
-    where = plan.dockerfile.path
+    """The one line for an image without the Python the sync would use, where uv may not
+    download one."""
+    version = plan.target.python
+    if plan.system is None:
+        return ConfigError(
+            f"the base image {plan.config.resolved_base_image} has no Python {version} and "
+            'tool.uvbuild.python-downloads is not "automatic": let uvbuild install it '
+            "(--python-downloads automatic) or use a base image with Python (--base-image)"
+        )
+    request = (plan.seed.python_request if plan.seed is not None else None) or version
     return ConfigError(
-        f"{where}: the image the system part makes has no Python {python} and uv may not "
-        f"download one there (UV_PYTHON_DOWNLOADS=never): add `RUN uv python install "
-        f"{plan.target.python}` (or the distribution's python{plan.target.python}) before the "
-        "`uv sync`, or let uv download Python"
+        f"{plan.dockerfile.path}: the image its system part makes has no Python {request} and "
+        f"uv may not download one there (UV_PYTHON_DOWNLOADS=never): add `RUN uv python "
+        f"install {version}` (or the distribution's python{version}) before the `uv sync`, "
+        "or let uv download Python"
     )
 
 
@@ -335,7 +341,7 @@ class BuildFlow:
         try:
             self._run_build(request, sink, f"the base build ({plan.tag})")
         except BuildFailed as exc:
-            if seen and plan.system is not None:
+            if seen:
                 raise no_python(plan) from exc
             raise
         except Interrupted as exc:
