@@ -348,6 +348,4 @@ def test_heavy_min_size_flag_and_key_reach_the_split():
     # nvidia-cublas-cu12 (594 MB) is under both now; torch's size is unknown, so it stays.
     assert [c.selected.name for c in plan.grouping.heavy] == ["torch"]
     assert any("nvidia-cublas-cu12 matches a heavy pattern" in n for n in plan.notes)
-    assert plan.to_dict()["heavy"][0]["reason"] == (
-        "matches torch, size unknown"
-    )
+    assert plan.to_dict()["heavy"][0]["reason"] == ("matches torch, size unknown")

@@ -20,6 +20,7 @@ from uvbuild.core.config import DEFAULT_PYTHON, Config, load_config, normalize_p
 from uvbuild.core.model import (
     BuildPlan,
     Grouping,
+    ImageRef,
     LayerGroup,
     Lock,
     Request,
@@ -266,13 +267,17 @@ def make_plan(
     flags: Mapping[str, Any] | None = None,
     *,
     lock_path: str | Path | None = None,
+    digests: Mapping[str, str] | None = None,
 ) -> BuildPlan:
+    """The plan of the project at ``project_dir``. ``digests`` (ref -> digest, one for each
+    of the plan's ``image_refs``, as :mod:`uvbuild.flow.images` resolves them) go into the
+    keys; without them the keys name the images only (see :func:`with_digests`)."""
     root = Path(project_dir).resolve()
     project = read_project(root)
     lock_file = Path(lock_path).resolve() if lock_path else root / "uv.lock"
     lock_data = read_lock(lock_file)
     config = resolve_config(project, flags, lock_data.requires_python)
-    return plan_from(project, config, lock_data, str(lock_file))
+    return plan_from(project, config, lock_data, str(lock_file), digests)
 
 
 def _target(config: Config) -> Target:
@@ -299,18 +304,79 @@ def _split(
     )
 
 
-def _keyed_layers(
-    config: Config, split: Grouping, inputs: hashing.KeyInputs
-) -> tuple[tuple[LayerGroup, ...], tuple[str, ...]]:
-    """The layer groups, each with its own key, and the notes on them."""
-    layers, notes = grouping.layer_groups(
-        split.heavy, mode=config.layer_mode, layout=config.layers, limit=config.layer_limit
+def image_refs(config: Config) -> tuple[ImageRef, ...]:
+    """The images the generated stages start from (``FROM`` the base image) and copy from
+    (uv's image, bind-mounted), each once, with the setting that names it."""
+    refs = (
+        ImageRef(config.resolved_base_image, "--base-image (tool.uvbuild.base-image)"),
+        ImageRef(config.uv_image, "--uv-image (tool.uvbuild.uv-image)"),
     )
+    unique: dict[str, ImageRef] = {}
+    for image in refs:
+        unique.setdefault(image.ref, image)
+    return tuple(unique.values())
+
+
+def _key_inputs(
+    config: Config,
+    target: Target,
+    refs: tuple[ImageRef, ...],
+    digests: Mapping[str, str] | None,
+) -> hashing.KeyInputs:
+    images: tuple[tuple[str, str], ...] = ()
+    if digests is not None:
+        missing = [image.ref for image in refs if not digests.get(image.ref)]
+        if missing:
+            raise ValueError(f"no digest for {', '.join(missing)}")
+        images = tuple(sorted((image.ref, digests[image.ref]) for image in refs))
+    return hashing.KeyInputs(
+        platform=target.platform,
+        python=target.python,
+        base_image=config.resolved_base_image,
+        uv_image=config.uv_image,
+        venv=config.venv,
+        compile_bytecode=config.compile_bytecode,
+        images=images,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    layers: tuple[LayerGroup, ...]
+    key: str
+    tag: str
+    document: str
+
+
+def _keys(
+    split: Grouping, layers: tuple[LayerGroup, ...], inputs: hashing.KeyInputs, repo: str
+) -> _Keys:
+    """Each layer group's key, then the base key over them, its tag and document."""
     keyed = tuple(
         replace(group, key=hashing.base_key(hashing.layer_document(group, inputs)))
         for group in layers
     )
-    return keyed, notes
+    document = hashing.key_document(split.heavy, inputs, keyed)
+    key = hashing.base_key(document)
+    text = hashing.canonical_bytes(document).decode()
+    return _Keys(keyed, key, hashing.base_tag(repo, key), text)
+
+
+def with_digests(plan: BuildPlan, digests: Mapping[str, str]) -> BuildPlan:
+    """``plan`` keyed on the digests of its ``image_refs`` (ref -> digest, extra refs
+    ignored): the layer keys, the base key, its tag and document move with them. Pure: the
+    plan's own grouping and layers are re-keyed, no file is read again."""
+    inputs = _key_inputs(plan.config, plan.target, plan.image_refs, digests)
+    keys = _keys(plan.grouping, plan.layers, inputs, plan.base_repo)
+    return replace(
+        plan,
+        layers=keys.layers,
+        key=keys.key,
+        tag=keys.tag,
+        key_document=keys.document,
+        digests=inputs.images,
+        provisional=None,
+    )
 
 
 def _unknown_size_note(split: Grouping) -> tuple[str, ...]:
@@ -323,25 +389,26 @@ def _unknown_size_note(split: Grouping) -> tuple[str, ...]:
     )
 
 
-def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str) -> BuildPlan:
+def plan_from(
+    project: Project,
+    config: Config,
+    lock_data: Lock,
+    lock_path: str,
+    digests: Mapping[str, str] | None = None,
+) -> BuildPlan:
     target = _target(config)
     request = make_request(config, project, lock_data)
     selected = selection.select(
         lock_data, request, target, project=project.name, lock_file=lock_path
     )
     split, notes = _split(config, project, selected)
-    inputs = hashing.KeyInputs(
-        platform=target.platform,
-        python=target.python,
-        base_image=config.resolved_base_image,
-        uv_image=config.uv_image,
-        venv=config.venv,
-        compile_bytecode=config.compile_bytecode,
+    refs = image_refs(config)
+    inputs = _key_inputs(config, target, refs, digests)
+    groups, layer_notes = grouping.layer_groups(
+        split.heavy, mode=config.layer_mode, layout=config.layers, limit=config.layer_limit
     )
-    layers, layer_notes = _keyed_layers(config, split, inputs)
-    document = hashing.key_document(split.heavy, inputs, layers)
-    key = hashing.base_key(document)
     repo = config.base_repo or hashing.default_base_repo(project.name or project.dir.name)
+    keys = _keys(split, groups, inputs, repo)
     notes = (*notes, *(s.unavailable for s in selected if s.unavailable), *layer_notes)
     if config.layer_mode == "single" and config.layers is not None:
         notes = (*notes, 'layer-mode is "single": tool.uvbuild.layers is not used')
@@ -354,14 +421,16 @@ def plan_from(project: Project, config: Config, lock_data: Lock, lock_path: str)
         request=request,
         selected=selected,
         grouping=split,
-        key=key,
-        tag=hashing.base_tag(repo, key),
-        key_document=hashing.canonical_bytes(document).decode(),
+        key=keys.key,
+        tag=keys.tag,
+        key_document=keys.document,
         members=workspace_members(lock_data, project.dir),
         notes=(*notes, *_unknown_size_note(split)),
-        layers=layers,
+        layers=keys.layers,
         layer_mode=config.layer_mode,
         credential_indexes=credential_indexes(project, config),
+        image_refs=refs,
+        digests=inputs.images,
     )
 
 
