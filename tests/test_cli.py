@@ -27,7 +27,7 @@ from tests.clirun import (
     run_main,
     run_process,
 )
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, fake_digest
 from tests.paths import FIXTURES, REPO
 from uvbuild import cli, planner
 from uvbuild.cli import commands, options
@@ -1039,3 +1039,54 @@ def test_plan_flags_follow_the_config_table():
     assert flags["--heavy"].flag.extends
     keys_only = {row.key for row in SETTINGS if row.flag is None}
     assert keys_only == {"no-dev", "packages", "dockerfile", "heavy-only", "layers"}
+
+
+def test_plan_shows_the_digests_of_its_images(capsys):
+    project = str(FIXTURES / "two_indexes")
+    engine = FakeEngine()
+    got, out, err = run_main(capsys, "plan", "--json", project, *PLAN_ARGS, engine=engine)
+    assert got == 0, err
+    base = json.loads(out)["base"]
+    assert base["provisional"] is False
+    refs = [(e["ref"], e["digest"]) for e in base["images"]]
+    assert refs == [
+        (r, fake_digest(r)) for r in ("python:3.11-slim", "ghcr.io/astral-sh/uv:0.13.9")
+    ]
+    assert base["inputs"]["images"] == dict(refs)
+    got, text, _ = run_main(capsys, "plan", project, *PLAN_ARGS, engine=FakeEngine())
+    assert f"    python:3.11-slim: {fake_digest('python:3.11-slim')}" in text.splitlines()
+    assert "provisional" not in text
+
+
+def test_plan_pull_asks_the_registry(capsys):
+    project = str(FIXTURES / "two_indexes")
+    upstream = {"python:3.11-slim": "sha256:" + "9" * 64}
+    engine = FakeEngine(pulled=upstream)
+    got, out, err = run_main(capsys, "plan", "--json", "--pull", project, *PLAN_ARGS, engine=engine)
+    assert got == 0, err
+    assert json.loads(out)["base"]["inputs"]["images"]["python:3.11-slim"] == "sha256:" + "9" * 64
+    assert ("image_digest", "python:3.11-slim", True) in engine.calls
+
+
+def test_plan_of_an_image_found_nowhere_is_one_line_and_exit_2(capsys):
+    engine = FakeEngine(digests={"nope:1": None})
+    args = ("plan", str(FIXTURES / "two_indexes"), *PLAN_ARGS, "--base-image", "nope:1")
+    got, out, err = run_main(capsys, *args, engine=engine)
+    assert got == 2 and out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("error: image nope:1 is not in") and "--base-image" in line
+
+
+def test_explain_against_compares_keys_on_the_same_digests(capsys, tmp_path):
+    project = FIXTURES / "two_indexes"
+    args = (
+        "plan",
+        "--json",
+        str(project),
+        *PLAN_ARGS,
+        "--explain-against",
+        str(project / "uv.lock"),
+    )
+    got, out, err = run_main(capsys, *args, engine=FakeEngine())
+    assert got == 0, err
+    assert json.loads(out)["explain"]["changes"] == []

@@ -95,6 +95,7 @@ def test_pull_asks_the_registry_for_a_tag_moved_upstream(
 
     # Upstream moves: another image is pushed under the tag; the engine keeps the old one.
     build_from(base_images["uv_image"], uv_ref, 'LABEL moved="1"', tmp_path)
+    image_cleanup.add(image_id(uv_ref))  # untagged below, still named by its repo digest
     docker("push", "-q", uv_ref)
     docker("tag", base_images["uv_image"], uv_ref)
 
