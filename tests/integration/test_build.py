@@ -47,32 +47,12 @@ BUMPED_LIGHT = ("lightpkg-c", synth.LIGHT_VERSIONS[1])
 # -- helpers -----------------------------------------------------------------------------
 
 
-
-
-
-
-
-
 def image_size(ref: str) -> int:
     return int(docker("image", "inspect", "--format", "{{.Size}}", ref))
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 def failed_build(project: Path, tag: str, *args: str) -> subprocess.CompletedProcess[str]:
     return uvbuild("build", "--network", "host", "-t", tag, *args, str(project))
-
-
 
 
 IMPORT_ALL = (
@@ -119,12 +99,6 @@ def layer_files(image: str, indexes: list[int], workdir: Path) -> dict[int, list
         return files
     finally:
         archive.unlink()
-
-
-
-
-
-
 
 
 # -- the shared builds: cold, then a light bump ------------------------------------------

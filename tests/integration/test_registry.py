@@ -80,10 +80,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-
-
-
-
 def build_json(project: Path, tag: str, *args: str) -> tuple[dict[str, Any], str, float]:
     started = time.monotonic()
     proc = uvbuild("build", "--network", "host", "--json", "-t", tag, *args, str(project))
