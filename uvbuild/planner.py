@@ -294,6 +294,7 @@ def make_plan(
     config = resolve_config(project, flags, lock_data.requires_python)
     user = user_dockerfile(root, config, dockerfile, build_args or {})
     if user.seed is not None:
+        _refuse_selection_flags(flags or {}, user.seed)
         seeded = seed_flags(user.seed)
         config = resolve_config(project, {**(flags or {}), **seeded}, lock_data.requires_python)
         # the sync's selection, exactly: tool.uvbuild's extras or groups (which an empty
@@ -329,6 +330,30 @@ def user_dockerfile(
     split = seed.split(parsed, build_args)
     sources = _context_digests(root, split.system.context_sources)
     return UserDockerfile(str(candidate), "seed", split.system, split, sources)
+
+
+# the uv sync flag of each selection field whose name is not the flag's
+_SELECTION_FLAGS = {
+    "extras": "--extra",
+    "no_extras": "--no-extra",
+    "groups": "--group",
+    "no_groups": "--no-group",
+    "only_groups": "--only-group",
+    "packages": "--package",
+}
+
+
+def _refuse_selection_flags(flags: Mapping[str, Any], split: seed.SeedSplit) -> None:
+    """uvbuild's selection flags have no say over a Dockerfile built as it is: its own
+    ``uv sync`` installs what it selects, so a flag that would plan otherwise is an error."""
+    given = sorted(name for name in _SELECTION if flags.get(name))
+    if given:
+        flag = _SELECTION_FLAGS.get(given[0], "--" + given[0].replace("_", "-"))
+        raise ConfigError(
+            f"{flag}: {split.path} is built as it is, and its `uv sync` on line "
+            f"{split.sync_line} decides what is installed: give the selection there (or in "
+            "its UV_* settings), not to uvbuild"
+        )
 
 
 def seed_flags(split: seed.SeedSplit) -> dict[str, Any]:
