@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
 import string
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
+from uvbuild import planner
 from uvbuild.core import render
 from uvbuild.core.hashing import TAG_LENGTH
+from uvbuild.core.model import BuildPlan
 from uvbuild.core.render import KEY_LABEL
 from uvbuild.docker.facts import (
     FIX_BUILDER,
@@ -44,6 +47,19 @@ def is_base_tag(ref: str) -> bool:
     """A uvbuild base is tagged with the first TAG_LENGTH hex digits of its key."""
     tag = ref.rpartition(":")[2]
     return len(tag) == TAG_LENGTH and set(tag) <= set(string.hexdigits.lower())
+
+
+def fake_digest(ref: str, salt: str = "") -> str:
+    """The digest the fake engine gives ``ref`` unless told another: one per name."""
+    return "sha256:" + hashlib.sha256(f"{salt}{ref}".encode()).hexdigest()
+
+
+def keyed_plan(project_dir: str | Path, flags: Mapping | None = None, **how) -> BuildPlan:
+    """``planner.make_plan``'s plan keyed on the digests the fake engine gives its images
+    (:func:`fake_digest`), as a flow on a FakeEngine keys it: the flow leaves a keyed plan
+    as it is, so the test's plan has the tag the flow uses."""
+    plan = planner.make_plan(project_dir, flags, **how)
+    return planner.with_digests(plan, {i.ref: fake_digest(i.ref) for i in plan.image_refs})
 
 
 class TagKey(str):
@@ -106,6 +122,9 @@ class FakeEngine:
     * ``store``: the engine uses the containerd image store (also settable afterwards).
     * ``broken``: one part of :data:`BROKEN_PARTS` is broken, as ``doctor`` would find it.
     * ``bake_drops``: the bake-file attributes this buildx's ``bake`` drops.
+    * ``digests``: what ``image_digest`` answers for a ref (None: no such image anywhere;
+      default :func:`fake_digest`); ``pulled``: its answers with ``pull=True`` (the
+      registry's, when the tag moved upstream; default: as without pull).
     """
 
     platforms = ("linux/amd64", "linux/arm64")
@@ -125,6 +144,8 @@ class FakeEngine:
         store: bool = False,
         broken: str | None = None,
         bake_drops: Collection[str] = (),
+        digests: Mapping[str, str | None] | None = None,
+        pulled: Mapping[str, str | None] | None = None,
     ) -> None:
         assert broken is None or broken in BROKEN_PARTS, f"broken: one of {BROKEN_PARTS}"
         self.exists = exists
@@ -139,6 +160,8 @@ class FakeEngine:
         self.store = store
         self.broken = broken
         self.bake_drops = frozenset(bake_drops)
+        self.digests = dict(digests or {})
+        self.pulled = dict(pulled or {})
         self.calls: list[tuple] = []
         self.builds: list[BuildRequest] = []
 
@@ -224,6 +247,16 @@ class FakeEngine:
         if self.broken == "images":
             return Probe(False, f"{ref}: not found")
         return Probe(True, f"{ref} is in the engine")
+
+    def image_digest(self, ref: str, *, pull: bool = False) -> str | None:
+        self._record("image_digest", ref, pull)
+        if self.unavailable:
+            raise EngineUnavailable("no Docker engine answers at DOCKER_HOST=unix:///x.sock")
+        if self.broken == "images":
+            return None
+        if pull and ref in self.pulled:
+            return self.pulled[ref]
+        return self.digests.get(ref, fake_digest(ref))
 
     def registry_image(self, ref: str, platform: str | None = None) -> RegistryImage | None:
         self._record("registry_image", ref)

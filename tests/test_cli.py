@@ -27,7 +27,7 @@ from tests.clirun import (
     run_main,
     run_process,
 )
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, fake_digest
 from tests.paths import FIXTURES, REPO
 from uvbuild import cli, planner
 from uvbuild.cli import commands, options
@@ -347,8 +347,8 @@ def test_dockerfile(capsys):
     for stage in ("uvbuild-base", "uvbuild-deps", "uvbuild-app"):
         assert re.search(rf"^FROM \S+ AS {stage}$", out, re.MULTILINE), stage
     plan = planner.make_plan(FIXTURES / "two_indexes", {"platform": "linux/amd64"})
-    assert out == render.dockerfile(plan)
-    assert err == ""
+    assert out == render.dockerfile(plan)  # no engine here: the images by name only
+    assert err.startswith("note: the key is provisional: it covers python:3.11-slim")
 
 
 def test_dockerfile_syntax(capsys):
@@ -946,15 +946,22 @@ def test_commands_get_their_engine_from_the_app(capsys, tmp_path, args, builder)
 
 
 @pytest.mark.parametrize("command", ["plan", "dockerfile"])
-def test_plan_and_dockerfile_make_no_engine(capsys, command):
-    got, out, err = run_main(
-        capsys, command, str(FIXTURES / "two_indexes"), *PLAN_ARGS, engine=None
-    )
+def test_plan_and_dockerfile_work_without_an_engine(capsys, command):
+    """The real engine finds none (DOCKER_HOST is a dead socket in unit tests), as the
+    fake's does: the plan keyed on the images' names, said to be provisional."""
+    project = str(FIXTURES / "two_indexes")
+    got, out, err = run_main(capsys, command, project, *PLAN_ARGS, engine=None)
     assert got == 0, err
-    with pytest.raises(SystemExit) as info:
-        cli.main([command, str(FIXTURES / "two_indexes"), *PLAN_ARGS], engine_factory=no_engine)
-    assert info.value.code == 0
-    assert capsys.readouterr().out == out
+    unkeyed = planner.make_plan(project, {"platform": "linux/amd64", "python": "3.11"})
+    assert unkeyed.key in out
+    said = out if command == "plan" else err
+    assert "the key is provisional" in said and DEAD_SOCKET in said
+    engine = FakeEngine(unavailable=True)
+    got, fake_out, fake_err = run_main(capsys, command, project, *PLAN_ARGS, engine=engine)
+    assert got == 0, fake_err
+    if command == "dockerfile":
+        assert fake_out == out
+    assert [call[0] for call in engine.calls] == ["image_digest"]  # one question, no waits
 
 
 def test_build_runs_on_the_injected_engine(capsys):
@@ -1033,3 +1040,54 @@ def test_plan_flags_follow_the_config_table():
     assert flags["--heavy"].flag.extends
     keys_only = {row.key for row in SETTINGS if row.flag is None}
     assert keys_only == {"no-dev", "packages", "dockerfile", "heavy-only", "layers"}
+
+
+def test_plan_shows_the_digests_of_its_images(capsys):
+    project = str(FIXTURES / "two_indexes")
+    engine = FakeEngine()
+    got, out, err = run_main(capsys, "plan", "--json", project, *PLAN_ARGS, engine=engine)
+    assert got == 0, err
+    base = json.loads(out)["base"]
+    assert base["provisional"] is False
+    refs = [(e["ref"], e["digest"]) for e in base["images"]]
+    assert refs == [
+        (r, fake_digest(r)) for r in ("python:3.11-slim", "ghcr.io/astral-sh/uv:0.13.9")
+    ]
+    assert base["inputs"]["images"] == dict(refs)
+    got, text, _ = run_main(capsys, "plan", project, *PLAN_ARGS, engine=FakeEngine())
+    assert f"    python:3.11-slim: {fake_digest('python:3.11-slim')}" in text.splitlines()
+    assert "provisional" not in text
+
+
+def test_plan_pull_asks_the_registry(capsys):
+    project = str(FIXTURES / "two_indexes")
+    upstream = {"python:3.11-slim": "sha256:" + "9" * 64}
+    engine = FakeEngine(pulled=upstream)
+    got, out, err = run_main(capsys, "plan", "--json", "--pull", project, *PLAN_ARGS, engine=engine)
+    assert got == 0, err
+    assert json.loads(out)["base"]["inputs"]["images"]["python:3.11-slim"] == "sha256:" + "9" * 64
+    assert ("image_digest", "python:3.11-slim", True) in engine.calls
+
+
+def test_plan_of_an_image_found_nowhere_is_one_line_and_exit_2(capsys):
+    engine = FakeEngine(digests={"nope:1": None})
+    args = ("plan", str(FIXTURES / "two_indexes"), *PLAN_ARGS, "--base-image", "nope:1")
+    got, out, err = run_main(capsys, *args, engine=engine)
+    assert got == 2 and out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("error: image nope:1 is not in") and "--base-image" in line
+
+
+def test_explain_against_compares_keys_on_the_same_digests(capsys, tmp_path):
+    project = FIXTURES / "two_indexes"
+    args = (
+        "plan",
+        "--json",
+        str(project),
+        *PLAN_ARGS,
+        "--explain-against",
+        str(project / "uv.lock"),
+    )
+    got, out, err = run_main(capsys, *args, engine=FakeEngine())
+    assert got == 0, err
+    assert json.loads(out)["explain"]["changes"] == []

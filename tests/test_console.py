@@ -201,7 +201,6 @@ def test_size_total_counts_unknown_sizes_visibly(known, unknown, text):
 # -- layer names in the build summary -----------------------------------------------------
 
 
-
 def fixture_plan(**flags):
     return planner.make_plan(
         FIXTURES / "two_indexes", {"platform": "linux/amd64", "python": "3.11", **flags}

@@ -58,6 +58,9 @@ def test_a_healthy_fake_engine_answers_every_verb(tmp_path):
     assert engine.bake_keeps("network", "host", tmp_path)
     assert not FakeEngine(bake_drops=("network",)).bake_keeps("network", "host", tmp_path)
     assert engine.untag("x:1") and engine.prune_record("r1")
+    assert engine.image_digest("python:3.12").startswith("sha256:")  # every image, by name
+    assert FakeEngine(digests={"x:1": None}).image_digest("x:1") is None
+    assert FakeEngine(pulled={"x:1": "sha256:p"}).image_digest("x:1", pull=True) == "sha256:p"
     assert ("probe_push", "r:5000/b") in engine.calls
 
 

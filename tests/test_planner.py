@@ -419,6 +419,22 @@ def test_seed_selection_replaces_the_config_selection(seed_project):
     assert plan.request.extras == () and plan.request.no_dev is True
 
 
+@pytest.mark.parametrize(
+    ("given", "flag"),
+    [
+        ({"extras": ("gpu",)}, "--extra"),
+        ({"no_dev": True}, "--no-dev"),
+        ({"package": "a"}, "--package"),
+    ],
+)
+def test_a_selection_flag_with_a_dockerfile_built_as_it_is_is_an_error(seed_project, given, flag):
+    with pytest.raises(ConfigError) as info:
+        seed_plan(seed_project, flags={**FLAGS, **given})
+    message = str(info.value)
+    assert message.startswith(f"{flag}: {seed_project / 'Dockerfile'} is built as it is")
+    assert "`uv sync` on line" in message
+
+
 def test_the_projects_dockerfile_is_read_without_file(seed_project):
     plan = planner.make_plan(seed_project, FLAGS)
     assert plan.dockerfile.mode == "seed"
@@ -580,6 +596,40 @@ def test_seed_selection_is_the_syncs_only(seed_project):
     pyproject = seed_project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + '\n[tool.uvbuild]\ngroups = ["lint"]\n')
     edit(seed_project / "Dockerfile", "--no-dev --no-install-project", "--no-install-project")
-    plan = seed_plan(seed_project, flags={**FLAGS, "no_dev": True, "all_extras": True})
+    plan = seed_plan(seed_project)
     assert plan.request.groups == () and not plan.request.no_dev
     assert not plan.request.all_extras
+
+
+def test_image_refs_are_the_base_image_and_uv_image_each_once():
+    plan = planner.make_plan(FIXTURES / "two_indexes", {"platform": "linux/amd64"})
+    assert [(i.ref, i.setting) for i in plan.image_refs] == [
+        ("python:3.11-slim", "--base-image (tool.uvbuild.base-image)"),
+        ("ghcr.io/astral-sh/uv:0.13.9", "--uv-image (tool.uvbuild.uv-image)"),
+    ]
+    same = planner.make_plan(
+        FIXTURES / "two_indexes",
+        {"platform": "linux/amd64", "base_image": "x:1", "uv_image": "x:1"},
+    )
+    assert [i.ref for i in same.image_refs] == ["x:1"]
+
+
+def test_digests_move_every_key_and_with_digests_rekeys_without_reading_files():
+    flags = {"platform": "linux/amd64"}
+    plain = planner.make_plan(FIXTURES / "two_indexes", flags)
+    digests = {i.ref: "sha256:" + str(n) * 64 for n, i in enumerate(plain.image_refs)}
+    made = planner.make_plan(FIXTURES / "two_indexes", flags, digests=digests)
+    assert made.key != plain.key and made.digests == tuple(sorted(digests.items()))
+    assert all(a.key != b.key for a, b in zip(made.layers, plain.layers, strict=True))
+    rekeyed = planner.with_digests(plain, {**digests, "unrelated:1": "sha256:x"})
+    assert rekeyed == made
+    with pytest.raises(ValueError, match=r"no digest for python:3\.11-slim"):
+        planner.with_digests(plain, {"ghcr.io/astral-sh/uv:0.13.9": "sha256:u"})
+
+
+def test_pinned_digest():
+    from uvbuild.core.model import pinned_digest
+
+    assert pinned_digest("python:3.11@sha256:" + "a" * 64) == "sha256:" + "a" * 64
+    assert pinned_digest("python:3.11") is None
+    assert pinned_digest("host:5000/x") is None

@@ -257,7 +257,8 @@ class Terminal:
 
     def _print_key(self, plan: BuildPlan) -> None:
         """The base's key and tag, and what went into the key."""
-        self.out.print(f"base key: {plan.key}")
+        provisional = " (provisional: images by name only)" if plan.provisional else ""
+        self.out.print(f"base key: {plan.key}{provisional}")
         self.out.print(f"base tag: [bold]{escape(plan.tag)}[/]")
         self.out.print("key inputs:")
         document = json.loads(plan.key_document)
@@ -267,6 +268,10 @@ class Terminal:
                 self.out.print(f"  layers: {escape(keys)}")
             elif name == "system":
                 self.out.print(f"  system: {len(value)} lines (the user's system part)")
+            elif name == "images":
+                self.out.print("  images:")
+                for ref, digest in value.items():
+                    self.out.print(f"    {escape(ref)}: {escape(digest)}")
             elif name != "packages":
                 self.out.print(f"  {name}: {escape(json.dumps(value))}")
         self.out.print(f"  packages: {len(document['packages'])} heavy entries")

@@ -27,6 +27,7 @@ from uvbuild.core.config import (
 from uvbuild.core.model import (
     BuildPlan,
     Grouping,
+    ImageRef,
     LayerGroup,
     Lock,
     Request,
@@ -279,10 +280,13 @@ def make_plan(
     lock_path: str | Path | None = None,
     dockerfile: str | Path | None = None,
     build_args: Mapping[str, str] | None = None,
+    digests: Mapping[str, str] | None = None,
 ) -> BuildPlan:
     """The plan of the project at ``project_dir``; ``dockerfile`` is ``--file`` (else
     tool.uvbuild.dockerfile, else the project's Dockerfile if any), ``build_args`` the
-    ``--build-arg`` values its ARGs take."""
+    ``--build-arg`` values its ARGs take. ``digests`` (ref -> digest, one for each of the
+    plan's ``image_refs``, as :mod:`uvbuild.flow.images` resolves them) go into the keys;
+    without them the keys name the images only (see :func:`with_digests`)."""
     root = Path(project_dir).resolve()
     project = read_project(root)
     lock_file = Path(lock_path).resolve() if lock_path else root / "uv.lock"
@@ -290,13 +294,14 @@ def make_plan(
     config = resolve_config(project, flags, lock_data.requires_python)
     user = user_dockerfile(root, config, dockerfile, build_args or {})
     if user.seed is not None:
+        _refuse_selection_flags(flags or {}, user.seed)
         seeded = seed_flags(user.seed)
         config = resolve_config(project, {**(flags or {}), **seeded}, lock_data.requires_python)
         # the sync's selection, exactly: tool.uvbuild's extras or groups (which an empty
         # flag leaves, and a given one extends) would plan packages the sync does not install
         synced = load_config(None, seeded)
         config = replace(config, **{name: getattr(synced, name) for name in _SELECTION})
-    return plan_from(project, config, lock_data, str(lock_file), user)
+    return plan_from(project, config, lock_data, str(lock_file), digests, user)
 
 
 def user_dockerfile(
@@ -325,6 +330,30 @@ def user_dockerfile(
     split = seed.split(parsed, build_args)
     sources = _context_digests(root, split.system.context_sources)
     return UserDockerfile(str(candidate), "seed", split.system, split, sources)
+
+
+# the uv sync flag of each selection field whose name is not the flag's
+_SELECTION_FLAGS = {
+    "extras": "--extra",
+    "no_extras": "--no-extra",
+    "groups": "--group",
+    "no_groups": "--no-group",
+    "only_groups": "--only-group",
+    "packages": "--package",
+}
+
+
+def _refuse_selection_flags(flags: Mapping[str, Any], split: seed.SeedSplit) -> None:
+    """uvbuild's selection flags have no say over a Dockerfile built as it is: its own
+    ``uv sync`` installs what it selects, so a flag that would plan otherwise is an error."""
+    given = sorted(name for name in _SELECTION if flags.get(name))
+    if given:
+        flag = _SELECTION_FLAGS.get(given[0], "--" + given[0].replace("_", "-"))
+        raise ConfigError(
+            f"{flag}: {split.path} is built as it is, and its `uv sync` on line "
+            f"{split.sync_line} decides what is installed: give the selection there (or in "
+            "its UV_* settings), not to uvbuild"
+        )
 
 
 def seed_flags(split: seed.SeedSplit) -> dict[str, Any]:
@@ -381,18 +410,85 @@ def _split(
     )
 
 
-def _keyed_layers(
-    config: Config, split: Grouping, inputs: hashing.KeyInputs
-) -> tuple[tuple[LayerGroup, ...], tuple[str, ...]]:
-    """The layer groups, each with its own key, and the notes on them."""
-    layers, notes = grouping.layer_groups(
-        split.heavy, mode=config.layer_mode, layout=config.layers, limit=config.layer_limit
+def image_refs(config: Config, user: UserDockerfile | None = None) -> tuple[ImageRef, ...]:
+    """The images the keyed stages start from and copy from, each once, with the setting
+    that names it: the base image (or, under the user's system part, the images that part
+    starts from and copies from) and uv's image, bind-mounted."""
+    if user is not None and user.system is not None:
+        where = f"{user.path} (its system part)"
+        below = tuple(ImageRef(ref, where) for ref in user.system.images)
+    else:
+        below = (ImageRef(config.resolved_base_image, "--base-image (tool.uvbuild.base-image)"),)
+    refs = (*below, ImageRef(config.uv_image, "--uv-image (tool.uvbuild.uv-image)"))
+    unique: dict[str, ImageRef] = {}
+    for image in refs:
+        unique.setdefault(image.ref, image)
+    return tuple(unique.values())
+
+
+def _key_inputs(
+    config: Config,
+    target: Target,
+    refs: tuple[ImageRef, ...],
+    digests: Mapping[str, str] | None,
+    user: UserDockerfile,
+) -> hashing.KeyInputs:
+    images: tuple[tuple[str, str], ...] = ()
+    if digests is not None:
+        missing = [image.ref for image in refs if not digests.get(image.ref)]
+        if missing:
+            raise ValueError(f"no digest for {', '.join(missing)}")
+        images = tuple(sorted((image.ref, digests[image.ref]) for image in refs))
+    return hashing.KeyInputs(
+        platform=target.platform,
+        python=target.python,
+        base_image=seed.SYSTEM_STAGE if user.system else config.resolved_base_image,
+        uv_image=config.uv_image,
+        venv=config.venv,
+        compile_bytecode=config.compile_bytecode,
+        python_downloads=_python_downloads(config, user),
+        system=_system_inputs(user),
+        images=images,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    layers: tuple[LayerGroup, ...]
+    key: str
+    tag: str
+    document: str
+
+
+def _keys(
+    split: Grouping, layers: tuple[LayerGroup, ...], inputs: hashing.KeyInputs, repo: str
+) -> _Keys:
+    """Each layer group's key, then the base key over them, its tag and document."""
     keyed = tuple(
         replace(group, key=hashing.base_key(hashing.layer_document(group, inputs)))
         for group in layers
     )
-    return keyed, notes
+    document = hashing.key_document(split.heavy, inputs, keyed)
+    key = hashing.base_key(document)
+    text = hashing.canonical_bytes(document).decode()
+    return _Keys(keyed, key, hashing.base_tag(repo, key), text)
+
+
+def with_digests(plan: BuildPlan, digests: Mapping[str, str]) -> BuildPlan:
+    """``plan`` keyed on the digests of its ``image_refs`` (ref -> digest, extra refs
+    ignored): the layer keys, the base key, its tag and document move with them. Pure: the
+    plan's own grouping and layers are re-keyed, no file is read again."""
+    inputs = _key_inputs(plan.config, plan.target, plan.image_refs, digests, plan.dockerfile)
+    keys = _keys(plan.grouping, plan.layers, inputs, plan.base_repo)
+    return replace(
+        plan,
+        layers=keys.layers,
+        key=keys.key,
+        tag=keys.tag,
+        key_document=keys.document,
+        digests=inputs.images,
+        provisional=None,
+    )
 
 
 def _unknown_size_note(split: Grouping) -> tuple[str, ...]:
@@ -428,6 +524,7 @@ def plan_from(
     config: Config,
     lock_data: Lock,
     lock_path: str,
+    digests: Mapping[str, str] | None = None,
     user: UserDockerfile | None = None,
 ) -> BuildPlan:
     user = user or UserDockerfile()
@@ -437,20 +534,13 @@ def plan_from(
         lock_data, request, target, project=project.name, lock_file=lock_path
     )
     split, notes = _split(config, project, selected)
-    inputs = hashing.KeyInputs(
-        platform=target.platform,
-        python=target.python,
-        base_image=seed.SYSTEM_STAGE if user.system else config.resolved_base_image,
-        uv_image=config.uv_image,
-        venv=config.venv,
-        compile_bytecode=config.compile_bytecode,
-        python_downloads=_python_downloads(config, user),
-        system=_system_inputs(user),
+    refs = image_refs(config, user)
+    inputs = _key_inputs(config, target, refs, digests, user)
+    groups, layer_notes = grouping.layer_groups(
+        split.heavy, mode=config.layer_mode, layout=config.layers, limit=config.layer_limit
     )
-    layers, layer_notes = _keyed_layers(config, split, inputs)
-    document = hashing.key_document(split.heavy, inputs, layers)
-    key = hashing.base_key(document)
     repo = config.base_repo or hashing.default_base_repo(project.name or project.dir.name)
+    keys = _keys(split, groups, inputs, repo)
     notes = (*notes, *(s.unavailable for s in selected if s.unavailable), *layer_notes)
     if user.seed is not None:
         notes = (*notes, *user.seed.notes)
@@ -465,14 +555,16 @@ def plan_from(
         request=request,
         selected=selected,
         grouping=split,
-        key=key,
-        tag=hashing.base_tag(repo, key),
-        key_document=hashing.canonical_bytes(document).decode(),
+        key=keys.key,
+        tag=keys.tag,
+        key_document=keys.document,
         members=workspace_members(lock_data, project.dir),
         notes=(*notes, *_unknown_size_note(split)),
-        layers=layers,
+        layers=keys.layers,
         layer_mode=config.layer_mode,
         credential_indexes=credential_indexes(project, config),
+        image_refs=refs,
+        digests=inputs.images,
         dockerfile=user,
     )
 

@@ -355,3 +355,21 @@ def test_explain_layers():
     ]
     # documents from before layer groups have no "layers"
     assert hashing.explain({"platform": "x", "packages": []}, doc([a, b])) == []
+
+
+def test_the_images_enter_the_document_only_when_resolved():
+    inputs = hashing.KeyInputs("linux/amd64", "3.11", "python:3.11-slim", "uv:1", "/opt/venv", True)
+    plain = hashing.key_document((), inputs)
+    assert "images" not in plain  # a plan without an engine: the key it always had
+    digests = (("uv:1", "sha256:u"), ("python:3.11-slim", "sha256:p"))
+    resolved = hashing.key_document((), replace(inputs, images=digests))
+    assert resolved["images"] == {"python:3.11-slim": "sha256:p", "uv:1": "sha256:u"}
+    assert list(resolved["images"]) == sorted(resolved["images"])
+
+
+def test_explain_names_the_image_whose_digest_moved():
+    old = {"images": {"python:3.11-slim": "sha256:a", "uv:1": "sha256:u"}, "packages": []}
+    new = {"images": {"python:3.11-slim": "sha256:b", "uv:1": "sha256:u"}, "packages": []}
+    assert hashing.explain(old, new) == ["image python:3.11-slim: sha256:a -> sha256:b"]
+    assert hashing.explain({"packages": []}, new) == ["images: by name only -> resolved"]
+    assert hashing.explain(new, new) == []

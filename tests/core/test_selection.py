@@ -96,8 +96,6 @@ def test_python_version_picks_wheel_and_entry() -> None:
     assert (native.wheel, native.from_sdist) == (None, True)
 
 
-
-
 def test_virtual_workspace_root_installs_all_members() -> None:
     # Recorded from `uv sync --frozen --dry-run` (uv 0.13.9) in that workspace.
     lock = fixture("virtual_workspace")

@@ -1,8 +1,18 @@
-"""uvbuild.docker.facts: what a failed build's output says."""
+"""uvbuild.docker.facts: what a failed build's output says, and what names an image."""
 
 from __future__ import annotations
 
-from uvbuild.docker.facts import failing_step
+import pytest
+
+from uvbuild.docker.facts import (
+    engine_down,
+    failing_step,
+    familiar_repo,
+    local_digest,
+    manifest_digest,
+    registry_denied,
+    registry_host,
+)
 
 
 def test_failing_step_without_a_step_block_gives_the_solver_verdict():
@@ -50,3 +60,31 @@ def test_failing_step_falls_back_to_the_step_error():
 def test_failing_step_without_an_error_line():
     assert failing_step(["#1 DONE 0.1s", "all good"]) is None
     assert failing_step([]) is None
+
+
+def test_familiar_repo_and_registry_host():
+    assert familiar_repo("docker.io/library/python:3.11") == "python"
+    assert familiar_repo("python@sha256:ab") == familiar_repo("library/python") == "python"
+    assert familiar_repo("127.0.0.1:5000/team/x:1") == "127.0.0.1:5000/team/x"
+    assert familiar_repo("nvidia/cuda:12") == "nvidia/cuda"
+    assert registry_host("python:3.11") == registry_host("nvidia/cuda:1") == "docker.io"
+    assert registry_host("ghcr.io/astral-sh/uv:0.5") == "ghcr.io"
+    assert registry_host("localhost/x:1") == "localhost"
+
+
+def test_local_digest_is_the_repo_digest_of_the_name_else_the_image_id():
+    pulled = '{"id":"sha256:cfg","repo-digests":["nvidia/cuda@sha256:n","python@sha256:p"]}'
+    assert local_digest("docker.io/library/python:3.11-slim", pulled) == "sha256:p"
+    assert local_digest("mine/python:3.11", pulled) == "sha256:cfg"  # a re-tag
+    assert local_digest("x:1", '{"id":"sha256:cfg","repo-digests":null}') == "sha256:cfg"
+    with pytest.raises(ValueError):
+        local_digest("x:1", '{"id":"","repo-digests":[]}')
+
+
+def test_manifest_digest_and_registry_answers():
+    assert manifest_digest('{"mediaType": "m", "digest": "sha256:l", "size": 1}') == "sha256:l"
+    with pytest.raises(ValueError):
+        manifest_digest('{"digest": "md5:x"}')
+    assert registry_denied("ERROR: pull access denied, insufficient_scope: authorization")
+    assert not registry_denied("dial tcp: no such host")
+    assert engine_down("Cannot connect to the Docker daemon at unix:///x. Is it running?")

@@ -7,9 +7,8 @@ import re
 
 import pytest
 
-from tests.fakes import FakeEngine, FakeReport, registry_base
+from tests.fakes import FakeEngine, FakeReport, keyed_plan, registry_base
 from tests.paths import FIXTURES
-from uvbuild import planner
 from uvbuild.docker.requests import BuildRequest, attest_entry, bake_document, bake_target
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow import bake as bakefile
@@ -90,7 +89,7 @@ PROJECT = FIXTURES / "two_indexes"
 
 def write(tmp_path, monkeypatch, engine, **options):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    plan = planner.make_plan(PROJECT, {"platform": "linux/amd64", "python": "3.11"})
+    plan = keyed_plan(PROJECT, {"platform": "linux/amd64", "python": "3.11"})
     flow = BuildFlow(plan, BuildOptions(**options), engine, FakeReport())
     return plan, bakefile.write(flow, tmp_path / "out" / "docker-bake.json", FakeReport())
 
@@ -233,7 +232,7 @@ class ContainerBakeEngine(FakeEngine):
 def write_registry(tmp_path, monkeypatch, engine, **options):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     flags = {"platform": "linux/amd64", "python": "3.11", "base_repo": REGISTRY_REPO}
-    plan = planner.make_plan(PROJECT, flags)
+    plan = keyed_plan(PROJECT, flags)
     flow = BuildFlow(plan, BuildOptions(**options), engine, FakeReport())
     return plan, bakefile.write(flow, tmp_path / "out" / "docker-bake.json", FakeReport())
 
@@ -279,7 +278,7 @@ def test_docker_driver_pushes_the_base_target_with_push_and_a_registry_repo(
 def test_a_local_tag_with_another_label_becomes_a_base_target(tmp_path, monkeypatch):
     report = FakeReport()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    plan = planner.make_plan(PROJECT, {"platform": "linux/amd64", "python": "3.11"})
+    plan = keyed_plan(PROJECT, {"platform": "linux/amd64", "python": "3.11"})
     engine = FakeEngine(exists=True, base_label="f" * 64)
     flow = BuildFlow(plan, BuildOptions(), engine, report)
     result = bakefile.write(flow, tmp_path / "docker-bake.json", report)

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import APP_ID, BASE_ID, RIGHT_KEY, FakeEngine, FakeReport, registry_base
+from tests.fakes import (
+    APP_ID,
+    BASE_ID,
+    RIGHT_KEY,
+    FakeEngine,
+    FakeReport,
+    keyed_plan,
+    registry_base,
+)
 from tests.paths import FIXTURES
-from uvbuild import planner
 from uvbuild.core import render, requirements
 from uvbuild.docker.facts import Storage, wasted_base
 from uvbuild.docker.requests import BuildRequest, build_args
@@ -32,7 +39,7 @@ FLAGS = {"platform": "linux/amd64", "python": "3.11"}
 
 @pytest.fixture(scope="module")
 def plan():
-    return planner.make_plan(FIXTURES / "two_indexes", FLAGS)
+    return keyed_plan(FIXTURES / "two_indexes", FLAGS)
 
 
 def run(plan, engine: FakeEngine, **options):
@@ -136,7 +143,7 @@ def test_a_seed_system_part_without_python_names_the_dockerfile(tmp_path):
         "FROM debian:bookworm\nENV UV_PYTHON_DOWNLOADS=never\nWORKDIR /app\n"
         "COPY pyproject.toml uv.lock ./\nRUN uv sync --frozen --no-install-project\n"
     )
-    seeded = planner.make_plan(project, FLAGS)
+    seeded = keyed_plan(project, FLAGS)
     engine = FakeEngine(exists=False, fail="base", base_output=[NO_PYTHON_LINE])
     with pytest.raises(ConfigError) as info:
         run(seeded, engine)
@@ -257,7 +264,7 @@ def project(tmp_path: Path) -> Path:
 def test_user_dockerfile_is_used_when_it_uses_the_base(project):
     (project / "Dockerfile").write_text("FROM uvbuild-base\nCOPY . .\n")
     engine = FakeEngine(exists=True)
-    result, _ = run(planner.make_plan(project, FLAGS), engine)
+    result, _ = run(keyed_plan(project, FLAGS), engine)
     assert engine.stage("app").file == str(project / "Dockerfile")
     assert result.dockerfile == str(project / "Dockerfile")
 
@@ -266,7 +273,7 @@ def test_user_dockerfile_without_the_base_is_an_error(project):
     (project / "Dockerfile").write_text("FROM python:3.11\nCOPY . .\n")
     engine = FakeEngine(exists=True)
     with pytest.raises(ConfigError) as info:
-        run(planner.make_plan(project, FLAGS), engine)
+        run(keyed_plan(project, FLAGS), engine)
     message = str(info.value)
     assert "FROM uvbuild-base" in message and 'dockerfile = "generated"' in message
     assert engine.calls == []
@@ -275,7 +282,7 @@ def test_user_dockerfile_without_the_base_is_an_error(project):
 def test_commented_base_line_does_not_count(project):
     (project / "Dockerfile").write_text("# FROM uvbuild-base\nFROM python:3.11\n")
     with pytest.raises(ConfigError):
-        run(planner.make_plan(project, FLAGS), FakeEngine())
+        run(keyed_plan(project, FLAGS), FakeEngine())
 
 
 def test_generated_setting_ignores_the_project_dockerfile(project):
@@ -283,7 +290,7 @@ def test_generated_setting_ignores_the_project_dockerfile(project):
     with (project / "pyproject.toml").open("a") as fh:
         fh.write('\n[tool.uvbuild]\ndockerfile = "generated"\n')
     engine = FakeEngine(exists=True)
-    result, _ = run(planner.make_plan(project, FLAGS), engine)
+    result, _ = run(keyed_plan(project, FLAGS), engine)
     assert result.dockerfile == GENERATED
     assert Path(engine.stage("app").file).name == "Dockerfile"
     assert Path(engine.stage("app").file).parent != project
@@ -291,7 +298,7 @@ def test_generated_setting_ignores_the_project_dockerfile(project):
 
 def test_file_option_must_exist(project):
     with pytest.raises(ConfigError, match="--file"):
-        planner.make_plan(project, FLAGS, dockerfile=str(project / "nope"))
+        keyed_plan(project, FLAGS, dockerfile=str(project / "nope"))
 
 
 def test_generated_build_ignores_the_venv(project):
@@ -304,7 +311,7 @@ def test_generated_build_ignores_the_venv(project):
             seen["ignore"] = ignore.read_text()
             super().build(request, on_line, step)
 
-    run(planner.make_plan(project, FLAGS), Inspecting(exists=True))
+    run(keyed_plan(project, FLAGS), Inspecting(exists=True))
     assert seen["ignore"].splitlines()[0] == "secrets/"
     assert ".venv" in seen["ignore"].splitlines()
 
@@ -451,7 +458,7 @@ def _private_cache(monkeypatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def registry_plan():
-    return planner.make_plan(FIXTURES / "two_indexes", {**FLAGS, "base_repo": REGISTRY_REPO})
+    return keyed_plan(FIXTURES / "two_indexes", {**FLAGS, "base_repo": REGISTRY_REPO})
 
 
 class RegistryEngine(FakeEngine):
@@ -1013,7 +1020,7 @@ def test_pull_reaches_an_app_reading_the_base_from_its_registry(registry_plan):
 def test_pull_with_a_user_dockerfile_and_a_local_base_warns(project):
     (project / "Dockerfile").write_text("FROM uvbuild-base\nCOPY . .\n")
     engine = FakeEngine(exists=True)
-    the_plan = planner.make_plan(project, FLAGS)
+    the_plan = keyed_plan(project, FLAGS)
     _, report = run(the_plan, engine, pull=True)
     assert engine.stage("app").pull is False
     assert any("FROM images of" in m for m in report.of("warn"))

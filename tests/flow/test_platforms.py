@@ -10,9 +10,8 @@ from dataclasses import replace
 import pytest
 
 from tests.clirun import fake_lock_check, run_main
-from tests.fakes import FakeEngine, FakeReport, registry_base
+from tests.fakes import FakeEngine, FakeReport, keyed_plan, registry_base
 from tests.paths import FIXTURES
-from uvbuild import planner
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow import platforms as multiplatform
 from uvbuild.flow.options import BuildOptions
@@ -74,7 +73,7 @@ def test_one_platform_keeps_the_single_schema(capsys):
 
 def plans(base_repo: str = "127.0.0.1:5000/team/base"):
     return [
-        planner.make_plan(PROJECT, {"platform": p, "python": "3.11", "base_repo": base_repo})
+        keyed_plan(PROJECT, {"platform": p, "python": "3.11", "base_repo": base_repo})
         for p in BOTH.split(",")
     ]
 

@@ -6,8 +6,9 @@ commands that talk to Docker.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,11 @@ from uvbuild.core import render
 from uvbuild.core.hashing import explain
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.units import format_size
+from uvbuild.docker.verbs import EngineLike
 from uvbuild.doctor import diagnose, project_problem
-from uvbuild.errors import ConfigError
+from uvbuild.errors import ConfigError, UvbuildError
 from uvbuild.flow import bake as bakefile
+from uvbuild.flow import images
 from uvbuild.flow.build import BuildFlow
 from uvbuild.flow.platforms import build_platforms, plans_document, split_platforms
 from uvbuild.uvcheck import LockCheck, start_lock_check
@@ -79,6 +82,20 @@ def make_plan(
     return the_plan
 
 
+def _keyed(
+    plans: Sequence[BuildPlan],
+    engine: EngineLike,
+    *,
+    pull: bool,
+    strict: bool,
+    cache: dict[str, str] | None = None,
+) -> list[BuildPlan]:
+    """The plans keyed on the digests of their images (uvbuild.flow.images), each image
+    asked once; ``strict=False``: without an answer, provisional keys."""
+    known = cache if cache is not None else {}
+    return [images.keyed(p, engine, pull=pull, strict=strict, cache=known) for p in plans]
+
+
 def _platform_list(flags: Flags) -> tuple[str, ...]:
     """The platforms of ``--platform a,b`` (one or none for a single platform)."""
     value = flags.get("platform")
@@ -100,10 +117,16 @@ def _lock_check(path: Path, lock_path: Path | None) -> Callable[[], LockCheck | 
 
 
 def _explanation(
-    path: Path, old_lock: Path, flags: Flags, the_plan: BuildPlan, user: Flags
+    path: Path,
+    old_lock: Path,
+    flags: Flags,
+    the_plan: BuildPlan,
+    user: Flags,
+    rekey: Callable[[BuildPlan], BuildPlan] = lambda p: p,
 ) -> dict[str, Any]:
-    """``--explain-against``: the base key from the older lock and what moved it."""
-    old = make_plan(path, old_lock, flags, **user)
+    """``--explain-against``: the base key from the older lock (keyed as ``rekey`` keys
+    the current plan: the same image digests) and what moved it."""
+    old = rekey(make_plan(path, old_lock, flags, **user))
     return {
         "old-key": old.key,
         "new-key": the_plan.key,
@@ -124,8 +147,19 @@ def _explanation(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Compare the base key with one computed from an older uv.lock.",
 )
+@click.option(
+    "--pull", is_flag=True, help="Ask the registry for the images' digests, as build --pull."
+)
+@click.option("--builder", help="buildx builder whose driver decides where images are read.")
 @click.pass_obj
-def plan(app: App, as_json: bool, explain_against: Path | None, **kwargs: Any) -> None:
+def plan(
+    app: App,
+    as_json: bool,
+    explain_against: Path | None,
+    pull: bool,
+    builder: str | None,
+    **kwargs: Any,
+) -> None:
     """Show the heavy and light packages, the base key and its tag."""
     path, lock_path, flags = split_plan_flags(kwargs)
     user = split_dockerfile_flags(kwargs)
@@ -136,6 +170,13 @@ def plan(app: App, as_json: bool, explain_against: Path | None, **kwargs: Any) -
         plans = _plans(path, lock_path, flags, platforms, **user)
     else:
         plans = [make_plan(path, lock_path, flags, **user)]
+    engine = app.engine(builder=builder)
+    digests: dict[str, str] = {}
+    plans = _keyed(plans, engine, pull=pull, strict=False, cache=digests)
+
+    def rekey(old: BuildPlan) -> BuildPlan:
+        return _keyed([old], engine, pull=pull, strict=False, cache=digests)[0]
+
     check = lock_check()
     if check is not None and check.status != "fresh":
         app.terminal.warn(check.detail)
@@ -146,7 +187,9 @@ def plan(app: App, as_json: bool, explain_against: Path | None, **kwargs: Any) -
         if explain_against is not None:
             # several platforms: the older lock planned for each
             old_flags = {**flags, "platform": the_plan.target.platform} if several else flags
-            document["explain"] = _explanation(path, explain_against, old_flags, the_plan, user)
+            document["explain"] = _explanation(
+                path, explain_against, old_flags, the_plan, user, rekey
+            )
         documents.append(document)
     if as_json:
         app.terminal.json(plans_document(documents) if several else documents[0])
@@ -200,6 +243,10 @@ def dockerfile(app: App, syntax: str | None, **kwargs: Any) -> None:
     path, lock_path, flags = split_plan_flags(kwargs)
     user = split_dockerfile_flags(kwargs)
     the_plan = make_plan(path, lock_path, flags, install=True, **user)
+    (the_plan,) = _keyed([the_plan], app.engine(), pull=False, strict=False)
+    note = images.provisional_note(the_plan)
+    if note is not None:
+        app.terminal.info(f"note: {note}")
     app.terminal.result(render.dockerfile(the_plan, syntax=syntax))
 
 
@@ -242,15 +289,16 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
             for line in summary["commands"] if options.dry_run else options.tags:
                 terminal.result(line)
         return
+    flow = BuildFlow(the_plan, options, engine, terminal)
     with terminal.progress():
-        result = BuildFlow(the_plan, options, engine, terminal).run()
+        result = flow.run()
     if as_json:
         terminal.json(result.to_dict())
     elif options.dry_run:
         for command in result.commands:
             terminal.result(command)
     else:
-        terminal.build_summary(result, the_plan)
+        terminal.build_summary(result, flow.plan)
 
 
 @cli.command()
@@ -314,6 +362,10 @@ def doctor(app: App, builder: str | None, as_json: bool, **kwargs: Any) -> None:
     terminal = app.terminal
     the_plan, problem = project_problem(path, lambda: make_plan(path, lock_path, flags))
     engine = app.engine(builder=builder)
+    if the_plan is not None:
+        # the base tag a build would use; an image found nowhere is the images check's
+        with contextlib.suppress(UvbuildError):
+            (the_plan,) = _keyed([the_plan], engine, pull=False, strict=False)
     with terminal.progress():
         terminal.activity(f"uvbuild doctor: checking docker, the engine and {path}")
         report = diagnose(engine, path.resolve(), the_plan, problem)

@@ -40,6 +40,9 @@ class KeyInputs:
     # the user's system part the layers are built on (its recipe, the digests of the
     # build-context files it reads, how Python comes in); empty: the base image alone
     system: tuple[str, ...] = ()
+    # (ref, digest) of every image the stages start from or copy from, sorted; empty:
+    # not resolved, and the document names the images only (``base-image``, ``uv-image``)
+    images: tuple[tuple[str, str], ...] = ()
 
 
 def package_entry(choice: HeavyChoice) -> dict[str, Any]:
@@ -81,7 +84,7 @@ def _document(recipe: str, heavy: Sequence[HeavyChoice], inputs: KeyInputs) -> d
     packages = sorted(
         (package_entry(c) for c in heavy), key=lambda e: (e["name"], e["version"] or "")
     )
-    return {
+    document: dict[str, Any] = {
         "recipe": recipe,
         "platform": inputs.platform,
         "python": inputs.python,
@@ -94,6 +97,9 @@ def _document(recipe: str, heavy: Sequence[HeavyChoice], inputs: KeyInputs) -> d
         "packages": packages,
         **({"system": list(inputs.system)} if inputs.system else {}),
     }
+    if inputs.images:  # only when resolved: a plan without an engine keeps its old key
+        document["images"] = dict(sorted(inputs.images))
+    return document
 
 
 def canonical_bytes(document: Mapping[str, Any]) -> bytes:
@@ -118,7 +124,7 @@ def explain(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Human lines naming what moved between two key documents (empty: same key)."""
     lines: list[str] = []
     for field in sorted(set(old) | set(new)):
-        if field in ("packages", "layers"):
+        if field in ("packages", "layers", "images"):
             continue
         if old.get(field) != new.get(field):
             lines.append(f"{field}: {old.get(field)!r} -> {new.get(field)!r}")
@@ -151,7 +157,25 @@ def explain(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
             lines.append(
                 f"changed {name} {a['version']}: selected wheel {b['wheel']} ({b['hash']})"
             )
+    lines += _explain_images(old.get("images"), new.get("images"))
     return lines + _explain_layers(old.get("layers"), new.get("layers"), explained=bool(lines))
+
+
+def _explain_images(old: Any, new: Any) -> list[str]:
+    """A line per image whose digest moved (a tag moved upstream, a local image re-tagged);
+    one line when only one side has digests (a key made without an engine)."""
+    if old == new:
+        return []
+    if not old or not new:
+        return [
+            f"images: {'resolved' if old else 'by name only'} -> "
+            f"{'resolved' if new else 'by name only'}"
+        ]
+    return [
+        f"image {ref}: {old.get(ref)} -> {new.get(ref)}"
+        for ref in sorted(set(old) | set(new))
+        if old.get(ref) != new.get(ref)
+    ]
 
 
 def _explain_layers(old: Any, new: Any, *, explained: bool) -> list[str]:

@@ -241,6 +241,22 @@ class LayerGroup:
         return sum(1 for c in self.packages if c.selected.size is None)
 
 
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An image the base starts from or copies from (``FROM``, ``--mount=from=``), as
+    written, and the setting (or Dockerfile line) that names it, for the error that says
+    it exists nowhere."""
+
+    ref: str
+    setting: str
+
+
+def pinned_digest(ref: str) -> str | None:
+    """The digest of a pinned ``name@sha256:...`` reference, as written; None otherwise."""
+    _name, at, digest = ref.rpartition("@")
+    return digest if at and digest.startswith("sha256:") else None
+
+
 PLAN_SCHEMA = "uvbuild.plan/1"
 
 
@@ -297,6 +313,15 @@ class BuildPlan:
     def seed(self) -> Any:
         """The user's Dockerfile cut at its sync (seed.SeedSplit), or None."""
         return self.dockerfile.seed
+    # The images the base and layer stages start from or copy from, in the order written;
+    # the flow resolves them (uvbuild.flow.images) and the planner keys on their digests.
+    image_refs: tuple[ImageRef, ...] = ()
+    # (ref, digest) of each image ref, sorted, when the key covers them; empty: the key
+    # covers the images by name only (the plan was made without an engine's answer)
+    digests: tuple[tuple[str, str], ...] = ()
+    # Why the key covers the images by name only, when the flow asked and got no answer
+    # (no engine, a registry out of reach); None: not asked, or resolved.
+    provisional: str | None = None
 
     def layer_of(self, name: str) -> LayerGroup | None:
         for group in self.layers:
@@ -330,6 +355,21 @@ class BuildPlan:
             heavy.append(
                 {**_package_entry(choice.selected), "reason": choice.reason, "layer": layer}
             )
+        base: dict[str, Any] = {
+            "key": self.key,
+            "tag": self.tag,
+            "repo": self.base_repo,
+            "inputs": json.loads(self.key_document),
+            "layer-mode": self.layer_mode,
+            "layers": [_layer_entry(group) for group in self.layers],
+        }
+        if self.digests or self.provisional is not None:
+            digests = dict(self.digests)
+            base["images"] = [
+                {"ref": image.ref, "setting": image.setting, "digest": digests.get(image.ref)}
+                for image in self.image_refs
+            ]
+            base["provisional"] = self.provisional is not None
         return {
             "schema": PLAN_SCHEMA,
             "project": {
@@ -344,14 +384,7 @@ class BuildPlan:
                 "glibc": "{}.{}".format(*self.target.glibc),
             },
             "request": _request_entry(self.request),
-            "base": {
-                "key": self.key,
-                "tag": self.tag,
-                "repo": self.base_repo,
-                "inputs": json.loads(self.key_document),
-                "layer-mode": self.layer_mode,
-                "layers": [_layer_entry(group) for group in self.layers],
-            },
+            "base": base,
             "heavy": heavy,
             "light": [_package_entry(s) for s in self.light],
             "totals": {"heavy": _totals(self.heavy), "light": _totals(self.light)},

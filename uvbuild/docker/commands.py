@@ -23,22 +23,29 @@ from uvbuild.docker.facts import (
     FIX_BUILDER,
     FIX_BUILDX,
     FIX_CLI,
+    FIX_ENGINE,
     FIX_PUSH,
+    LOCAL_DIGEST_FORMAT,
     CacheRecord,
     ImageInfo,
     LineSink,
     Probe,
     RegistryImage,
     Storage,
+    engine_down,
     failing_step,
     invalid_reference,
     last_line,
+    local_digest,
+    manifest_digest,
     no_such_image,
     parse_du,
     parse_history,
     parse_labels,
     platform_entry,
+    registry_denied,
     registry_error,
+    registry_host,
     registry_not_found,
     repo_of,
     sorted_labels,
@@ -189,6 +196,61 @@ class EngineCommands:
         if proc.returncode == 0:
             return Probe(True, f"{ref} is in its registry (pulled at the first build)")
         return Probe(False, f"{ref}: {text_tail(proc.stderr, 'not found')}")
+
+    def image_digest(self, ref: str, *, pull: bool = False) -> str | None:
+        """The digest of the image ``ref`` names, as a build that starts from it would
+        find it, or None when neither the engine nor the registry has it (a registry that
+        denies access to the name counts as not having it: Docker Hub answers so for a
+        repository that does not exist).
+
+        Without ``pull``: the engine's image when it has one (BuildKit's docker driver reads
+        the engine's image store, see :func:`~uvbuild.docker.facts.local_digest`), else the
+        registry's manifest digest. With ``pull`` (``docker build --pull``, or a builder
+        that does not read the engine's store): the registry first, the engine's image
+        when the registry does not hold the tag. No engine at the endpoint, or a registry
+        out of reach, raises EngineUnavailable; a malformed ``ref`` raises ConfigError."""
+        if not pull:
+            found = self._engine_digest(ref)
+            return found if found is not None else self._registry_digest(ref, pull)
+        found = self._registry_digest(ref, pull)
+        return found if found is not None else self._engine_digest(ref)
+
+    def _engine_digest(self, ref: str) -> str | None:
+        proc = self._run(["image", "inspect", "--format", LOCAL_DIGEST_FORMAT, ref], 60)
+        if proc.returncode != 0:
+            if no_such_image(proc.stderr):
+                return None
+            if "invalid reference format" in proc.stderr:
+                raise ConfigError(f"{ref!r} is not a valid image reference")
+            tail = text_tail(proc.stderr, "no answer")
+            if engine_down(proc.stderr):
+                raise EngineUnavailable(
+                    f"no Docker engine answers at {self._where()} ({tail}); {FIX_ENGINE}"
+                )
+            raise EngineUnavailable(f"docker could not inspect image {ref} ({tail})")
+        try:
+            return local_digest(ref, proc.stdout)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise EngineUnavailable(f"cannot read the image ID of {ref} ({exc})") from exc
+
+    def _registry_digest(self, ref: str, pull: bool) -> str | None:
+        args = ["buildx", "imagetools", "inspect", "--format", "{{json .Manifest}}", ref]
+        proc = self._run(args, REGISTRY_TIMEOUT)
+        if proc.returncode != 0:
+            if registry_not_found(proc.stderr) or registry_denied(proc.stderr):
+                return None
+            if "invalid reference format" in proc.stderr:
+                raise ConfigError(f"{ref!r} is not a valid image reference")
+            host = registry_host(ref)
+            where = "--pull asks it" if pull else "the engine has no such image"
+            raise EngineUnavailable(
+                f"the registry {host} did not answer about image {ref} ({where}): "
+                f"{text_tail(proc.stderr, 'no answer')}; check the network"
+            )
+        try:
+            return manifest_digest(proc.stdout)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EngineUnavailable(f"cannot read the digest of {ref} ({exc})") from exc
 
     def registry_image(self, ref: str, platform: str | None = None) -> RegistryImage | None:
         """``ref`` as its registry holds it (digest, diff ids, size and the labels of its

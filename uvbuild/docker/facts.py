@@ -129,6 +129,16 @@ def registry_not_found(stderr: str) -> bool:
     return last.endswith(": not found") or "MANIFEST_UNKNOWN" in stderr or "NAME_UNKNOWN" in stderr
 
 
+def registry_denied(stderr: str) -> bool:
+    """``imagetools inspect`` of a name the registry will not show (private, or, on Docker
+    Hub, a repository that does not exist)."""
+    lowered = stderr.lower()
+    return any(
+        word in lowered
+        for word in ("401 unauthorized", "insufficient_scope", "access to the resource is denied")
+    )
+
+
 def registry_error(ref: str, stderr: str) -> str:
     """One line for a registry that did not answer about ``ref``."""
     text = text_tail(stderr, "no answer")
@@ -164,6 +174,71 @@ def invalid_reference(ref: str) -> str:
     return (
         f"{ref!r} is not a valid image reference; check tool.uvbuild.base-repo "
         "(--base-repo): a repository such as registry:5000/team/base, without a tag"
+    )
+
+
+# `docker image inspect --format`: the image ID and the digests of the registries it came
+# from, in one line of JSON (read by local_digest).
+LOCAL_DIGEST_FORMAT = '{"id":{{json .Id}},"repo-digests":{{json .RepoDigests}}}'
+
+_HUB_HOSTS = ("docker.io/", "index.docker.io/", "registry-1.docker.io/")
+
+
+def registry_host(ref: str) -> str:
+    """The registry a reference names: ``host:5000/team/x:1`` -> ``host:5000``;
+    ``python:3.11`` -> ``docker.io``."""
+    first, slash, _rest = ref.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def familiar_repo(ref: str) -> str:
+    """The repository of ``ref`` as docker spells it in ``RepoDigests``:
+    ``docker.io/library/python:3.11`` -> ``python``."""
+    repo = repo_of(ref)
+    for host in _HUB_HOSTS:
+        if repo.startswith(host):
+            repo = repo.removeprefix(host)
+            break
+    if registry_host(repo) == "docker.io":
+        repo = repo.removeprefix("library/")
+    return repo
+
+
+def local_digest(ref: str, text: str) -> str:
+    """What names the engine's image of ``ref`` (``docker image inspect --format
+    LOCAL_DIGEST_FORMAT``): the digest of its manifest in ``ref``'s repository when it came
+    from (or went to) that registry, which is what the registry answers while the tag has
+    not moved; else the image ID (the digest of its config: a local build, a re-tag)."""
+    found = json.loads(text.strip().splitlines()[0])
+    repo = familiar_repo(ref)
+    for entry in sorted(found.get("repo-digests") or []):
+        name, _, digest = str(entry).rpartition("@")
+        if familiar_repo(name) == repo and digest.startswith("sha256:"):
+            return digest
+    image_id = str(found["id"])
+    if not image_id.startswith("sha256:"):
+        raise ValueError(f"no image ID in {text.strip()[:200]!r}")
+    return image_id
+
+
+def manifest_digest(text: str) -> str:
+    """``docker buildx imagetools inspect --format '{{json .Manifest}}'`` -> the digest of
+    what the tag names: the image's manifest, or the manifest list of a multi-platform
+    image (one digest for every platform)."""
+    digest = str(json.loads(text)["digest"])
+    if not digest.startswith("sha256:"):
+        raise ValueError(f"not a sha256 digest: {digest!r}")
+    return digest
+
+
+def engine_down(stderr: str) -> bool:
+    """A docker command that found no engine at the endpoint (``Cannot connect ...``)."""
+    lowered = stderr.lower()
+    return (
+        "cannot connect to the docker daemon" in lowered
+        or "is the docker daemon running" in lowered
     )
 
 

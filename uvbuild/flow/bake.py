@@ -76,6 +76,8 @@ def write(flow: BuildFlow, output: Path, report: Reporter) -> BakeResult:
         if getattr(options, name):
             raise ConfigError(f"bake {message}")
     the_policy = flow.policy()
+    flow.key_images(the_policy)
+    plan = flow.plan
     work = inputs_dir(plan.key)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

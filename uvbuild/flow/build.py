@@ -28,7 +28,7 @@ from uvbuild.docker.facts import RegistryImage, wasted_base
 from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted, UvbuildError
-from uvbuild.flow import decide, requests
+from uvbuild.flow import decide, images, requests
 from uvbuild.flow.decide import AppStep, BaseStep, Lookup, Policy, Seen
 from uvbuild.flow.inputs import (
     choose_dockerfile,
@@ -86,7 +86,12 @@ class BuildFlow:
     """Carries out a plan: base first (reused or built), then the app."""
 
     def __init__(
-        self, plan: BuildPlan, options: BuildOptions, engine: EngineLike, report: Reporter
+        self,
+        plan: BuildPlan,
+        options: BuildOptions,
+        engine: EngineLike,
+        report: Reporter,
+        digests: dict[str, str] | None = None,
     ):
         self.plan = plan
         self.options = options
@@ -94,11 +99,14 @@ class BuildFlow:
         self.report = report
         self.user_dockerfile = choose_dockerfile(plan, options)
         self.lock_dir = user_cache_dir()  # where the per-base build locks live
+        # the images' digests asked so far (several platforms' flows share them)
+        self.digests = digests if digests is not None else {}
 
     def run(self) -> BuildResult:
         check_iidfile(self.options)
         the_policy = self.policy()
         self._check_store(the_policy)
+        self.key_images(the_policy)
         with self._workdir() as work, self._credentials_hint() as warnings:
             requests.write_inputs(self.plan, self.options, work)
             lookup, image = self.locate(the_policy)
@@ -138,6 +146,30 @@ class BuildFlow:
         if info is None:
             return decide.policy(self.plan.base_repo, intent, None)
         return decide.policy(self.plan.base_repo, intent, info.driver, info.name)
+
+    def key_images(self, the_policy: Policy) -> None:
+        """Key the plan on the digests of the images its stages start from, as this run's
+        builder reads them (:mod:`uvbuild.flow.images`), before anything is looked up or
+        built: an image found nowhere stops the run (ConfigError). A plan keyed already
+        (or marked provisional) stays as it is. A dry run without an answer goes on with
+        a provisional key, and says so."""
+        plan = self.plan
+        if plan.digests or plan.provisional is not None or not plan.image_refs:
+            return
+        if the_policy.driver is None:  # a dry run without an engine
+            self.plan = images.provisional(plan, "no engine answered")
+        else:
+            self.plan = images.keyed(
+                plan,
+                self.engine,
+                pull=decide.images_from_registry(self.options.pull, the_policy.driver),
+                strict=not self.options.dry_run,
+                cache=self.digests,
+                driver=the_policy.driver,
+            )
+        note = images.provisional_note(self.plan)
+        if note is not None:
+            self.report.warn(note)
 
     def _check_store(self, the_policy: Policy) -> None:
         need = decide.store_need(the_policy)

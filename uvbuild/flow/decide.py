@@ -29,6 +29,10 @@ The rules, in one place:
 * ``--call``/``--check`` evaluate the app Dockerfile and build nothing: no base is built,
   nothing is loaded, pushed or exported.
 * Attestations and the OCI exporter on the docker driver need the containerd image store.
+* The images the stages start from are read from the engine's store when the builder has
+  the docker driver and the image is there, from their registry otherwise and always with
+  ``--pull``, as BuildKit does; their digests (the key's ``images``) are asked the same
+  way (:func:`images_from_registry`).
 * Several platforms need ``--push``, ``-t`` and a registry ``base-repo``, no ``--load`` and
   no exporter but the registry: an engine cannot load a multi-platform image, and each
   platform's base must be pushed.
@@ -56,6 +60,13 @@ def is_registry_repo(repo: str) -> bool:
     ``host:5000/...``, ``localhost/...``): its bases are looked for and pushed there."""
     first, sep, _ = repo.partition("/")
     return bool(sep) and ("." in first or ":" in first or first == "localhost")
+
+
+def images_from_registry(pull: bool, driver: str | None) -> bool:
+    """Whether a build reads the images its stages start from in their registry first
+    (``--pull``, or a builder that cannot read the engine's images) rather than the
+    engine's store (the docker driver; None, no engine answered, counts as it)."""
+    return pull or (driver is not None and driver != DOCKER_DRIVER)
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,7 @@ def build_platforms(
         check_builder(plans, options, engine)
     results: list[tuple[BuildPlan, BuildResult]] = []
     commands: list[str] = []
+    digests: dict[str, str] = {}  # each image asked once for every platform
     for plan in plans:
         platform = plan.target.platform
         report.step(f"platform {platform}: base {plan.tag}")
@@ -132,8 +133,9 @@ def build_platforms(
             load=the_policy.app_load,
             push_base=the_policy.push_base,
         )
-        result = BuildFlow(plan, per_platform, engine, report).run()
-        results.append((plan, result))
+        flow = BuildFlow(plan, per_platform, engine, report, digests)
+        result = flow.run()
+        results.append((flow.plan, result))
         commands += result.commands
     sources = [tag for _, result in results for tag in result.tags[:1]]
     create = ["buildx", "imagetools", "create"]
