@@ -419,7 +419,7 @@ def layer_names(plan: BuildPlan, layers: Sequence[tuple[str, bool]]) -> list[str
             name = describe_packages(group.packages, group.name) if group else None
         elif step.startswith("RUN ") and "uv python find" in step and "uv python install" in step:
             name = f"python {plan.target.python}, where the image has none"
-        elif step.startswith("RUN ") and f"uv venv {plan.config.venv}" in step:
+        elif step.startswith("RUN ") and "uv venv" in step and f" {plan.config.venv}" in step:
             name = "venv" if plan.layers or not heavy else describe_packages(heavy, "venv + heavy")
         elif step.startswith("RUN ") and "uv sync" in step and "--no-install-" in step:
             name = f"deps: {len(light)} light packages"

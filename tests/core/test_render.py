@@ -223,7 +223,7 @@ def test_layer_stages_come_first_and_install_only_their_group(layered):
     )
     assert "frameworks" not in cuda
     assert cuda.count("uv pip install") == 1 and "--require-hashes" in cuda
-    assert "uv venv /opt/venv" in cuda and f"mkdir {render.LAYER_DIR}" in cuda
+    assert "uv venv --prompt gpuapp /opt/venv" in cuda and f"mkdir {render.LAYER_DIR}" in cuda
     frameworks = stage(text, "uvbuild-layer-frameworks")
     assert f"--index-url {TORCH_INDEX} -r /tmp/uvbuild-heavy/layer-frameworks-1.txt" in frameworks
     assert "--require-hashes" not in frameworks
@@ -234,7 +234,7 @@ def test_layered_base_copies_each_group_with_link(layered):
     assert "uv pip install" not in base
     assert "uvbuild-heavy" not in base
     lines = base.splitlines()
-    venv = lines.index("    uv venv /opt/venv && \\") + 2  # then the mtimes are set
+    venv = lines.index("    uv venv --prompt gpuapp /opt/venv && \\") + 2  # then the mtimes are set
     assert lines[venv + 1 : venv + 3] == [
         "COPY --link --from=uvbuild-layer-cuda /uvbuild-layer/ /opt/venv/",
         "COPY --link --from=uvbuild-layer-frameworks /uvbuild-layer/ /opt/venv/",
@@ -469,7 +469,7 @@ def test_seed_keyed_stages_add_no_env(tmp_path):
         'UV_PROJECT_ENVIRONMENT="/app" VIRTUAL_ENV="/app"'
     ) in base
     assert "cp /tmp/uvbuild-uv/uv" not in text  # no uv copied into the user's image
-    assert "{ [ -e /app/pyvenv.cfg ] || uv venv /app; }" in base
+    assert "{ [ -e /app/pyvenv.cfg ] || uv venv --prompt gpuapp /app; }" in base
 
 
 def test_seed_without_layer_groups_has_no_env_either(tmp_path):

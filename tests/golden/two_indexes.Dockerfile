@@ -30,7 +30,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,from=uvbuild-heavy,source=layer-cuda-1.txt,target=/tmp/uvbuild-heavy/layer-cuda-1.txt \
     export SOURCE_DATE_EPOCH=1741311660 && \
     touch -d "@$(($(date +%s) - 2))" /tmp/uvbuild-run-start && \
-    uv venv /opt/venv && \
+    uv venv --prompt gpuapp /opt/venv && \
     cd /opt/venv && \
     find . > /tmp/uvbuild-venv-before && \
     UV_COMPILE_BYTECODE=0 uv pip install --python /opt/venv --no-deps --require-hashes --index-url https://pypi.org/simple -r /tmp/uvbuild-heavy/layer-cuda-1.txt && \
@@ -69,7 +69,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,from=uvbuild-heavy,source=layer-frameworks-1.txt,target=/tmp/uvbuild-heavy/layer-frameworks-1.txt \
     export SOURCE_DATE_EPOCH=0 && \
     touch -d "@$(($(date +%s) - 2))" /tmp/uvbuild-run-start && \
-    uv venv /opt/venv && \
+    uv venv --prompt gpuapp /opt/venv && \
     cd /opt/venv && \
     find . > /tmp/uvbuild-venv-before && \
     UV_COMPILE_BYTECODE=0 uv pip install --python /opt/venv --no-deps --index-url https://download.pytorch.org/whl/cu128 -r /tmp/uvbuild-heavy/layer-frameworks-1.txt && \
@@ -105,7 +105,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 RUN --mount=type=cache,target=/root/.cache/uv \
     export SOURCE_DATE_EPOCH=0 && \
     touch -d "@$(($(date +%s) - 2))" /tmp/uvbuild-run-start && \
-    uv venv /opt/venv && \
+    uv venv --prompt gpuapp /opt/venv && \
     find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /etc/hosts -o -path /etc/hostname -o -path /etc/resolv.conf -o -path /root/.cache/uv \) -prune -o \( -newer /tmp/uvbuild-run-start -o -path /opt/venv -o -path '/opt/venv/*' \) -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} + && \
     rm /tmp/uvbuild-run-start && touch -h -d "@$SOURCE_DATE_EPOCH" /tmp
 COPY --link --from=uvbuild-layer-cuda /uvbuild-layer/ /opt/venv/

@@ -28,7 +28,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,from=uvbuild-heavy,target=/tmp/uvbuild-heavy \
     export SOURCE_DATE_EPOCH=0 && \
     touch -d "@$(($(date +%s) - 2))" /tmp/uvbuild-run-start && \
-    uv venv /opt/venv && \
+    uv venv --prompt gpuapp /opt/venv && \
     UV_COMPILE_BYTECODE=0 uv pip install --python /opt/venv --no-deps --index-url https://download.pytorch.org/whl/cu128 -r /tmp/uvbuild-heavy/heavy-1.txt && \
     UV_COMPILE_BYTECODE=0 uv pip install --python /opt/venv --no-deps --require-hashes --index-url https://pypi.org/simple -r /tmp/uvbuild-heavy/heavy-2.txt && \
     find /opt/venv -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} + && \

@@ -430,15 +430,28 @@ def test_container_builder_without_a_registry_repo_exits_4(
 
 
 def test_container_builder_that_cannot_boot_exits_4_and_pushes_nothing(
-    small_project, inactive_container_builder: str, pushed, registry: str, local_refs: list[str]
+    small_project,
+    inactive_container_builder: str,
+    pushed,
+    registry: str,
+    local_refs: list[str],
+    base_images: dict[str, str],
 ) -> None:
     registry_repo = pushed()
     project = small_project(registry_repo)
-    base_tag = plan_base(project.path)["tag"]
+    # A container builder reads images from their registry, which no image here is in:
+    # pinned by digest, they are not looked up, and the builder's boot is what fails.
+    pinned = [
+        f"--base-image={base_images['python_image']}@sha256:{'1' * 64}",
+        f"--uv-image={base_images['uv_image']}@sha256:{'2' * 64}",
+    ]
+    base_tag = plan_base(project.path, *pinned)["tag"]
     tag = f"uvbuild-test/registry-container:{uuid.uuid4().hex[:8]}"
     local_refs += [base_tag, tag]
 
-    proc = uvbuild("build", "--builder", inactive_container_builder, "-t", tag, str(project.path))
+    proc = uvbuild(
+        "build", "--builder", inactive_container_builder, "-t", tag, *pinned, str(project.path)
+    )
 
     assert proc.returncode == 4, proc.stderr
     one_error_line(proc, f"buildx builder {inactive_container_builder!r} could not start")

@@ -35,6 +35,8 @@ import re
 import shlex
 from collections.abc import Iterable
 
+from packaging.utils import canonicalize_name
+
 from uvbuild import __version__
 from uvbuild.core.credentials import SECRETS_DIR, index_secrets
 from uvbuild.core.hashing import LAYER_RECIPE_VERSION, RECIPE_VERSION
@@ -348,11 +350,15 @@ def python_stage(plan: BuildPlan) -> str:
 
 
 def _make_venv(plan: BuildPlan) -> str:
+    """``uv venv`` as ``uv sync`` makes the venv: with the project's name as its prompt
+    (pyvenv.cfg and the activate scripts carry it)."""
     venv = shlex.quote(plan.config.venv)
+    name = canonicalize_name(plan.project_name) if plan.project_name else None
+    prompt = f" --prompt {shlex.quote(name)}" if name else ""
     if plan.seed is None:
-        return f"uv venv {venv}"
+        return f"uv venv{prompt} {venv}"
     # the user's system part may have made the venv itself (`uv venv` before the sync)
-    return f"{{ [ -e {venv}/pyvenv.cfg ] || uv venv {venv}; }}"
+    return f"{{ [ -e {venv}/pyvenv.cfg ] || uv venv{prompt} {venv}; }}"
 
 
 # A layer stage keeps exactly what its install added to the venv: every path that did not

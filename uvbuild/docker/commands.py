@@ -242,7 +242,11 @@ class EngineCommands:
             if "invalid reference format" in proc.stderr:
                 raise ConfigError(f"{ref!r} is not a valid image reference")
             host = registry_host(ref)
-            where = "--pull asks it" if pull else "the engine has no such image"
+            where = (
+                "asked because of --pull, or a builder that cannot read the engine's images"
+                if pull
+                else "the engine has no such image"
+            )
             raise EngineUnavailable(
                 f"the registry {host} did not answer about image {ref} ({where}): "
                 f"{text_tail(proc.stderr, 'no answer')}; check the network"
