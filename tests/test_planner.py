@@ -633,3 +633,25 @@ def test_pinned_digest():
     assert pinned_digest("python:3.11@sha256:" + "a" * 64) == "sha256:" + "a" * 64
     assert pinned_digest("python:3.11") is None
     assert pinned_digest("host:5000/x") is None
+
+
+@pytest.mark.parametrize(
+    ("tool_uv", "env", "compiles", "downloads"),
+    [
+        ("compile-bytecode = true\npython-downloads = 'never'\n", "", True, "never"),
+        ("compile-bytecode = true\n", "ENV UV_COMPILE_BYTECODE=0\n", False, "automatic"),
+        ("", "", False, "automatic"),
+    ],
+)
+def test_seed_reads_tool_uv_below_the_environment(
+    seed_project, tool_uv, env, compiles, downloads
+):
+    pyproject = seed_project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + f"\n[tool.uv]\n{tool_uv}")
+    (seed_project / "Dockerfile").write_text(
+        f"FROM debian:bookworm\n{env}WORKDIR /app\nCOPY pyproject.toml uv.lock ./\n"
+        "RUN uv sync --frozen --no-install-project\n"
+    )
+    plan = seed_plan(seed_project)
+    assert plan.config.compile_bytecode is compiles
+    assert plan.seed.python_downloads == downloads

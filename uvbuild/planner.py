@@ -56,6 +56,8 @@ class Project:
     indexes: tuple[tuple[str, str], ...] = ()
     # the index uv falls back to: the [[tool.uv.index]] with default = true, else PyPI
     default_index: str = grouping.PYPI_INDEX
+    # [tool.uv] settings a sync reads, as the UV_* variables that override them
+    uv_settings: tuple[tuple[str, str], ...] = ()
 
 
 def host_platform() -> str:
@@ -103,7 +105,31 @@ def read_project(project_dir: Path) -> Project:
         _pinned_python(project_dir),
         _named_indexes(uv),
         _default_index(uv),
+        _uv_settings(uv),
     )
+
+
+# [tool.uv] keys that decide what a sync in the user's Dockerfile installs and how, by the
+# UV_* variable that overrides each (uv: flag > variable > pyproject)
+_UV_KEYS = {
+    "compile-bytecode": "UV_COMPILE_BYTECODE",
+    "python-downloads": "UV_PYTHON_DOWNLOADS",
+    "no-sources": "UV_NO_SOURCES",
+    "no-binary": "UV_NO_BINARY",
+}
+
+
+def _uv_settings(uv: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(uv, Mapping):
+        return ()
+    found = []
+    for key, variable in _UV_KEYS.items():
+        value = uv.get(key)
+        if isinstance(value, bool):
+            found.append((variable, "1" if value else "0"))
+        elif isinstance(value, str):
+            found.append((variable, value))
+    return tuple(found)
 
 
 def _default_groups(uv: Any, path: Path) -> tuple[str, ...] | None:
@@ -292,7 +318,7 @@ def make_plan(
     lock_file = Path(lock_path).resolve() if lock_path else root / "uv.lock"
     lock_data = read_lock(lock_file)
     config = resolve_config(project, flags, lock_data.requires_python)
-    user = user_dockerfile(root, config, dockerfile, build_args or {})
+    user = user_dockerfile(root, config, dockerfile, build_args or {}, project.uv_settings)
     if user.seed is not None:
         _refuse_selection_flags(flags or {}, user.seed)
         seeded = seed_flags(user.seed)
@@ -305,7 +331,11 @@ def make_plan(
 
 
 def user_dockerfile(
-    root: Path, config: Config, file_flag: str | Path | None, build_args: Mapping[str, str]
+    root: Path,
+    config: Config,
+    file_flag: str | Path | None,
+    build_args: Mapping[str, str],
+    uv_settings: tuple[tuple[str, str], ...] = (),
 ) -> UserDockerfile:
     """Which Dockerfile the build runs and how uvbuild builds on it (see UserDockerfile)."""
     if file_flag:
@@ -327,7 +357,7 @@ def user_dockerfile(
         system = seed.explicit_system(parsed, build_args)
         sources = _context_digests(root, system.context_sources) if system else ()
         return UserDockerfile(str(candidate), "base", system, None, sources)
-    split = seed.split(parsed, build_args)
+    split = seed.split(parsed, build_args, dict(uv_settings))
     sources = _context_digests(root, split.system.context_sources)
     return UserDockerfile(str(candidate), "seed", split.system, split, sources)
 

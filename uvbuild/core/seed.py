@@ -594,8 +594,14 @@ def _find_sync(parsed: ParsedDockerfile) -> _Found:
 # -- the split ---------------------------------------------------------------------------
 
 
-def split(parsed: ParsedDockerfile, build_args: Mapping[str, str] | None = None) -> SeedSplit:
-    """Cut ``parsed`` at its first ``uv sync`` (see the module's docstring)."""
+def split(
+    parsed: ParsedDockerfile,
+    build_args: Mapping[str, str] | None = None,
+    project_settings: Mapping[str, str] | None = None,
+) -> SeedSplit:
+    """Cut ``parsed`` at its first ``uv sync`` (see the module's docstring).
+    ``project_settings`` are the project's ``[tool.uv]`` settings as the UV_* variables
+    that override them: what the sync reads when its environment does not set them."""
     given = dict(build_args or {})
     path = parsed.path
     if parsed.syntax is not None and not parsed.syntax.startswith("docker/dockerfile"):
@@ -624,7 +630,11 @@ def split(parsed: ParsedDockerfile, build_args: Mapping[str, str] | None = None)
     sync_words = _words(script[sync_segment.start : sync_segment.end])
     inline_env, words = _command_words(sync_words)
     _, sync_args = _uv_subcommand(words)
-    env = {**scope.all(), **{k: expand(v, scope.all()) for k, v in inline_env.items()}}
+    env = {
+        **(project_settings or {}),
+        **scope.all(),
+        **{k: expand(v, scope.all()) for k, v in inline_env.items()},
+    }
     workdir = scope.workdir
     for segment in before:
         cd = _words(script[segment.start : segment.end])
