@@ -148,6 +148,20 @@ def test_assignments_of_env_and_arg():
         'FROM a\nENV A="two words" B=x\nENV C legacy form\nARG D E="q"\n', "Dockerfile"
     )
     env, legacy, arg = parsed.stages[0].body
-    assert assignments(env) == [("A", "two words"), ("B", "x")]
+    assert assignments(env) == [("A", '"two words"'), ("B", "x")]
     assert assignments(legacy) == [("C", "legacy form")]
-    assert assignments(arg) == [("D", None), ("E", "q")]
+    assert assignments(arg) == [("D", None), ("E", '"q"')]
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [
+        ('"two $X"', "two x"),
+        ("'two $X'", "two $X"),  # single quotes keep the value literal, as BuildKit does
+        ("${X}-${NOPE:-d}", "x-d"),
+        ("${EMPTY-d}|${EMPTY:-d}", "|d"),  # without the colon only an unset name is missing
+        ("${EMPTY+set}|${EMPTY:+set}|${NOPE+set}", "set||"),
+    ],
+)
+def test_evaluate_follows_the_frontend(written, value):
+    assert dockerfile_text.evaluate(written, {"X": "x", "EMPTY": ""}) == value

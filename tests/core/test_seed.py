@@ -146,6 +146,25 @@ def test_cd_is_kept_when_the_work_before_it_moves():
     assert found.flags["venv"] == "/w/sub/.venv"
 
 
+def test_the_moved_commands_keep_their_mounts_but_the_project_files():
+    found = split(
+        one_stage(
+            "RUN --mount=type=cache,target=/root/.cache/uv "
+            "--mount=type=bind,source=uv.lock,target=uv.lock "
+            "--mount=type=bind,source=tools,target=/tools "
+            "/tools/setup.sh && uv sync --frozen"
+        )
+    )
+    # the system part runs before the project's files are there: it does not mount them,
+    # and what it does mount from the context is in the key
+    assert found.system.system_run == (
+        "RUN --mount=type=cache,target=/root/.cache/uv "
+        "--mount=type=bind,source=tools,target=/tools /tools/setup.sh"
+    )
+    assert "source=uv.lock" in found.sync_run
+    assert found.system.context_sources == ("tools",)
+
+
 def test_commands_after_the_sync_stay_with_it():
     found = split(one_stage("RUN uv sync --frozen && rm -rf /root/.cache"))
     assert found.sync_run == "RUN uv sync --frozen && rm -rf /root/.cache"

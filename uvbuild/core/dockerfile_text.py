@@ -123,13 +123,15 @@ def _stage(index: int, start: Instruction, body: list[Instruction]) -> Stage:
 
 _VARIABLE = re.compile(
     r"\\(?P<escaped>\$)"
-    r"|\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<op>[-+])(?P<word>[^}]*))?\}"
+    r"|\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
+    r"(?:(?P<colon>:)?(?P<op>[-+])(?P<word>[^}]*))?\}"
     r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
 )
 
 
 def expand(word: str, env: Mapping[str, str]) -> str:
-    """``word`` with ``$NAME``, ``${NAME}``, ``${NAME:-default}`` and ``${NAME:+alt}``
+    """``word`` with ``$NAME``, ``${NAME}``, ``${NAME:-default}``, ``${NAME:+alt}`` (and
+    ``${NAME-default}``, ``${NAME+alt}``, where only an unset name counts as missing)
     replaced as the Dockerfile frontend replaces them (unset: empty)."""
 
     def replace(match: re.Match[str]) -> str:
@@ -137,11 +139,13 @@ def expand(word: str, env: Mapping[str, str]) -> str:
             return "$"
         name = match.group("braced") or match.group("plain")
         value = env.get(name, "")
+        # with the colon an empty value counts as missing, without it only an unset name
+        present = bool(value) if match.group("colon") else name in env
         op = match.group("op")
         if op == "-":
-            return value or expand(match.group("word"), env)
+            return value if present else expand(match.group("word"), env)
         if op == "+":
-            return expand(match.group("word"), env) if value else ""
+            return expand(match.group("word"), env) if present else ""
         return value
 
     return _VARIABLE.sub(replace, word)
@@ -155,12 +159,21 @@ def unquote(word: str) -> str:
 
 
 def assignments(instruction: Instruction) -> list[tuple[str, str | None]]:
-    """The (name, value) pairs of an ENV or ARG (None: an ARG without a default)."""
+    """The (name, value as written) pairs of an ENV or ARG (None: an ARG without a
+    default); :func:`evaluate` gives a value's meaning."""
     value = instruction.value
     if instruction.cmd == "ENV":
-        return [(value[i], unquote(value[i + 1])) for i in range(0, len(value) - 1, 2)]
+        return [(value[i], value[i + 1]) for i in range(0, len(value) - 1, 2)]
     pairs: list[tuple[str, str | None]] = []
     for item in value:
         name, sep, default = item.partition("=")
-        pairs.append((name, unquote(default) if sep else None))
+        pairs.append((name, default if sep else None))
     return pairs
+
+
+def evaluate(written: str, env: Mapping[str, str]) -> str:
+    """An ENV or ARG value as written -> its value: single quotes keep it literal, double
+    quotes or none expand its variables."""
+    if len(written) >= 2 and written[0] == written[-1] == "'":
+        return written[1:-1]
+    return expand(unquote(written), env)

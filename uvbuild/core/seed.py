@@ -31,6 +31,7 @@ from uvbuild.core.dockerfile_text import (
     ParsedDockerfile,
     Stage,
     assignments,
+    evaluate,
     expand,
 )
 from uvbuild.errors import ConfigError
@@ -429,12 +430,11 @@ class _Scope:
                 if name in build_args:
                     self.args[name] = build_args[name]
                 elif default is not None:
-                    self.args[name] = expand(default, self.all())
-                else:
-                    self.args.setdefault(name, "")
+                    self.args[name] = evaluate(default, self.all())
+                # an ARG without a value given or a default stays unset
         elif instruction.cmd == "ENV":
             for name, value in assignments(instruction):
-                self.env[name] = expand(value or "", self.all())
+                self.env[name] = evaluate(value or "", self.all())
         elif instruction.cmd == "WORKDIR" and instruction.value:
             target = expand(instruction.value[0], self.all())
             self.workdir = posixpath.normpath(posixpath.join(self.workdir, target))
@@ -517,27 +517,37 @@ def _context_sources(instruction: Instruction, env: Mapping[str, str]) -> list[s
         if instruction.heredoc:
             return []
         return [expand(source, env) for source in instruction.value[:-1]]
-    sources = []
     if instruction.cmd == "RUN":
-        for flag in instruction.flags:
-            if flag.startswith("--mount="):
-                options = _mount_options(flag)
-                if options.get("type", "bind") == "bind" and "from" not in options:
-                    sources.append(options.get("source", options.get("src", ".")))
-    return sources
+        return [source for flag in instruction.flags for source in _bind_source(flag)]
+    return []
+
+
+def _bind_source(flag: str) -> list[str]:
+    """The build-context path a ``--mount=type=bind`` flag (without ``from``) mounts."""
+    if not flag.startswith("--mount="):
+        return []
+    options = _mount_options(flag)
+    if options.get("type", "bind") != "bind" or "from" in options:
+        return []
+    return [options.get("source", options.get("src", "."))]
+
+
+def _is_project_file(source: str) -> bool:
+    cleaned = source.rstrip("/") or "."
+    if cleaned in (".", "./", "*"):
+        return True
+    base = posixpath.basename(cleaned)
+    return any(fnmatch(name, base) for name in PROJECT_FILES)
+
+
+def _mounts_project_file(flag: str) -> bool:
+    return any(_is_project_file(source) for source in _bind_source(flag))
 
 
 def _is_project_input(instruction: Instruction, env: Mapping[str, str]) -> bool:
     """Whether an instruction copies or mounts the project's files (pyproject.toml,
     uv.lock: they change with every bump, so they start the prelude)."""
-    for source in _context_sources(instruction, env):
-        cleaned = source.rstrip("/") or "."
-        if cleaned in (".", "./", "*"):
-            return True
-        base = posixpath.basename(cleaned)
-        if any(fnmatch(name, base) for name in PROJECT_FILES):
-            return True
-    return False
+    return any(_is_project_file(source) for source in _context_sources(instruction, env))
 
 
 def _mounts_needing_secrets(instruction: Instruction) -> str | None:
@@ -653,14 +663,22 @@ def split(
     state = [c for c in prefix_commands if _words(c)[:1] and _words(c)[0] in _STATE_COMMANDS]
     work = [c for c in prefix_commands if c not in state]
     system_run = None
+    prefix_sources: list[str] = []
     if work:
-        system_run = f"{_run_prefix(run)} " + " && ".join(prefix_commands)
+        # the commands before the sync move below the copies of the project's files, so
+        # the RUN that holds them there mounts what it mounted but those files
+        kept = [f for f in run.flags if not _mounts_project_file(f)]
+        system_run = " ".join(["RUN", *kept, " && ".join(prefix_commands)])
+        prefix_sources = [s for f in kept for s in _bind_source(f)]
     if run.json and not before:
         sync_run = run.text
     else:
         tail = script[sync_segment.start :].strip()
         sync_run = f"{_run_prefix(run)} " + " && ".join([*state, tail])
     part = _system_part(parsed, chain, system, system_run, given, prefix_commands)
+    if prefix_sources:
+        sources = tuple(dict.fromkeys([*part.context_sources, *prefix_sources]))
+        part = replace(part, context_sources=sources)
     return SeedSplit(
         path=path,
         sync_line=run.start,
