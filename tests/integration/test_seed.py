@@ -237,20 +237,35 @@ def test_9324_light_bump_reuses_the_keyed_layers(issue_9324: Issue9324, record_p
 # -- more patterns -----------------------------------------------------------------------------
 
 
+def build_both(
+    name: str,
+    template: str,
+    index: synth.IndexServer,
+    base_images: dict[str, str],
+    seed_images: seeding.Images,
+    tmp_path: Path,
+) -> tuple[Path, Path, str, str, Build]:
+    """A seed project with ``template`` as its Dockerfile, built by ``docker buildx build``
+    and by ``uvbuild build -f``: (root, Dockerfile, plain tag, uvbuild tag, uvbuild's build)."""
+    root = tmp_path / "app"
+    seed_project(root, index.url, seed_images.repo(name), base_images["uv_image"])
+    dockerfile = write_dockerfile(root, template, base_images)
+    plain = seed_images.tag(f"{name}-plain")
+    buildx(root, dockerfile, plain)
+    tag = seed_images.tag(name)
+    return root, dockerfile, plain, tag, seed_build(root, dockerfile, tag, seed_images)
+
+
 def test_bind_mounted_intermediate_layer_and_a_runtime_stage(
     seed_index: synth.IndexServer,
     base_images: dict[str, str],
     seed_images: seeding.Images,
     tmp_path: Path,
 ) -> None:
-    root = tmp_path / "app"
-    seed_project(root, seed_index.url, seed_images.repo("bind"), base_images["uv_image"])
-    dockerfile = write_dockerfile(root, DOCKERFILE_BIND_RUNTIME, base_images)
-    plain = seed_images.tag("bind-plain")
-    buildx(root, dockerfile, plain)
-    tag = seed_images.tag("bind")
-
-    seeded = seed_build(root, dockerfile, tag, seed_images)
+    both = build_both(
+        "bind", DOCKERFILE_BIND_RUNTIME, seed_index, base_images, seed_images, tmp_path
+    )
+    root, dockerfile, plain, tag, seeded = both
 
     assert seeded.summary["base"]["action"] in ("built", "reused")
     assert heavy_in_plan(root, dockerfile) == BASE_HEAVY  # --no-dev
@@ -268,14 +283,10 @@ def test_sync_flags_from_uv_variables_and_a_custom_project_environment(
     seed_images: seeding.Images,
     tmp_path: Path,
 ) -> None:
-    root = tmp_path / "app"
-    seed_project(root, seed_index.url, seed_images.repo("vars"), base_images["uv_image"])
-    dockerfile = write_dockerfile(root, DOCKERFILE_UV_VARIABLES, base_images)
-    plain = seed_images.tag("vars-plain")
-    buildx(root, dockerfile, plain)
-    tag = seed_images.tag("vars")
-
-    seeded = seed_build(root, dockerfile, tag, seed_images)
+    both = build_both(
+        "vars", DOCKERFILE_UV_VARIABLES, seed_index, base_images, seed_images, tmp_path
+    )
+    root, dockerfile, plain, tag, seeded = both
 
     base = plan_base(root, "-f", str(dockerfile))
     assert {p["name"] for p in base["inputs"]["packages"]} == BASE_HEAVY | {EXTRA_HEAVY}
