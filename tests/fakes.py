@@ -122,9 +122,9 @@ class FakeEngine:
     * ``store``: the engine uses the containerd image store (also settable afterwards).
     * ``broken``: one part of :data:`BROKEN_PARTS` is broken, as ``doctor`` would find it.
     * ``bake_drops``: the bake-file attributes this buildx's ``bake`` drops.
-    * ``digests``: what ``image_digest`` answers for a ref (None: no such image anywhere;
-      default :func:`fake_digest`); ``pulled``: its answers with ``pull=True`` (the
-      registry's, when the tag moved upstream; default: as without pull).
+    * ``digests``: what ``image_digest`` and ``image_digests`` answer for a ref (None: no
+      such image anywhere; default :func:`fake_digest`); ``pulled``: their answers with
+      ``pull=True`` (the registry's, when the tag moved upstream; default: as without pull).
     """
 
     platforms = ("linux/amd64", "linux/arm64")
@@ -250,6 +250,13 @@ class FakeEngine:
 
     def image_digest(self, ref: str, *, pull: bool = False) -> str | None:
         self._record("image_digest", ref, pull)
+        return self._digest(ref, pull)
+
+    def image_digests(self, refs: Sequence[str], *, pull: bool = False) -> dict[str, str | None]:
+        self._record("image_digests", tuple(refs), pull)
+        return {ref: self._digest(ref, pull) for ref in refs}
+
+    def _digest(self, ref: str, pull: bool) -> str | None:
         if self.unavailable:
             raise EngineUnavailable("no Docker engine answers at DOCKER_HOST=unix:///x.sock")
         if self.broken == "images":

@@ -1,4 +1,4 @@
-"""uvbuild.docker.facts: what a failed build's output says, and what names an image."""
+"""uvbuild.docker.facts: what a failed build's output says, what names an image, a builder."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from uvbuild.docker.facts import (
     familiar_repo,
     local_digest,
     manifest_digest,
+    parse_builder,
     registry_denied,
     registry_host,
 )
@@ -88,3 +89,45 @@ def test_manifest_digest_and_registry_answers():
     assert registry_denied("ERROR: pull access denied, insufficient_scope: authorization")
     assert not registry_denied("dial tcp: no such host")
     assert engine_down("Cannot connect to the Docker daemon at unix:///x. Is it running?")
+
+
+# -- `docker buildx inspect` text ----------------------------------------------------------------
+
+OLD_BUILDX_INSPECT = """\
+Name:   multi
+Driver: docker-container
+
+Nodes:
+Name:      multi0
+Endpoint:  unix:///var/run/docker.sock
+Status:    running
+Buildkit:  v0.12.5
+Platforms: linux/amd64, linux/arm64
+
+Name:      multi1
+Endpoint:  ssh://arm
+Status:    running
+Buildkit:  v0.12.5
+Platforms: linux/arm64, linux/arm/v7
+"""
+
+
+def test_parse_builder_reads_every_node_and_older_buildx_words():
+    info, platforms = parse_builder(OLD_BUILDX_INSPECT)
+    assert (info.name, info.driver, info.buildkit, info.running) == (
+        "multi",
+        "docker-container",
+        "v0.12.5",
+        True,
+    )
+    assert platforms == ("linux/amd64", "linux/arm64", "linux/arm/v7")
+
+
+def test_parse_builder_a_down_engine_runs_no_node_and_other_text_is_none():
+    down = "Name: default\nDriver: docker\n\nNodes:\nName: default\nEndpoint: default\n"
+    down += "Error: Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n"
+    info, platforms = parse_builder(down)
+    assert (info.driver, info.running, platforms) == ("docker", False, ())
+    stopped = OLD_BUILDX_INSPECT.replace("running", "stopped")
+    assert not parse_builder(stopped)[0].running
+    assert parse_builder("") is None and parse_builder("Name: x\n") is None

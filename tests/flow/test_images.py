@@ -27,7 +27,7 @@ def unkeyed(**flags):
     return planner.make_plan(PROJECT, {**FLAGS, **flags})
 
 
-def test_resolve_asks_the_engine_once_per_image_and_takes_a_pinned_digest_as_written():
+def test_resolve_asks_the_engine_once_for_all_images_and_takes_a_pinned_digest_as_written():
     engine = FakeEngine()
     cache: dict[str, str] = {}
     pinned = ImageRef(PINNED, "line 1")
@@ -38,10 +38,32 @@ def test_resolve_asks_the_engine_once_per_image_and_takes_a_pinned_digest_as_wri
         UV.ref: fake_digest(UV.ref),
     }
     images.resolve((BASE, UV), engine, cache=cache)  # asked already: not again
-    assert engine.named("image_digest") == [
-        ("image_digest", BASE.ref, False),
-        ("image_digest", UV.ref, False),
-    ]
+    assert engine.calls == [("image_digests", (BASE.ref, UV.ref), False)]
+    images.resolve((BASE, ImageRef("other:1", "--uv-image")), engine, cache=cache)
+    assert engine.calls[1:] == [("image_digest", "other:1", False)]  # one left: one question
+
+
+class MalformedEngine(FakeEngine):
+    """An engine that refuses a malformed reference, as docker does."""
+
+    def image_digests(self, refs, *, pull=False):
+        self._record("image_digests", tuple(refs), pull)
+        raise ConfigError("'Bad:1' is not a valid image reference")
+
+    def image_digest(self, ref, *, pull=False):
+        if ref == "Bad:1":
+            raise ConfigError("'Bad:1' is not a valid image reference")
+        return super().image_digest(ref, pull=pull)
+
+
+def test_a_malformed_image_among_several_is_named_with_its_setting():
+    engine = MalformedEngine()
+    with pytest.raises(ConfigError) as info:
+        images.resolve((BASE, ImageRef("Bad:1", "--uv-image (tool.uvbuild.uv-image)")), engine)
+    assert str(info.value) == (
+        "'Bad:1' is not a valid image reference; check --uv-image (tool.uvbuild.uv-image)"
+    )
+    assert [c[0] for c in engine.calls] == ["image_digests", "image_digest"]
 
 
 def test_an_image_found_nowhere_is_one_line_naming_its_setting():
@@ -64,7 +86,7 @@ def test_keyed_plan_covers_the_digests_in_its_keys():
     # the same digests, the same key: as the planner makes it from them
     direct = planner.make_plan(PROJECT, FLAGS, digests=dict(got.digests))
     assert (direct.key, direct.layers) == (got.key, got.layers)
-    assert [c[0] for c in engine.calls] == ["image_digest", "image_digest", "check"]
+    assert [c[0] for c in engine.calls] == ["image_digests", "check"]
 
 
 def test_a_moved_image_moves_the_key_an_unchanged_one_keeps_it():
@@ -84,7 +106,7 @@ def test_pull_and_builders_outside_the_engine_ask_the_registry():
     engine = FakeEngine(pulled=upstream, driver="docker-container")
     outside = images.keyed(plan, engine)
     assert outside.key == pulled.key
-    assert ("image_digest", BASE.ref, True) in engine.calls
+    assert ("image_digests", (BASE.ref, UV.ref), True) in engine.calls
 
 
 def test_without_an_engine_the_key_is_provisional_or_the_command_stops():
@@ -121,7 +143,7 @@ def test_the_build_flow_keys_an_unkeyed_plan_before_it_looks_for_the_base(tmp_pa
     assert flow.plan.key == keyed_plan(PROJECT, FLAGS).key != plan.key
     assert (result.base_tag, result.base_key) == (flow.plan.tag, flow.plan.key)
     names = [c[0] for c in engine.calls]
-    assert names.index("image_digest") < names.index("image_labels") < names.index("build")
+    assert names.index("image_digests") < names.index("image_labels") < names.index("build")
     assert engine.named("image_labels")[0] == ("image_labels", flow.plan.tag)
 
 

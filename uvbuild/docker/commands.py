@@ -9,6 +9,7 @@ the half of ``Engine`` that needs no Docker client: it runs ``docker_cmd`` + arg
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -214,6 +215,32 @@ class EngineCommands:
             return found if found is not None else self._registry_digest(ref, pull)
         found = self._registry_digest(ref, pull)
         return found if found is not None else self._engine_digest(ref)
+
+    def image_digests(self, refs: Sequence[str], *, pull: bool = False) -> dict[str, str | None]:
+        """``image_digest`` of each of ``refs``, the engine asked once for all of them (one
+        ``docker image inspect A B ...``); the registry is asked, one by one, only for those
+        the engine does not have (first, with ``pull``)."""
+        wanted = list(dict.fromkeys(refs))
+        if pull:
+            return {ref: self.image_digest(ref, pull=True) for ref in wanted}
+        found = self._engine_digests(wanted)
+        return {
+            ref: digest if digest is not None else self._registry_digest(ref, pull)
+            for ref, digest in found.items()
+        }
+
+    def _engine_digests(self, refs: list[str]) -> dict[str, str | None]:
+        """One inspect for all of ``refs``: docker prints one line per image, in the order
+        asked. Should any be missing (or the answer not read), each is asked on its own,
+        which says which one and why."""
+        if len(refs) > 1:
+            proc = self._run(["image", "inspect", "--format", LOCAL_DIGEST_FORMAT, *refs], 60)
+            lines = [line for line in proc.stdout.splitlines() if line.strip()]
+            if proc.returncode == 0 and len(lines) == len(refs):
+                with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
+                    pairs = zip(refs, lines, strict=True)
+                    return {ref: local_digest(ref, line) for ref, line in pairs}
+        return {ref: self._engine_digest(ref) for ref in refs}
 
     def _engine_digest(self, ref: str) -> str | None:
         proc = self._run(["image", "inspect", "--format", LOCAL_DIGEST_FORMAT, ref], 60)

@@ -1,24 +1,29 @@
 """The engine: the only module that imports python-on-whales.
 
-``Engine`` answers the verbs of ``uvbuild.docker.verbs.EngineLike``: those python-on-whales
-does well (version, ``buildx inspect``, image inspect/exists/tag/remove) through its
-``DockerClient``, the rest as docker commands through the one runner (``EngineCommands``
-in commands.py). It turns DockerException into EngineUnavailable or BuildFailed with the
-tail of stderr. Builds run as a child process uvbuild controls, so an interrupt stops the
-build (and BuildKit's solve) before anything is tagged.
+``Engine`` answers the verbs of ``uvbuild.docker.verbs.EngineLike``. The verbs of a build
+(the builder, images, tags, layers) are docker commands through the one runner
+(``EngineCommands`` in commands.py, and the builder's ``buildx inspect`` here), one command
+each: importing python-on-whales (with pydantic) costs more than a no-op build's docker
+commands together, and its ``buildx.inspect`` runs ``buildx ls`` as well. python-on-whales
+answers what only ``uvbuild doctor`` and the diagnosis of a broken setup ask (the
+engine's version, buildx's, removing an image), imported when first asked
+(``Engine.client``), and a builder whose ``buildx inspect`` text does not read. It turns
+DockerException into EngineUnavailable or BuildFailed with the tail of stderr. Builds run
+as a child process uvbuild controls, so an interrupt stops the build (and BuildKit's
+solve) before anything is tagged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import shlex
 import shutil
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from python_on_whales import ClientNotFoundError, DockerClient
-from python_on_whales.exceptions import DockerException, NoSuchImage
-
+from uvbuild.docker import process
 from uvbuild.docker.commands import EngineCommands
 from uvbuild.docker.facts import (
     FIX_BUILDER,
@@ -29,10 +34,22 @@ from uvbuild.docker.facts import (
     EngineInfo,
     Layer,
     LineSink,
+    builder_running,
     invalid_reference,
+    no_such_image,
     pair_layers,
+    parse_builder,
+    parse_history,
+    text_tail,
 )
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+    from python_on_whales.exceptions import DockerException
+
+# The docker CLI, as python-on-whales' DockerClient() calls it by default.
+CLIENT_CALL = ("docker",)
 
 
 class _CommandLog(logging.Handler):
@@ -74,45 +91,58 @@ class Engine(EngineCommands):
         trace: LineSink | None = None,
     ) -> None:
         self.builder = builder
-        self.client = DockerClient()
+        self._client: DockerClient | None = None
         self._log = log or (lambda _line: None)
         self._trace = trace
-        _COMMAND_LOG.sink = trace
-        if trace is not None:
-            if _COMMAND_LOG not in _PYWHALES_LOGGER.handlers:
-                _PYWHALES_LOGGER.addHandler(_COMMAND_LOG)
-            _PYWHALES_LOGGER.setLevel(logging.DEBUG)
+        self._platforms: tuple[str, ...] | None = None  # of the last `buildx inspect`
+
+    @property
+    def client(self) -> DockerClient:
+        """python-on-whales' client, made (and imported) when first asked; with ``-v`` its
+        commands are shown too."""
+        if self._client is None:
+            from python_on_whales import DockerClient
+
+            _COMMAND_LOG.sink = self._trace
+            if self._trace is not None:
+                if _COMMAND_LOG not in _PYWHALES_LOGGER.handlers:
+                    _PYWHALES_LOGGER.addHandler(_COMMAND_LOG)
+                _PYWHALES_LOGGER.setLevel(logging.DEBUG)
+            self._client = DockerClient()
+        return self._client
 
     # -- the docker CLI --------------------------------------------------------------------
 
     @property
     def docker_cmd(self) -> list[str]:
-        """The docker command prefix; a missing CLI raises EngineUnavailable."""
-        try:
-            return [str(part) for part in self.client.client_config.docker_cmd]
-        except ClientNotFoundError as exc:
-            raise EngineUnavailable(self.missing_cli_message()) from exc
+        """The docker command prefix (the CLI on PATH, as python-on-whales' default client
+        runs it); a missing CLI raises EngineUnavailable."""
+        found = shutil.which(CLIENT_CALL[0])
+        if found is None:
+            raise EngineUnavailable(self.missing_cli_message())
+        return [found, *CLIENT_CALL[1:]]
 
     def missing_cli_message(self) -> str:
-        name = self.client.client_config.client_call[0]
-        return f"the docker CLI ({name}) is not on PATH; {FIX_CLI}"
+        return f"the docker CLI ({CLIENT_CALL[0]}) is not on PATH; {FIX_CLI}"
 
     def docker_path(self) -> str | None:
         """Where the docker CLI is, or None."""
-        return shutil.which(self.client.client_config.client_call[0])
+        return shutil.which(CLIENT_CALL[0])
 
     def command_line(self, args: Sequence[str]) -> str:
         """A command as a user would type it; works without a docker CLI (dry runs)."""
         try:
             prefix = self.docker_cmd
         except EngineUnavailable:
-            prefix = list(self.client.client_config.client_call)
+            prefix = list(CLIENT_CALL)
         return shlex.join([*prefix, *args])
 
     # -- engine, buildx, builder ------------------------------------------------------------
 
     def engine_info(self) -> EngineInfo:
         """The engine's version and where it answers; raises when none answers."""
+        from python_on_whales.exceptions import DockerException
+
         cmd = self.docker_cmd
         try:
             version = self.client.version().server
@@ -129,6 +159,8 @@ class Engine(EngineCommands):
 
     def buildx_version(self) -> str:
         """``github.com/docker/buildx 0.13.1 ...``; raises when the plugin is missing."""
+        from python_on_whales.exceptions import DockerException
+
         self.docker_cmd  # noqa: B018 -- a missing CLI says so first
         try:
             return str(self.client.buildx.version()).strip()
@@ -141,12 +173,11 @@ class Engine(EngineCommands):
         """The selected builder; raises when it does not exist or does not run."""
         self.docker_cmd  # noqa: B018
         name = self.builder or "the current builder"
-        try:
-            info = self._inspect_builder()
-        except DockerException as exc:
+        info = self._inspect_builder()
+        if isinstance(info, str):
             raise EngineUnavailable(
-                f"buildx builder {name!r} cannot be used ({_tail(exc)}); {FIX_BUILDER}"
-            ) from exc
+                f"buildx builder {name!r} cannot be used ({info}); {FIX_BUILDER}"
+            )
         if not info.running:
             raise EngineUnavailable(f"buildx builder {info.name!r} is not running; {FIX_BUILDER}")
         return info
@@ -158,91 +189,125 @@ class Engine(EngineCommands):
         do the narrower probes run, to say which part is missing.
         """
         self.docker_cmd  # noqa: B018 -- raises when there is no docker CLI
-        try:
-            info = self._inspect_builder()
-        except DockerException as exc:
-            failure: DockerException | str = exc
-        except FileNotFoundError as exc:
-            raise EngineUnavailable(f"cannot run docker: {exc}; {FIX_CLI}") from exc
-        else:
+        info = self._inspect_builder()
+        if not isinstance(info, str):
             if info.running:
                 return info
-            failure = f"builder {info.name!r} is not running"
+            info = f"builder {info.name!r} is not running"
         self.engine_info()
         self.buildx_version()
         name = self.builder or "the current builder"
-        reason = failure if isinstance(failure, str) else _tail(failure)
-        raise EngineUnavailable(f"buildx builder {name!r} cannot be used ({reason}); {FIX_BUILDER}")
+        raise EngineUnavailable(f"buildx builder {name!r} cannot be used ({info}); {FIX_BUILDER}")
 
-    def _inspect_builder(self) -> BuilderInfo:
-        builder = self.client.buildx.inspect(self.builder)
+    def _inspect_builder(self) -> BuilderInfo | str:
+        """The builder, from one ``docker buildx inspect``; the reason as text when buildx
+        refused. Its platforms are kept for ``builder_platforms``."""
+        args = ["buildx", "inspect", *([self.builder] if self.builder else [])]
+        proc = self._run(args, 60)
+        if proc.returncode == process.TIMED_OUT:
+            return proc.stderr
+        if proc.returncode != 0:  # its last line, as python-on-whales' error gave it
+            lines = [x.strip() for x in (proc.stderr or proc.stdout).splitlines() if x.strip()]
+            return lines[-1] if lines else f"exit {proc.returncode}"
+        parsed = parse_builder(proc.stdout)
+        if parsed is None:  # a buildx whose text reads otherwise: python-on-whales' way
+            return self._inspect_builder_pywhales()
+        info, self._platforms = parsed
+        return info
+
+    def _inspect_builder_pywhales(self) -> BuilderInfo | str:
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            builder = self.client.buildx.inspect(self.builder)
+        except DockerException as exc:
+            return _tail(exc)
         nodes = builder.nodes or []
         version = next((n.version for n in nodes if getattr(n, "version", None)), None)
-        # `buildx inspect` exits 0 even when the engine is down: then no node runs. A
-        # docker-container (or kubernetes) builder is "inactive" until a build boots it.
-        running = bool(builder.driver) and any(
-            n.status == "running" or (n.status == "inactive" and builder.driver != "docker")
-            for n in nodes
-        )
-        return BuilderInfo(builder.name, builder.driver, version, running)
+        statuses = [str(n.status) for n in nodes]
+        seen: dict[str, None] = {}
+        for node in nodes:
+            for platform in getattr(node, "platforms", None) or []:
+                seen[str(platform)] = None
+        self._platforms = tuple(seen)
+        driver = builder.driver or ""
+        return BuilderInfo(builder.name, driver, version, builder_running(driver, statuses))
 
     # -- probes for `uvbuild doctor` -----------------------------------------------------------
 
     # -- images ----------------------------------------------------------------------------
 
     def image_exists(self, ref: str) -> bool:
-        self.docker_cmd  # noqa: B018
-        try:
-            return self.client.image.exists(ref)
-        except DockerException as exc:
-            # exists() only absorbs NoSuchImage; a malformed ref must not end in a traceback
-            raise _ref_error(ref, exc) from exc
+        proc = self._run(["image", "inspect", "--format", "{{.Id}}", ref], 60)
+        if proc.returncode == 0:
+            return True
+        if no_such_image(proc.stderr):
+            return False
+        # a malformed ref must not end in a traceback
+        raise _ref_error(ref, proc.stderr)
 
     def diff_ids(self, ref: str) -> list[str]:
         """The image's layer diff ids, oldest first (one inspect, no history)."""
-        try:
-            return list(self.client.image.inspect(ref).root_fs.layers or [])
-        except NoSuchImage as exc:
-            raise BuildFailed(f"image {ref} is not in the engine") from exc
+        proc = self._run(["image", "inspect", "--format", "{{json .RootFS.Layers}}", ref], 60)
+        return _layer_ids(ref, proc)
 
     def image_layers(self, ref: str) -> list[Layer]:
         """Layers, oldest first, with the history step and size that made each
-        (see ``pair_layers``)."""
+        (see ``pair_layers``): the inspect and the history run side by side."""
+        args = ["image", "history", "--human=false", "--no-trunc", "--format", "{{json .}}", ref]
+        if self._trace is not None:
+            self._trace(f"$ {shlex.join([*self.docker_cmd, *args])}")
         try:
-            image = self.client.image.inspect(ref)
-        except NoSuchImage as exc:
-            raise BuildFailed(f"image {ref} is not in the engine") from exc
-        return pair_layers(list(image.root_fs.layers or []), self._history(ref))
+            history = process.start([*self.docker_cmd, *args], 120)
+        except OSError as exc:
+            raise EngineUnavailable(f"cannot run docker: {exc}; {FIX_CLI}") from exc
+        layers = self.diff_ids(ref)
+        done = history()
+        if done.returncode != 0:
+            raise BuildFailed(f"docker image history {ref} failed ({text_tail(done.stderr, '?')})")
+        return pair_layers(layers, parse_history(done.stdout))
 
     def tag(self, source: str, target: str) -> None:
-        try:
-            self.client.image.tag(source, target)
-        except DockerException as exc:
-            raise _ref_error(target, exc) from exc
+        proc = self._run(["image", "tag", source, target], 60)
+        if proc.returncode != 0:
+            raise _ref_error(target, proc.stderr)
 
     def remove_image(self, ref: str) -> None:
+        from python_on_whales.exceptions import DockerException
+
         with contextlib.suppress(DockerException, EngineUnavailable):
             self.client.image.remove(ref, force=True)
 
     # -- bake, platforms and garbage collection (uvbuild bake, --platform a,b, uvbuild gc) --
 
     def builder_platforms(self) -> tuple[str, ...]:
-        """The platforms the selected builder's nodes can build (``buildx inspect``)."""
-        try:
-            builder = self.client.buildx.inspect(self.builder)
-        except DockerException as exc:
-            name = self.builder or "the current builder"
-            raise EngineUnavailable(
-                f"buildx builder {name!r} cannot be used ({_tail(exc)}); {FIX_BUILDER}"
-            ) from exc
-        seen: dict[str, None] = {}
-        for node in builder.nodes or []:
-            for platform in getattr(node, "platforms", None) or []:
-                seen[str(platform)] = None
-        return tuple(seen)
+        """The platforms the selected builder's nodes can build (``buildx inspect``; the
+        one ``check`` ran, when it ran)."""
+        if self._platforms is None:
+            info = self._inspect_builder()
+            if isinstance(info, str):
+                name = self.builder or "the current builder"
+                raise EngineUnavailable(
+                    f"buildx builder {name!r} cannot be used ({info}); {FIX_BUILDER}"
+                )
+        return self._platforms or ()
 
 
-def _ref_error(ref: str, exc: DockerException) -> ConfigError | EngineUnavailable:
-    if "invalid reference format" in (exc.stderr or ""):
+def _layer_ids(ref: str, proc: Any) -> list[str]:
+    """The diff ids of a ``docker image inspect --format '{{json .RootFS.Layers}}'``."""
+    if proc.returncode != 0:
+        if no_such_image(proc.stderr):
+            raise BuildFailed(f"image {ref} is not in the engine")
+        raise _ref_error(ref, proc.stderr)
+    try:
+        return [str(layer) for layer in json.loads(proc.stdout.strip() or "null") or []]
+    except ValueError as exc:
+        raise EngineUnavailable(f"cannot read the layers of {ref} ({exc})") from exc
+
+
+def _ref_error(ref: str, stderr: str) -> ConfigError | EngineUnavailable:
+    if "invalid reference format" in stderr:
         return ConfigError(invalid_reference(ref))
-    return EngineUnavailable(f"docker could not handle image {ref} ({_tail(exc)})")
+    return EngineUnavailable(
+        f"docker could not handle image {ref} ({text_tail(stderr, 'no answer')})"
+    )

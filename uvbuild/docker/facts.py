@@ -73,6 +73,59 @@ class BuilderInfo:
     running: bool = True
 
 
+def builder_running(driver: str, statuses: Sequence[str]) -> bool:
+    """Whether a builder can build now: `buildx inspect` exits 0 even when the engine is
+    down (then no node runs); a docker-container (or kubernetes) builder is "inactive"
+    until a build boots it."""
+    return bool(driver) and any(
+        status == "running" or (status == "inactive" and driver != "docker") for status in statuses
+    )
+
+
+def parse_builder(text: str) -> tuple[BuilderInfo, tuple[str, ...]] | None:
+    """``docker buildx inspect [NAME]`` (text: buildx has no JSON form of it) -> the
+    builder and the platforms its nodes build, each once; None when the text does not
+    read as a builder (the caller then asks another way).
+
+    The builder's ``Name:`` and ``Driver:`` come before ``Nodes:``; each node's ``Name:``
+    starts it, with its ``Status:``, ``BuildKit version:`` (``Buildkit:`` before buildx
+    0.11) and ``Platforms:``. Indented lines (labels, GC policies) are skipped."""
+    top: dict[str, str] = {}
+    nodes: list[dict[str, str]] = []
+    for line in text.splitlines():
+        if not line.strip() or line[0].isspace():
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip().lower(), value.strip()
+        if key == "nodes" and not value:
+            nodes.append({})
+            continue
+        if not nodes:
+            top.setdefault(key, value)
+        elif key == "name" and "name" in nodes[-1]:
+            nodes.append({key: value})
+        else:
+            nodes[-1].setdefault(key, value)
+    name, driver = top.get("name"), top.get("driver")
+    if not name or not driver:
+        return None
+    nodes = [node for node in nodes if node]
+    statuses = [node.get("status", "") for node in nodes]
+    version = next(
+        (v for node in nodes for v in (node.get("buildkit version"), node.get("buildkit")) if v),
+        None,
+    )
+    platforms: dict[str, None] = {}
+    for node in nodes:
+        for item in node.get("platforms", "").split(","):
+            if item.strip():
+                platforms[item.strip()] = None
+    info = BuilderInfo(name, driver, version, builder_running(driver, statuses))
+    return info, tuple(platforms)
+
+
 @dataclass(frozen=True, slots=True)
 class EngineInfo:
     """The engine answering: its version and where it was reached."""

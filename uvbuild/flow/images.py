@@ -2,7 +2,8 @@
 on them.
 
 The planner lists the images (``BuildPlan.image_refs``) and keys on digests it is given;
-here they are asked of the engine (:meth:`~uvbuild.docker.verbs.EngineLike.image_digest`),
+here they are asked of the engine, all in one question
+(:meth:`~uvbuild.docker.verbs.EngineLike.image_digests`),
 the way a build would find the images (:func:`uvbuild.flow.decide.images_from_registry`):
 a pinned ``name@sha256:...`` as written (no lookup), the engine's image when the builder
 reads the engine's store, the registry's manifest digest otherwise and with ``--pull``.
@@ -13,6 +14,7 @@ and dry runs go on with a provisional key, the images by name only.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import MutableMapping, Sequence
 from dataclasses import replace
 
@@ -42,11 +44,18 @@ def resolve(
     its registry has raises ConfigError naming the image and its setting; no engine or an
     unreachable registry raises EngineUnavailable."""
     known = cache if cache is not None else {}
+    asked = [i.ref for i in refs if i.ref not in known and pinned_digest(i.ref) is None]
+    answers: dict[str, str | None] = {}
+    if len(set(asked)) > 1:  # one question for all; a malformed ref is asked again alone
+        with contextlib.suppress(ConfigError):
+            answers = engine.image_digests(asked, pull=pull)
     for image in refs:
         if image.ref in known:
             continue
         digest = pinned_digest(image.ref)
-        if digest is None:
+        if digest is None and image.ref in answers:
+            digest = answers[image.ref]
+        elif digest is None:
             try:
                 digest = engine.image_digest(image.ref, pull=pull)
             except ConfigError as exc:
