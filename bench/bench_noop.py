@@ -9,6 +9,9 @@ build`` makes the base and the app; ``uvbuild build --dry-run --json`` prints th
 each: ``python -m uvbuild build PROJECT --network host -t TAG`` (nothing changed, the base
 exists) and the buildx command. Seconds are wall times of the whole command, interpreter
 start-up included; the medians and their ratio are printed (``--json`` for a document).
+uvbuild's bytecode is cached in the temporary directory (``PYTHONPYCACHEPREFIX``), as an
+installed uvbuild's is, also where PYTHONDONTWRITEBYTECODE is set; ``--no-bytecode-cache``
+runs it as the environment says.
 
 ``--uvbuild-src DIR`` (repeatable) times the uvbuild of each source tree in the same run
 (``PYTHONPATH=DIR``), e.g. ``--uvbuild-src ../main --uvbuild-src .`` for a before/after
@@ -50,10 +53,11 @@ def log(message: str) -> None:
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> float:
-    """Run ``cmd``; its wall time in seconds. Raises with the output's tail on failure."""
+    """Run ``cmd`` (in /, so ``python -m`` imports uvbuild from PYTHONPATH, not the current
+    directory); its wall time in seconds. Raises with the output's tail on failure."""
     start = time.monotonic()
     proc = subprocess.run(
-        cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False, cwd=REPO
+        cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False, cwd="/"
     )
     seconds = time.monotonic() - start
     if proc.returncode != 0:
@@ -62,18 +66,20 @@ def run(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 900)
     return seconds
 
 
-def uvbuild_env(source: Path) -> dict[str, str]:
+def uvbuild_env(source: Path, pycache: Path | None) -> dict[str, str]:
+    """uvbuild of ``source``; with ``pycache`` its bytecode is cached there, as an
+    installed uvbuild's is (in site-packages), even where PYTHONDONTWRITEBYTECODE is set."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache / source.name)
     return env
 
 
 def uvbuild_cmd(project: Path, tag: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "uvbuild", "build", str(project), "--network", "host"] + [
-        "-t",
-        tag,
-        *extra,
-    ]
+    build = [sys.executable, "-m", "uvbuild", "build", str(project)]
+    return [*build, "--network", "host", "-t", tag, *extra]
 
 
 def app_command(project: Path, tag: str, env: dict[str, str]) -> tuple[list[str], Path]:
@@ -84,7 +90,7 @@ def app_command(project: Path, tag: str, env: dict[str, str]) -> tuple[list[str]
         text=True,
         env=env,
         check=True,
-        cwd=REPO,
+        cwd="/",
     )
     commands = json.loads(proc.stdout)["commands"]
     builds = [shlex.split(c) for c in commands if " buildx build " in f" {c} "]
@@ -98,7 +104,8 @@ def app_command(project: Path, tag: str, env: dict[str, str]) -> tuple[list[str]
 def remove_images(refs: list[str]) -> None:
     present = []
     for ref in refs:
-        found = subprocess.run(["docker", "image", "inspect", ref], capture_output=True, check=False)
+        inspect = ["docker", "image", "inspect", "--format", "{{.Id}}", ref]
+        found = subprocess.run(inspect, capture_output=True, check=False)
         if found.returncode == 0:
             present.append(ref)
     if present:
@@ -117,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="a source tree whose uvbuild is timed (repeatable; default: this checkout)",
     )
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="run uvbuild as the environment says (PYTHONDONTWRITEBYTECODE), not with its "
+        "bytecode cached in the benchmark's temporary directory",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     sources = [path.resolve() for path in (args.uvbuild_src or [REPO])]
@@ -125,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     app_tag = f"uvbuild-bench/noop-app-{run_id}:uvbuild"
     plain_tag = f"uvbuild-bench/noop-app-{run_id}:buildx"
     tmp = Path(tempfile.mkdtemp(prefix="uvbuild-bench-noop-"))
+    pycache = None if args.no_bytecode_cache else tmp / "pycache"
     created: list[str] = [app_tag, plain_tag]
     dry_run_dir: Path | None = None
     times: dict[str, list[float]] = {"buildx": [], **{str(s): [] for s in sources}}
@@ -140,14 +154,14 @@ def main(argv: list[str] | None = None) -> int:
             }
             project = tmp / "project"
             synth.make_project(project, index.url, tool_uvbuild=config, lock_now=True)
-            env = uvbuild_env(sources[-1])
+            env = uvbuild_env(sources[-1], pycache)
             log("setup: building the base and the app once")
             setup = subprocess.run(
                 uvbuild_cmd(project, app_tag, "--json"),
                 capture_output=True,
                 text=True,
                 env=env,
-                cwd=REPO,
+                cwd="/",
                 check=False,
             )
             if setup.returncode != 0:
@@ -164,12 +178,12 @@ def main(argv: list[str] | None = None) -> int:
             log(f"plain: {shlex.join(buildx)}")
             run(buildx)  # warm: the same inputs, its own tag
             for source in sources:  # warm each source's interpreter caches
-                run(uvbuild_cmd(project, app_tag, "-q"), uvbuild_env(source))
+                run(uvbuild_cmd(project, app_tag, "-q"), uvbuild_env(source, pycache))
             for number in range(args.runs):
                 times["buildx"].append(run(buildx))
                 for source in sources:
                     times[str(source)].append(
-                        run(uvbuild_cmd(project, app_tag), uvbuild_env(source))
+                        run(uvbuild_cmd(project, app_tag), uvbuild_env(source, pycache))
                     )
                 log(f"run {number + 1}: " + ", ".join(f"{v[-1]:.2f}" for v in times.values()))
     finally:
@@ -182,14 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         name: {"median": statistics.median(values), "runs": values}
         for name, values in times.items()
     }
-    for name, row in rows.items():
+    for row in rows.values():
         row["ratio"] = row["median"] / plain
     met = all(row["ratio"] <= GOAL for name, row in rows.items() if name != "buildx")
     if args.json:
         json.dump({"schema": "uvbuild.bench-noop/1", "goal": GOAL, "rows": rows}, sys.stdout)
         sys.stdout.write("\n")
     else:
-        print(f"no-op build, median of {args.runs} runs (goal: uvbuild <= {GOAL:g}x buildx)")
+        cached = "not cached" if pycache is None else "cached"
+        print(
+            f"no-op build, median of {args.runs} runs, uvbuild's bytecode {cached} "
+            f"(goal: uvbuild <= {GOAL:g}x buildx)"
+        )
         print(f"{'command':<50} {'median s':>9} {'x buildx':>9}")
         for name, row in rows.items():
             label = "docker buildx build" if name == "buildx" else f"uvbuild build ({name})"

@@ -15,19 +15,22 @@ import re
 import sys
 import textwrap
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
 from rich.markup import escape
 from rich.measure import Measurement
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from uvbuild.core import render
 from uvbuild.core.model import BuildPlan, HeavyChoice
 from uvbuild.core.units import format_size, size_total
 from uvbuild.flow.result import BuildResult
+
+if TYPE_CHECKING:  # rich's progress and table: imported where used (a no-op build on a
+    # pipe draws no live line, and `-q` prints no table)
+    from rich.progress import Progress, TaskID
+    from rich.table import Table
 
 # ANSI escape sequences, and every control character but tab and newline.
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
@@ -76,6 +79,8 @@ class Terminal:
         if not self.err.is_terminal or self.quiet or self.err.is_dumb_terminal:
             yield
             return
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}", markup=False),
@@ -284,6 +289,8 @@ class Terminal:
             if ref:
                 self.result(ref)
             return
+        from rich.table import Table
+
         table = Table(title="image layers")
         for column in ("#", "layer", "size", "from", "holds"):
             table.add_column(column, justify="right" if column in ("#", "size") else "left")
@@ -336,6 +343,8 @@ def _package_rows(plan: BuildPlan) -> tuple[list[PackageRow], int]:
 
 
 def _package_table(title: str, rows: Sequence[PackageRow], heavy: int, main: str | None) -> Table:
+    from rich.table import Table
+
     """The plan's package table; with ``main`` (the most common source) the compact form
     without a source column (listed below it) and ``why`` wrapping."""
     if main is None:

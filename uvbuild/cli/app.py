@@ -11,6 +11,7 @@ from typing import Protocol
 from uvbuild.console import Terminal
 from uvbuild.docker.facts import LineSink
 from uvbuild.docker.verbs import EngineLike
+from uvbuild.flow.inputs import user_cache_dir
 
 
 class EngineFactory(Protocol):
@@ -22,11 +23,11 @@ class EngineFactory(Protocol):
 
 
 def docker_engine(*, builder: str | None, log: LineSink, trace: LineSink | None) -> EngineLike:
-    """The real engine. Its module is the CLI's one deferred import: python-on-whales (with
-    pydantic) takes longer to import than `plan` takes to run."""
+    """The real engine; it keeps the builder's answer in ~/.cache/uvbuild/builders.json
+    (uvbuild.docker.builders)."""
     from uvbuild.docker.engine import Engine
 
-    return Engine(builder=builder, log=log, trace=trace)
+    return Engine(builder=builder, log=log, trace=trace, cache_dir=user_cache_dir())
 
 
 class App:

@@ -32,9 +32,7 @@ from uvbuild.core.hashing import explain
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.units import format_size
 from uvbuild.docker.verbs import EngineLike
-from uvbuild.doctor import diagnose, project_problem
 from uvbuild.errors import ConfigError, UvbuildError
-from uvbuild.flow import bake as bakefile
 from uvbuild.flow import images
 from uvbuild.flow.build import BuildFlow
 from uvbuild.flow.platforms import build_platforms, plans_document, split_platforms
@@ -336,6 +334,8 @@ def bake(app: App, output: Path, as_json: bool, **kwargs: Any) -> None:
     )
     terminal = app.terminal
     engine = app.engine(builder=options.builder)
+    from uvbuild.flow import bake as bakefile  # only here: build does not pay for it
+
     with terminal.progress():
         result = bakefile.write(BuildFlow(the_plan, options, engine, terminal), output, terminal)
     if as_json:
@@ -358,6 +358,8 @@ def bake(app: App, output: Path, as_json: bool, **kwargs: Any) -> None:
 def doctor(app: App, builder: str | None, as_json: bool, **kwargs: Any) -> None:
     """Check that this machine can build: docker, engine, buildx, builder, Dockerfile
     features, images, base repository and disk. Exits non-zero when a required check fails."""
+    from uvbuild.doctor import diagnose, project_problem  # only here: build does not pay for it
+
     path, lock_path, flags = split_plan_flags(kwargs)
     terminal = app.terminal
     the_plan, problem = project_problem(path, lambda: make_plan(path, lock_path, flags))

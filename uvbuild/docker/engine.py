@@ -18,12 +18,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shlex
 import shutil
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uvbuild.docker import process
+from uvbuild.docker.builders import BuilderCache, contradicts, state_key
 from uvbuild.docker.commands import EngineCommands
 from uvbuild.docker.facts import (
     FIX_BUILDER,
@@ -42,6 +45,7 @@ from uvbuild.docker.facts import (
     parse_history,
     text_tail,
 )
+from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable
 
 if TYPE_CHECKING:
@@ -89,9 +93,13 @@ class Engine(EngineCommands):
         builder: str | None = None,
         log: LineSink | None = None,
         trace: LineSink | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self.builder = builder
         self._client: DockerClient | None = None
+        # where check() keeps the builder's answer between runs (see builders.py); None: not
+        self._cache = BuilderCache(cache_dir) if cache_dir is not None else None
+        self._cached: tuple[str, BuilderInfo] | None = None  # (key, answer) this run took
         self._log = log or (lambda _line: None)
         self._trace = trace
         self._platforms: tuple[str, ...] | None = None  # of the last `buildx inspect`
@@ -186,12 +194,24 @@ class Engine(EngineCommands):
         """Docker CLI, engine, buildx and builder; the first gap raises.
 
         One ``buildx inspect`` answers for all of them when all is well; only when it fails
-        do the narrower probes run, to say which part is missing.
+        do the narrower probes run, to say which part is missing. With a ``cache_dir`` a
+        running builder's answer is kept and taken again while what defines the builder
+        has not changed (:mod:`uvbuild.docker.builders`).
         """
-        self.docker_cmd  # noqa: B018 -- raises when there is no docker CLI
+        docker = self.docker_cmd[0]  # raises when there is no docker CLI
+        key = state_key(docker, self.builder, os.environ) if self._cache else ""
+        kept = self._cache.get(key) if self._cache else None
+        if kept is not None:
+            info, self._platforms = kept
+            self._cached = (key, info)
+            self._log(f"builder {info.name} ({info.driver} driver), as buildx answered before")
+            return info
         info = self._inspect_builder()
         if not isinstance(info, str):
             if info.running:
+                if self._cache is not None:
+                    self._cache.put(key, info, self._platforms or ())
+                    self._cached = (key, info)
                 return info
             info = f"builder {info.name!r} is not running"
         self.engine_info()
@@ -232,6 +252,28 @@ class Engine(EngineCommands):
         self._platforms = tuple(seen)
         driver = builder.driver or ""
         return BuilderInfo(builder.name, driver, version, builder_running(driver, statuses))
+
+    def build(
+        self, request: BuildRequest, on_line: LineSink, step: str, terminal: int | None = None
+    ) -> None:
+        """A build (``EngineCommands.build``). When this run took a kept answer about the
+        builder, a build that fails or names another builder or driver drops it."""
+        if self._cached is None or self._cache is None:
+            return super().build(request, on_line, step, terminal)
+        key, info = self._cached
+        wrong: list[str] = []
+
+        def watch(line: str) -> None:
+            if not wrong and contradicts(line, info):
+                wrong.append(line)
+                self._cache.forget(key)  # type: ignore[union-attr]
+            on_line(line)
+
+        try:
+            super().build(request, watch, step, terminal)
+        except BaseException:
+            self._cache.forget(key)
+            raise
 
     # -- probes for `uvbuild doctor` -----------------------------------------------------------
 
