@@ -16,7 +16,7 @@ import pytest
 
 from tests.fakes import docker_on_path
 from uvbuild.docker.engine import Engine
-from uvbuild.docker.facts import FIX_CLI
+from uvbuild.docker.facts import FIX_CLI, FIX_ENGINE
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 
@@ -149,6 +149,9 @@ case "$*" in
   "image inspect --format {{json .Config.Labels}} Bad:Ref")
     echo "invalid reference format: repository name (library/Bad) must be lowercase" >&2
     exit 1 ;;
+  "image inspect --format {{json .Config.Labels}} base:down")
+    echo "Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?" >&2
+    exit 1 ;;
   "image inspect --format {{json .Config.Labels}} base:gone")
     echo "Error response from daemon: No such image: base:gone" >&2; exit 1 ;;
   "buildx imagetools inspect --format {{json .}} r:5000/b:t")
@@ -177,6 +180,17 @@ def test_image_labels_answers_existence_and_labels_in_one_call(inspecting_docker
     assert engine.image_labels("base:bare") == {}
     assert engine.image_labels("base:gone") is None
     assert len(inspecting_docker.read_text().splitlines()) == 3
+
+
+def test_image_labels_without_an_engine_says_so_as_check_does(inspecting_docker, monkeypatch):
+    # a run that took the builder's kept answer learns here that the engine is down
+    monkeypatch.setenv("DOCKER_HOST", "unix:///x.sock")
+    with pytest.raises(EngineUnavailable) as info:
+        Engine().image_labels("base:down")
+    assert str(info.value).startswith(
+        "no Docker engine answers at DOCKER_HOST=unix:///x.sock (Cannot connect to the Docker"
+    )
+    assert str(info.value).endswith(FIX_ENGINE)
 
 
 def test_image_labels_of_a_malformed_ref_is_a_config_error(inspecting_docker):

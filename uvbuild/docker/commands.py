@@ -97,9 +97,12 @@ class EngineCommands:
                 return None
             if "invalid reference format" in proc.stderr:
                 raise ConfigError(invalid_reference(ref))
-            raise EngineUnavailable(
-                f"docker could not handle image {ref} ({text_tail(proc.stderr, 'no answer')})"
-            )
+            tail = text_tail(proc.stderr, "no answer")
+            if engine_down(proc.stderr):  # as check() says it (a kept builder answer)
+                raise EngineUnavailable(
+                    f"no Docker engine answers at {self._where()} ({tail}); {FIX_ENGINE}"
+                )
+            raise EngineUnavailable(f"docker could not handle image {ref} ({tail})")
         try:
             return parse_labels(proc.stdout)
         except ValueError as exc:
