@@ -143,17 +143,20 @@ INSPECTING_DOCKER = """#!/bin/sh
 # A stand-in for `docker image inspect` and `docker buildx imagetools inspect`.
 echo "$*" >> "$CALLS"
 case "$*" in
-  "image inspect --format {{json .Config.Labels}} base:labelled")
-    echo '{"io.uvbuild.key":"'"$KEY"'","io.uvbuild.base":"1"}' ;;
-  "image inspect --format {{json .Config.Labels}} base:bare") echo 'null' ;;
-  "image inspect --format {{json .Config.Labels}} Bad:Ref")
+  image\\ inspect\\ --format\\ *labels*\\ base:labelled)
+    echo '{"labels":{"io.uvbuild.key":"'"$KEY"'","io.uvbuild.base":"1"},"layers":["sha256:l"]}' ;;
+  image\\ inspect\\ --format\\ *labels*\\ base:bare)
+    echo '{"labels":null,"layers":[]}' ;;
+  image\\ inspect\\ --format\\ *labels*\\ Bad:Ref)
     echo "invalid reference format: repository name (library/Bad) must be lowercase" >&2
     exit 1 ;;
-  "image inspect --format {{json .Config.Labels}} base:down")
+  image\\ inspect\\ --format\\ *labels*\\ base:down)
     echo "Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?" >&2
     exit 1 ;;
-  "image inspect --format {{json .Config.Labels}} base:gone")
+  image\\ inspect\\ --format\\ *labels*\\ base:gone)
     echo "Error response from daemon: No such image: base:gone" >&2; exit 1 ;;
+  "image inspect --format {{json .RootFS.Layers}} base:labelled") echo '["sha256:fresh"]' ;;
+  "image tag sha256:new base:labelled") ;;
   "buildx imagetools inspect --format {{json .}} r:5000/b:t")
     echo '{"manifest": {"digest": "sha256:d"}, "image": {"rootfs": {"diff_ids": ["sha256:l"]},'
     echo ' "config": {"Labels": {"io.uvbuild.key": "'"$KEY"'"}}}}' ;;
@@ -180,6 +183,11 @@ def test_image_labels_answers_existence_and_labels_in_one_call(inspecting_docker
     assert engine.image_labels("base:bare") == {}
     assert engine.image_labels("base:gone") is None
     assert len(inspecting_docker.read_text().splitlines()) == 3
+    # the layers came with the labels: the layer report asks no more
+    assert engine.diff_ids("base:labelled") == ["sha256:l"] and engine.diff_ids("base:bare") == []
+    assert len(inspecting_docker.read_text().splitlines()) == 3
+    engine.tag("sha256:new", "base:labelled")  # uvbuild moved the tag: asked again
+    assert engine.diff_ids("base:labelled") == ["sha256:fresh"]
 
 
 def test_image_labels_without_an_engine_says_so_as_check_does(inspecting_docker, monkeypatch):
@@ -413,3 +421,11 @@ def test_a_build_loads_no_python_on_whales(builder_docker, tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_a_build_forgets_the_layers_seen_under_the_tags_it_writes(fake_docker, monkeypatch):
+    monkeypatch.setenv("MODE", "ok")
+    engine = Engine()
+    engine._seen_layers.update({"app:1": ("sha256:x",), "base:1": ("sha256:y",)})
+    engine.build(BuildRequest(context=".", tags=("app:1",)), lambda _line: None, step="app")
+    assert engine._seen_layers == {"base:1": ("sha256:y",)}

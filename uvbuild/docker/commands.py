@@ -26,6 +26,7 @@ from uvbuild.docker.facts import (
     FIX_CLI,
     FIX_ENGINE,
     FIX_PUSH,
+    LABELS_AND_LAYERS_FORMAT,
     LOCAL_DIGEST_FORMAT,
     CacheRecord,
     ImageInfo,
@@ -42,7 +43,7 @@ from uvbuild.docker.facts import (
     no_such_image,
     parse_du,
     parse_history,
-    parse_labels,
+    parse_labels_and_layers,
     platform_entry,
     registry_denied,
     registry_error,
@@ -75,6 +76,8 @@ class EngineCommands:
     builder: str | None
     _log: LineSink
     _trace: LineSink | None
+    # ref -> diff ids, as image_labels read them this run; dropped when uvbuild moves the tag
+    _seen_layers: dict[str, tuple[str, ...]]
 
     @property
     def docker_cmd(self) -> list[str]:
@@ -89,8 +92,9 @@ class EngineCommands:
     def image_labels(self, ref: str) -> dict[str, str] | None:
         """The labels of image ``ref`` in the engine (empty when it has none), or None when
         the engine has no such image: the existence check and the labels in one ``docker
-        image inspect`` (python-on-whales' Image may inspect again to read a field)."""
-        args = ["image", "inspect", "--format", "{{json .Config.Labels}}", ref]
+        image inspect``, which also reads its layers for ``diff_ids`` (a base reused from
+        the engine is not inspected again for the layer report)."""
+        args = ["image", "inspect", "--format", LABELS_AND_LAYERS_FORMAT, ref]
         proc = self._run(args, 60)
         if proc.returncode != 0:
             if no_such_image(proc.stderr):
@@ -104,9 +108,11 @@ class EngineCommands:
                 )
             raise EngineUnavailable(f"docker could not handle image {ref} ({tail})")
         try:
-            return parse_labels(proc.stdout)
+            labels, layers = parse_labels_and_layers(proc.stdout)
         except ValueError as exc:
             raise EngineUnavailable(f"cannot read the labels of {ref} ({exc})") from exc
+        self._seen_layers[ref] = layers
+        return labels
 
     def _run(
         self, args: Sequence[str], timeout: float | None = None
@@ -413,6 +419,8 @@ class EngineCommands:
         after STOP_GRACE_SECONDS) and re-raises, so nothing after the build (the base tag)
         happens.
         """
+        for tag in request.tags:  # the build moves these tags
+            self._seen_layers.pop(tag, None)
         env = {**os.environ, **dict(request.extra_env)} if request.extra_env else None
         command = [*self.docker_cmd, *build_args(request)]
         code, tail = self._stream(command, on_line, env, terminal)
@@ -502,6 +510,7 @@ class EngineCommands:
     def untag(self, ref: str) -> bool:
         """``docker image rm ref`` (no force): drops the tag, and the image with its last
         tag; False when docker refused (a container uses it)."""
+        self._seen_layers.pop(ref, None)
         return self._run(["image", "rm", ref], 300).returncode == 0
 
     def cache_records(self) -> list[CacheRecord]:

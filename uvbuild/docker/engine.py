@@ -103,6 +103,7 @@ class Engine(EngineCommands):
         self._log = log or (lambda _line: None)
         self._trace = trace
         self._platforms: tuple[str, ...] | None = None  # of the last `buildx inspect`
+        self._seen_layers = {}
 
     @property
     def client(self) -> DockerClient:
@@ -289,7 +290,10 @@ class Engine(EngineCommands):
         raise _ref_error(ref, proc.stderr)
 
     def diff_ids(self, ref: str) -> list[str]:
-        """The image's layer diff ids, oldest first (one inspect, no history)."""
+        """The image's layer diff ids, oldest first (one inspect, no history; none when
+        ``image_labels`` read them this run and uvbuild has not moved the tag since)."""
+        if ref in self._seen_layers:
+            return list(self._seen_layers[ref])
         proc = self._run(["image", "inspect", "--format", "{{json .RootFS.Layers}}", ref], 60)
         return _layer_ids(ref, proc)
 
@@ -310,6 +314,7 @@ class Engine(EngineCommands):
         return pair_layers(layers, parse_history(done.stdout))
 
     def tag(self, source: str, target: str) -> None:
+        self._seen_layers.pop(target, None)
         proc = self._run(["image", "tag", source, target], 60)
         if proc.returncode != 0:
             raise _ref_error(target, proc.stderr)
@@ -317,6 +322,7 @@ class Engine(EngineCommands):
     def remove_image(self, ref: str) -> None:
         from python_on_whales.exceptions import DockerException
 
+        self._seen_layers.pop(ref, None)
         with contextlib.suppress(DockerException, EngineUnavailable):
             self.client.image.remove(ref, force=True)
 

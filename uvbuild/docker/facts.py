@@ -211,10 +211,18 @@ def sorted_labels(labels: object) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in labels.items()))
 
 
-def parse_labels(text: str) -> dict[str, str]:
-    """``docker image inspect --format '{{json .Config.Labels}}'`` -> the labels (``null``,
-    an image without labels, gives none)."""
-    return dict(sorted_labels(json.loads(text.strip() or "null")))
+# `docker image inspect --format`: an image's labels and its layers' diff ids, in one line
+LABELS_AND_LAYERS_FORMAT = '{"labels":{{json .Config.Labels}},"layers":{{json .RootFS.Layers}}}'
+
+
+def parse_labels_and_layers(text: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """``docker image inspect --format LABELS_AND_LAYERS_FORMAT`` -> the labels (none for
+    ``null``) and the diff ids, oldest first."""
+    found = json.loads(text.strip() or "null")
+    if not isinstance(found, dict):
+        raise ValueError(f"not an object: {text.strip()[:200]!r}")
+    layers = tuple(str(layer) for layer in found.get("layers") or ())
+    return dict(sorted_labels(found.get("labels"))), layers
 
 
 def no_such_image(stderr: str) -> bool:
