@@ -42,9 +42,9 @@ from uvbuild.core.credentials import SECRETS_DIR, index_secrets
 from uvbuild.core.hashing import LAYER_RECIPE_VERSION, RECIPE_VERSION
 from uvbuild.core.model import BuildPlan, LayerGroup, Request
 from uvbuild.core.requirements import HeavyFile, heavy_files, layer_epoch, source_date_epoch
+from uvbuild.core.seed import SYSTEM_STAGE
 
 BASE_STAGE = "uvbuild-base"
-SYSTEM_STAGE = "uvbuild-system"
 # uv's mirrors for Python downloads: build args of the stages that may install Python
 PYTHON_MIRRORS = ("UV_PYTHON_INSTALL_MIRROR", "UV_PYTHON_DOWNLOADS_JSON_URL")
 PYTHON_STAGE = "uvbuild-python"

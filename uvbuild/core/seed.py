@@ -88,17 +88,13 @@ class SeedSplit:
     notes: tuple[str, ...] = field(default=())
 
 
-class _Refusal(ConfigError):
-    pass
-
-
 def _refuse(path: str, line: int, why: str) -> ConfigError:
     return _refuse_at(f"{path}:{line}", why)
 
 
 def _refuse_at(where: str, why: str) -> ConfigError:
     """``where`` is ``<path>:<line>``; every refusal ends with the way forward."""
-    return _Refusal(f"{where}: {why}; {_WAY_OUT}")
+    return ConfigError(f"{where}: {why}; {_WAY_OUT}")
 
 
 # -- RUN commands ------------------------------------------------------------------------

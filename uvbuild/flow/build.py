@@ -97,7 +97,7 @@ class BuildFlow:
         self.options = options
         self.engine = engine
         self.report = report
-        self.user_dockerfile = choose_dockerfile(plan, options)
+        self.user_dockerfile = choose_dockerfile(plan)
         self.lock_dir = user_cache_dir()  # where the per-base build locks live
         # the images' digests asked so far (several platforms' flows share them)
         self.digests = digests if digests is not None else {}

@@ -11,7 +11,6 @@ from pathlib import Path
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.units import format_size
 from uvbuild.docker.facts import Storage
-from uvbuild.flow.options import BuildOptions
 
 # What building the base costs in the engine's storage, per byte of heavy wheel: the venv
 # layer holds the unpacked files plus their bytecode (about 2.2x the wheel), and uv's cache
@@ -83,11 +82,10 @@ def user_cache_dir() -> Path:
     return Path(root) / "uvbuild"
 
 
-def choose_dockerfile(plan: BuildPlan, options: BuildOptions) -> Path | None:
+def choose_dockerfile(plan: BuildPlan) -> Path | None:
     """The user's Dockerfile the app build runs as it is (one that uses ``FROM
     uvbuild-base``), or None for the generated one (a seed build runs the generated
     Dockerfile made from the user's). The planner chose it (``--file``,
     tool.uvbuild.dockerfile, the project's Dockerfile)."""
-    del options  # the planner read --file
     user = plan.dockerfile
     return Path(user.path) if user.mode == "base" and user.path else None
