@@ -48,7 +48,10 @@ def test_stages(two_indexes):
     assert "FROM uvbuild-deps AS uvbuild-app\n" in text
     assert "--mount=type=bind,from=ghcr.io/astral-sh/uv:0.13.9,target=/tmp/uvbuild-uv" in text
     assert "cp /tmp/uvbuild-uv/uv /tmp/uvbuild-uv/uvx /bin/" in text
-    assert "--mount=type=bind,from=uvbuild-heavy,target=/tmp/uvbuild-heavy" in text
+    assert (
+        "--mount=type=bind,from=uvbuild-heavy,source=heavy-1.txt,"
+        "target=/tmp/uvbuild-heavy/heavy-1.txt" in text
+    )
     assert text.endswith("\n")
 
 

@@ -41,7 +41,13 @@ from uvbuild import __version__
 from uvbuild.core.credentials import SECRETS_DIR, index_secrets
 from uvbuild.core.hashing import LAYER_RECIPE_VERSION, RECIPE_VERSION
 from uvbuild.core.model import BuildPlan, LayerGroup, Request
-from uvbuild.core.requirements import HeavyFile, heavy_files, layer_epoch, source_date_epoch
+from uvbuild.core.requirements import (
+    HeavyFile,
+    heavy_files,
+    layer_epoch,
+    requirement_files,
+    source_date_epoch,
+)
 
 BASE_STAGE = "uvbuild-base"
 SYSTEM_STAGE = "uvbuild-system"
@@ -379,11 +385,8 @@ def layer_stage(plan: BuildPlan, group: LayerGroup) -> str:
     """``uvbuild-layer-<group>``: the group's packages installed alone into a venv like
     the base's, and what they added gathered in LAYER_DIR for ``COPY --link``."""
     venv = shlex.quote(plan.config.venv)
-    files = [f for f in heavy_files(plan) if f.layer == group.name]
-    mounts = [
-        f"--mount=type=bind,from={HEAVY_CONTEXT},source={f.name},target={HEAVY_MOUNT}/{f.name}"
-        for f in files
-    ]
+    files = [f for f in requirement_files(plan) if f.layer == group.name]
+    mounts = _file_mounts(files)
     steps = [
         *_seed_exports(plan),
         *_secret_exports(plan),
@@ -408,6 +411,15 @@ def layer_stage(plan: BuildPlan, group: LayerGroup) -> str:
             _run([_cache_mount(), *_seed_mounts(plan), *mounts, *_secret_mounts(plan)], steps),
         ]
     )
+
+
+def _file_mounts(files: Iterable[HeavyFile]) -> list[str]:
+    """One bind mount per requirements file: a stage's cache key then covers its own files
+    only, not the other layers' in the same context."""
+    return [
+        f"--mount=type=bind,from={HEAVY_CONTEXT},source={f.name},target={HEAVY_MOUNT}/{f.name}"
+        for f in files
+    ]
 
 
 def _run(mounts: list[str], steps: list[str]) -> str:
@@ -448,7 +460,7 @@ def base_stage(plan: BuildPlan) -> str:
     mounts = [
         _cache_mount(),
         *_seed_mounts(plan),
-        f"--mount=type=bind,from={HEAVY_CONTEXT},target={HEAVY_MOUNT}",
+        *_file_mounts(heavy_files(plan)),
         *_secret_mounts(plan),
     ]
     return "\n".join(
@@ -468,6 +480,17 @@ def base_stage(plan: BuildPlan) -> str:
     )
 
 
+def light_copies(plan: BuildPlan) -> list[str]:
+    """The light layers on the base, one ``COPY --link`` each: their stages start from the
+    system image, not from the base, so a heavy change leaves them alone and a light one
+    rebuilds only its own layer."""
+    venv = plan.config.venv
+    return [
+        f"COPY --link --from={layer_stage_name(group)} {LAYER_DIR}/ {venv}/"
+        for group in plan.light_layers
+    ]
+
+
 def deps_stage(plan: BuildPlan) -> str:
     flags = sync_flags(plan.request)
     scope = "--no-install-workspace" if plan.members else "--no-install-project"
@@ -478,6 +501,7 @@ def deps_stage(plan: BuildPlan) -> str:
     return "\n".join(
         [
             f"FROM {BASE_STAGE} AS {DEPS_STAGE}",
+            *light_copies(plan),
             f"WORKDIR {APP_DIR}",
             *copies,
             _run([_cache_mount(), *_secret_mounts(plan)], [*_secret_exports(plan), command]),
@@ -525,6 +549,7 @@ def _keyed_stages(plan: BuildPlan) -> list[str]:
         parts.append(python_stage(plan))
     parts += [layer_stage(plan, group) for group in plan.layers]
     parts.append(base_stage(plan))
+    parts += [layer_stage(plan, group) for group in plan.light_layers]
     return parts
 
 
@@ -532,7 +557,13 @@ def seed_app(plan: BuildPlan) -> str:
     """The user's sync stage from the sync on, on the base, and the rest of their file."""
     split = plan.seed
     name = f" AS {split.stage_name}" if split.stage_name else ""
-    stage = [f"FROM {BASE_STAGE}{name}", *split.system.args, *split.prelude, split.sync_run]
+    stage = [
+        f"FROM {BASE_STAGE}{name}",
+        *split.system.args,
+        *light_copies(plan),
+        *split.prelude,
+        split.sync_run,
+    ]
     return "\n\n".join(["\n".join(stage), *split.rest])
 
 
