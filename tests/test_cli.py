@@ -619,14 +619,18 @@ def test_explain_against_an_older_lock(capsys, tmp_path, old, new, moved):
     assert (explanation["old-key"] != explanation["new-key"]) is moved
     if moved:
         assert explanation["changes"] == ["changed torch: 2.5.1 -> 2.6.0"]
+        assert explanation["layers"][0].startswith("layer frameworks rebuilt: torch 2.5.1 -> 2.6.0")
     else:
         assert explanation["changes"] == []
+        # filelock's wheel is under pool-threshold: only the pool moves
+        assert explanation["layers"] == ["pool rebuilt: filelock 3.16.1 -> 3.17.0"]
     got, out, _ = run_main(
         capsys, "plan", "--platform", "linux/amd64", str(project), "--explain-against", str(older)
     )
     assert got == 0
     assert ("key moved against" in out) is moved
     assert ("key unchanged against" in out) is not moved
+    assert "layers that move against" in out
 
 
 # -- output flags after the subcommand, doctor, engine faults ---------------------------------
