@@ -342,6 +342,19 @@ def test_wasted_base_is_silent_for_light_packages():
     assert wasted_base(lines, ["fake-torch", "nvidia-cublas-cu12"], "/opt/venv") == []
 
 
+def test_wasted_base_leaves_out_the_layer_stages():
+    lines = [
+        "#14 [uvbuild-layer-light-midpkg-a 4/4] RUN export SOURCE_DATE_EPOCH=0",
+        "#14 0.171 Creating virtual environment at: /opt/venv",
+        "#14 0.3  + midpkg-a==1.0.0",
+        "#15 [uvbuild-deps 3/3] RUN uv sync --frozen --no-install-project",
+        "#15 0.4  + six==1.17.0",
+    ]
+    assert wasted_base(lines, ["midpkg-a"], "/opt/venv") == []
+    (warning,) = wasted_base([*lines, "#15 0.5  + midpkg-a==1.0.0"], ["midpkg-a"], "/opt/venv")
+    assert "midpkg-a" in warning
+
+
 def test_wasted_base_reaches_the_result(plan):
     engine = FakeEngine(exists=True, output=["#9 0.4  + torch==2.7.1+cu128"])
     result, report = run(plan, engine)
