@@ -33,6 +33,7 @@ from tests.integration.helpers import (
     unique_repo,
     venv_files,
 )
+from tests.integration.seeding import Images, assert_same_venv, buildx, seed_build, write_dockerfile
 from uvbuild.docker.facts import outside_layer_stages
 
 MID_A, MID_B = "midpkg-a", "midpkg-b"
@@ -105,6 +106,7 @@ class State:
 
 @dataclass
 class Pooled:
+    project: Path
     cold: State
     small_bump: State
     mid_bump: State
@@ -149,7 +151,7 @@ def pooled(
         plain = f"{repo}:plain"
         refs.append(plain)
         synth.plain_build(project.path, plain, base_images)
-        yield Pooled(cold, small_bump, mid_bump, plain)
+        yield Pooled(project.path, cold, small_bump, mid_bump, plain)
     finally:
         remove_images(refs)
 
@@ -218,3 +220,40 @@ def test_the_bytecode_is_valid_and_compiled_once(pooled: Pooled) -> None:
         assert "Bytecode compiled" not in state.build.app_log
 
 
+# A Dockerfile of the user's, built as it is (seed mode): the light layers go into the
+# venv of its sync, at the top of its sync stage.
+SEED_DOCKERFILE = """\
+FROM {python_image}
+COPY --from={uv_image} /uv /usr/local/bin/uv
+ENV UV_PROJECT_ENVIRONMENT=/opt/venv UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1 \\
+    UV_PYTHON_DOWNLOADS=never
+WORKDIR /app
+COPY pyproject.toml uv.lock ./
+RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-install-project
+COPY . .
+RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-editable
+"""
+
+
+def test_a_seed_dockerfile_takes_the_light_layers(
+    pooled: Pooled, base_images: dict[str, str]
+) -> None:
+    project = pooled.project
+    dockerfile = write_dockerfile(project, SEED_DOCKERFILE, base_images, "Dockerfile.seed")
+    images = Images()
+    try:
+        planned = plan_base(project, "-f", str(dockerfile))
+        assert [e["name"] for e in planned["layers"] if e["kind"] == "light"] == [
+            f"light-{MID_A}",
+            f"light-{MID_B}",
+        ]
+        ours = seed_build(project, dockerfile, images.tag("pool"), images)
+        plain = images.tag("pool-plain")
+        buildx(project, dockerfile, plain)
+        assert_same_venv(ours.summary["image"]["id"], plain, VENV)
+        log = "\n".join(outside_layer_stages(ours.app_log.splitlines()))
+        for name in (MID_A, MID_B, synth.TORCH):
+            assert not re.search(rf"[+-] {name}==", log), (name, log[-3000:])
+        assert ours.summary["warnings"] == []
+    finally:
+        images.remove_all()
