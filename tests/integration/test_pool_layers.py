@@ -169,16 +169,24 @@ def test_plan_lists_the_light_layers_above_the_heavy_ones(pooled: Pooled) -> Non
     assert [e["name"] for e in plan["inputs"]["layers"]] == ["cuda", "torch"]
 
 
-def test_a_small_bump_makes_only_the_pool_new(pooled: Pooled) -> None:
+def test_a_small_bump_makes_only_the_pool_new(
+    pooled: Pooled, record_property: pytest.RecordProperty
+) -> None:
     before, after = pooled.cold, pooled.small_bump
+    record_property("small_bump_new_bytes", after.build.summary["image"]["new-bytes"])
+    record_property("small_bump_seconds", round(after.build.seconds, 2))
     assert after.plan["key"] == before.plan["key"]
     assert after.build.summary["base"]["action"] == "reused"
     old, new = before.image_layers(), after.image_layers()
     assert [name for name in new if new[name] != old[name]] == ["pool"]
 
 
-def test_a_mid_bump_makes_only_its_layer_and_the_pool_new(pooled: Pooled) -> None:
+def test_a_mid_bump_makes_only_its_layer_and_the_pool_new(
+    pooled: Pooled, record_property: pytest.RecordProperty
+) -> None:
     before, after = pooled.small_bump, pooled.mid_bump
+    record_property("mid_bump_new_bytes", after.build.summary["image"]["new-bytes"])
+    record_property("mid_bump_seconds", round(after.build.seconds, 2))
     assert after.plan["key"] == before.plan["key"]  # the heavy layers' diff ids stay
     assert after.build.summary["base"]["action"] == "reused"
     old, new = before.image_layers(), after.image_layers()
