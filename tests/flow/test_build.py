@@ -93,6 +93,23 @@ def test_missing_base_is_built_then_tagged(plan):
     assert result.image_id == APP_ID
 
 
+def test_app_build_gets_the_light_layers_requirement_files():
+    plan = keyed_plan(FIXTURES / "two_indexes", {**FLAGS, "pool_threshold": "10kB"})
+    seen = {}
+
+    class Inspecting(FakeEngine):
+        def build(self, request, on_line, step):
+            if request.target != render.BASE_STAGE:
+                heavy = Path(_context(request)[render.HEAVY_CONTEXT])
+                seen.update({p.name: p.read_text() for p in heavy.iterdir()})
+                seen["Dockerfile"] = Path(request.file).read_text()
+            super().build(request, on_line, step)
+
+    run(plan, Inspecting())
+    assert seen["layer-light-six-1.txt"].startswith("six==1.17.0 --hash=sha256:")
+    assert "AS uvbuild-layer-light-six\n" in seen["Dockerfile"]
+
+
 def test_base_build_gets_the_heavy_requirement_files(plan):
     seen = {}
 
