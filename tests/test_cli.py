@@ -321,6 +321,19 @@ def test_plan_table(capsys, monkeypatch):
     assert "error" not in err
 
 
+def test_plan_table_shows_the_light_layers_and_the_pool(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    args = (*PLAN_ARGS, "--pool-threshold", "10kB")
+    got, out, err = run_main(capsys, "plan", str(FIXTURES / "two_indexes"), *args)
+    assert got == 0, err
+    assert "light layers (wheels of 10.0 kB and more, COPY --link above the base):" in out
+    assert re.search(r"  light-six: 1 packages, wheels 11\.1 kB, key [0-9a-f]{16}\n", out)
+    assert "pool (the deps stage's uv sync): 0 packages" in out
+    got, out, err = run_main(capsys, "plan", str(FIXTURES / "two_indexes"), *PLAN_ARGS)
+    assert "light layers" not in out
+    assert "pool (the deps stage's uv sync): 1 packages, wheels 11.1 kB" in out
+
+
 def test_heavy_min_size_flag(capsys):
     args = (*PLAN_ARGS, "--heavy-min-size", "1GB", "--heavy-threshold", "2GB")
     got, out, err = run_main(capsys, "plan", "--json", str(FIXTURES / "two_indexes"), *args)
