@@ -329,8 +329,6 @@ POOL_LAYER_CAP = 24
 #: Past the cap, the light packages other than the largest share this many layers, each
 #: package in the one its name's hash picks.
 POOL_BINS = 8
-#: where a light package that has no keyed layer is installed: the deps stage's `uv sync`
-POOL = "pool"
 LIGHT_PREFIX = "light-"
 
 
