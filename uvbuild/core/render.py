@@ -12,8 +12,12 @@ Stages:
                 from the index the lock records (so a later ``uv sync`` keeps them); with
                 layer groups it creates the venv and takes each group's files with
                 ``COPY --link``, so a group's layer does not depend on the layers below it
-  uvbuild-deps  the light dependencies: ``uv sync --frozen --no-install-project``
-  uvbuild-app   the project itself: ``uv sync --frozen --no-editable``
+  uvbuild-layer-light-<name>  one per light layer (grouping.pool_layers): like a group's
+                stage, FROM the system image, never from the base
+  uvbuild-deps  the light layers (``COPY --link``) and the pool: ``uv sync --frozen
+                --no-install-project``
+  uvbuild-app   the project itself: ``uv sync --frozen --no-editable``; both syncs compile
+                only the files they install
 
 The heavy requirements reach the base stage through the named context ``uvbuild-heavy``,
 so nothing is written into the user's tree. When the base already exists, the app build
