@@ -321,6 +321,19 @@ def test_plan_table(capsys, monkeypatch):
     assert "error" not in err
 
 
+def test_plan_table_shows_the_light_layers_and_the_pool(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    args = (*PLAN_ARGS, "--pool-threshold", "10kB")
+    got, out, err = run_main(capsys, "plan", str(FIXTURES / "two_indexes"), *args)
+    assert got == 0, err
+    assert "light layers (wheels of 10.0 kB and more, COPY --link above the base):" in out
+    assert re.search(r"  light-six: 1 packages, wheels 11\.1 kB, key [0-9a-f]{16}\n", out)
+    assert "pool (the deps stage's uv sync): 0 packages" in out
+    got, out, err = run_main(capsys, "plan", str(FIXTURES / "two_indexes"), *PLAN_ARGS)
+    assert "light layers" not in out
+    assert "pool (the deps stage's uv sync): 1 packages, wheels 11.1 kB" in out
+
+
 def test_heavy_min_size_flag(capsys):
     args = (*PLAN_ARGS, "--heavy-min-size", "1GB", "--heavy-threshold", "2GB")
     got, out, err = run_main(capsys, "plan", "--json", str(FIXTURES / "two_indexes"), *args)
@@ -619,14 +632,18 @@ def test_explain_against_an_older_lock(capsys, tmp_path, old, new, moved):
     assert (explanation["old-key"] != explanation["new-key"]) is moved
     if moved:
         assert explanation["changes"] == ["changed torch: 2.5.1 -> 2.6.0"]
+        assert explanation["layers"][0].startswith("layer frameworks rebuilt: torch 2.5.1 -> 2.6.0")
     else:
         assert explanation["changes"] == []
+        # filelock's wheel is under pool-threshold: only the pool moves
+        assert explanation["layers"] == ["pool rebuilt: filelock 3.16.1 -> 3.17.0"]
     got, out, _ = run_main(
         capsys, "plan", "--platform", "linux/amd64", str(project), "--explain-against", str(older)
     )
     assert got == 0
     assert ("key moved against" in out) is moved
     assert ("key unchanged against" in out) is not moved
+    assert "layers that move against" in out
 
 
 # -- output flags after the subcommand, doctor, engine faults ---------------------------------

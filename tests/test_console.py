@@ -248,6 +248,20 @@ def test_layer_names_with_layer_groups():
     ]
 
 
+def test_layer_names_with_light_layers():
+    plan = fixture_plan(pool_threshold="10kB")
+    assert layer_names(plan, image_history(plan))[5:] == [
+        "cuda: nvidia-cublas-cu12 12.8.4.1",
+        "frameworks: torch 2.7.1+cu128",
+        "light-six: six 1.17.0",
+        "WORKDIR /app",
+        "deps: pyproject.toml, uv.lock",
+        "deps: 0 light packages",
+        "app: source",
+        "app: gpuapp",
+    ]
+
+
 def test_layer_names_with_one_heavy_layer():
     plan = fixture_plan(layer_mode="single")
     names = layer_names(plan, image_history(plan))

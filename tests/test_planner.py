@@ -655,3 +655,41 @@ def test_seed_reads_tool_uv_below_the_environment(
     plan = seed_plan(seed_project)
     assert plan.config.compile_bytecode is compiles
     assert plan.seed.python_downloads == downloads
+
+
+# -- light layers (pool-threshold) -------------------------------------------------------------
+
+
+def test_digests_rekey_the_light_layers_too():
+    flags = {"platform": "linux/amd64", "pool_threshold": "10kB"}
+    plain = planner.make_plan(FIXTURES / "two_indexes", flags)
+    digests = {i.ref: "sha256:" + str(n) * 64 for n, i in enumerate(plain.image_refs)}
+    made = planner.make_plan(FIXTURES / "two_indexes", flags, digests=digests)
+    assert [g.name for g in made.light_layers] == ["light-six"]
+    assert made.light_layers[0].key != plain.light_layers[0].key
+    assert planner.with_digests(plain, digests) == made
+
+
+def test_pool_threshold_flag_and_key(tmp_path):
+    project = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "two_indexes", project)
+    assert planner.make_plan(project, FLAGS).light_layers == ()  # six is 11 kB
+    edit(
+        project / "pyproject.toml",
+        "[project]",
+        '[tool.uvbuild]\npool-threshold = "10kB"\n\n[project]',
+    )
+    assert [g.name for g in planner.make_plan(project, FLAGS).light_layers] == ["light-six"]
+    off = planner.make_plan(project, {**FLAGS, "pool_threshold": "0"})
+    assert off.light_layers == () and [s.name for s in off.pool] == ["six"]
+
+
+def test_a_base_dockerfile_keeps_every_light_package_in_its_own_sync(seed_project):
+    (seed_project / "Dockerfile").write_text("FROM uvbuild-base\nCOPY . /app\n")
+    plan = seed_plan(seed_project, flags={**FLAGS, "pool_threshold": "10kB"})
+    assert plan.dockerfile.mode == "base" and plan.light_layers == ()
+
+
+def test_a_seed_dockerfile_gets_the_light_layers(seed_project):
+    plan = seed_plan(seed_project, flags={**FLAGS, "pool_threshold": "10kB"})
+    assert plan.seed is not None and [g.name for g in plan.light_layers] == ["light-six"]

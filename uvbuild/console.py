@@ -23,7 +23,7 @@ from rich.measure import Measurement
 from rich.text import Text
 
 from uvbuild.core import render
-from uvbuild.core.model import BuildPlan, HeavyChoice
+from uvbuild.core.model import BuildPlan, HeavyChoice, LayerGroup
 from uvbuild.core.units import format_size, size_total
 from uvbuild.flow.result import BuildResult
 
@@ -252,9 +252,23 @@ class Terminal:
             )
         if not plan.layers:
             self.out.print(f"heavy layers ({plan.layer_mode}): one")
-            return
-        self.out.print(f"heavy layers ({plan.layer_mode}, COPY --link), bottom first:")
-        for group in plan.layers:
+        else:
+            self.out.print(f"heavy layers ({plan.layer_mode}, COPY --link), bottom first:")
+            self._print_layers(plan.layers)
+        threshold = format_size(plan.config.pool_threshold)
+        if plan.light_layers:
+            self.out.print(
+                f"light layers (wheels of {threshold} and more, COPY --link above the base):"
+            )
+            self._print_layers(plan.light_layers)
+        pool = totals["pool"]
+        self.out.print(
+            f"pool (the deps stage's uv sync): {pool['count']} packages, wheels "
+            f"{size_total(pool['bytes'], pool['unknown-size'])}"
+        )
+
+    def _print_layers(self, groups: Sequence[LayerGroup]) -> None:
+        for group in groups:
             self.out.print(
                 f"  {escape(group.name)}: {len(group.packages)} packages, wheels "
                 f"{size_total(group.size, group.unknown_size)}, key {group.key[:16]}"
@@ -337,8 +351,10 @@ def _package_rows(plan: BuildPlan) -> tuple[list[PackageRow], int]:
             (layer, s.name, s.version or "", s.package.source.describe(), s.size, choice.reason)
         )
     for s in plan.light:
+        group = plan.layer_of(s.name)
         why = "builds from sdist" if s.from_sdist else ""
-        rows.append(("light", s.name, s.version or "", s.package.source.describe(), s.size, why))
+        layer = group.name if group else "pool"
+        rows.append((layer, s.name, s.version or "", s.package.source.describe(), s.size, why))
     return rows, len(heavy)
 
 
@@ -409,11 +425,11 @@ def layer_names(plan: BuildPlan, layers: Sequence[tuple[str, bool]]) -> list[str
     below uv, the base image's layers (``base image``). The generated app stages give
     ``deps: ...`` and ``app: ...``; any other layer is named by its instruction.
     """
-    copy_group = iter(plan.layers)
+    copy_group = iter((*plan.layers, *plan.light_layers))
     heavy = [choice for group in plan.layers for choice in group.packages] or list(
         plan.grouping.heavy
     )
-    light = [s for s in plan.light if not s.package.source.is_local]
+    light = [s for s in plan.pool if not s.package.source.is_local]
     created = [_short_step(step, width=10_000) for step, _ in layers]
     uv_at = next((i for i, step in enumerate(created) if f"cp {render.UV_MOUNT}/uv " in step), None)
     names = []

@@ -488,20 +488,34 @@ class _Keys:
     key: str
     tag: str
     document: str
+    light_layers: tuple[LayerGroup, ...] = ()
 
 
-def _keys(
-    split: Grouping, layers: tuple[LayerGroup, ...], inputs: hashing.KeyInputs, repo: str
-) -> _Keys:
-    """Each layer group's key, then the base key over them, its tag and document."""
-    keyed = tuple(
+def _keyed_layers(
+    layers: tuple[LayerGroup, ...], inputs: hashing.KeyInputs
+) -> tuple[LayerGroup, ...]:
+    return tuple(
         replace(group, key=hashing.base_key(hashing.layer_document(group, inputs)))
         for group in layers
     )
+
+
+def _keys(
+    split: Grouping,
+    layers: tuple[LayerGroup, ...],
+    inputs: hashing.KeyInputs,
+    repo: str,
+    light_layers: tuple[LayerGroup, ...] = (),
+) -> _Keys:
+    """Each layer group's key, then the base key over the heavy ones, its tag and document.
+    The light layers are keyed the same way; they sit above the base and are not in its
+    key."""
+    keyed = _keyed_layers(layers, inputs)
     document = hashing.key_document(split.heavy, inputs, keyed)
     key = hashing.base_key(document)
     text = hashing.canonical_bytes(document).decode()
-    return _Keys(keyed, key, hashing.base_tag(repo, key), text)
+    light = _keyed_layers(light_layers, inputs)
+    return _Keys(keyed, key, hashing.base_tag(repo, key), text, light)
 
 
 def with_digests(plan: BuildPlan, digests: Mapping[str, str]) -> BuildPlan:
@@ -509,10 +523,11 @@ def with_digests(plan: BuildPlan, digests: Mapping[str, str]) -> BuildPlan:
     ignored): the layer keys, the base key, its tag and document move with them. Pure: the
     plan's own grouping and layers are re-keyed, no file is read again."""
     inputs = _key_inputs(plan.config, plan.target, plan.image_refs, digests, plan.dockerfile)
-    keys = _keys(plan.grouping, plan.layers, inputs, plan.base_repo)
+    keys = _keys(plan.grouping, plan.layers, inputs, plan.base_repo, plan.light_layers)
     return replace(
         plan,
         layers=keys.layers,
+        light_layers=keys.light_layers,
         key=keys.key,
         tag=keys.tag,
         key_document=keys.document,
@@ -549,6 +564,22 @@ def _system_inputs(user: UserDockerfile) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def _light_layers(
+    config: Config, user: UserDockerfile, split: Grouping, heavy_groups: tuple[LayerGroup, ...]
+) -> tuple[tuple[LayerGroup, ...], tuple[str, ...]]:
+    """The light packages' keyed layers (grouping.pool_layers) and their notes. A
+    Dockerfile that uses ``FROM uvbuild-base`` runs its own sync on the base: nothing of
+    uvbuild's sits between them, so there every light package stays in that sync."""
+    if user.mode == "base":
+        return (), ()
+    groups, _pool, notes = grouping.pool_layers(
+        split.light,
+        threshold=config.pool_threshold,
+        taken=[group.name for group in heavy_groups],
+    )
+    return groups, notes
+
+
 def plan_from(
     project: Project,
     config: Config,
@@ -569,9 +600,11 @@ def plan_from(
     groups, layer_notes = grouping.layer_groups(
         split.heavy, mode=config.layer_mode, layout=config.layers, limit=config.layer_limit
     )
+    light_groups, pool_notes = _light_layers(config, user, split, groups)
     repo = config.base_repo or hashing.default_base_repo(project.name or project.dir.name)
-    keys = _keys(split, groups, inputs, repo)
+    keys = _keys(split, groups, inputs, repo, light_groups)
     notes = (*notes, *(s.unavailable for s in selected if s.unavailable), *layer_notes)
+    notes = (*notes, *pool_notes)
     if user.seed is not None:
         notes = (*notes, *user.seed.notes)
     if config.layer_mode == "single" and config.layers is not None:
@@ -592,6 +625,7 @@ def plan_from(
         notes=(*notes, *_unknown_size_note(split)),
         layers=keys.layers,
         layer_mode=config.layer_mode,
+        light_layers=keys.light_layers,
         credential_indexes=credential_indexes(project, config),
         image_refs=refs,
         digests=inputs.images,

@@ -64,6 +64,7 @@ VALID: dict[str, tuple[object, object]] = {
     "layer-mode": ("auto", "auto"),
     "python-downloads": ("never", "never"),
     "layer-limit": ("1.5GB", 1_500_000_000),
+    "pool-threshold": ("5MB", 5_000_000),
     "index-credentials": (["synth"], ("synth",)),
 }
 
@@ -309,6 +310,8 @@ BAD_VALUES = [
     ("layer-mode", True),
     ("python-downloads", "sometimes"),
     ("layer-limit", "huge"),
+    ("pool-threshold", "small"),
+    ("pool-threshold", -5),
     ("index-credentials", ["no spaces"]),
 ]
 

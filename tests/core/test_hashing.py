@@ -373,3 +373,34 @@ def test_explain_names_the_image_whose_digest_moved():
     assert hashing.explain(old, new) == ["image python:3.11-slim: sha256:a -> sha256:b"]
     assert hashing.explain({"packages": []}, new) == ["images: by name only -> resolved"]
     assert hashing.explain(new, new) == []
+
+
+def _group(name, *packages, key=None):
+    from uvbuild.core.model import HeavyChoice, LayerGroup, SelectedPackage, Source
+
+    choices = tuple(
+        HeavyChoice(
+            SelectedPackage(
+                LockedPackage(n, v, Source("registry", "https://pypi.org/simple")),
+                Artifact(f"{n}-{v}-py3-none-any.whl", hash=f"sha256:{n}{v}", size=5),
+            ),
+            "test",
+        )
+        for n, v in packages
+    )
+    return LayerGroup(name, choices, key=key or f"{name}:{packages}")
+
+
+def test_layer_changes_name_the_layers_a_lock_change_moves():
+    cuda = _group("cuda", ("nvidia-x", "12"))
+    old = [cuda, _group("light-scipy", ("scipy", "1.0")), _group("light-gone", ("gone", "1"))]
+    new = [cuda, _group("light-scipy", ("scipy", "1.1")), _group("light-new", ("new", "2"))]
+    pool_old = [c.selected for c in _group("p", ("idna", "3.6"), ("six", "1")).packages]
+    pool_new = [c.selected for c in _group("p", ("idna", "3.7"), ("six", "1")).packages]
+    assert hashing.layer_changes(old, new, pool_old, pool_new) == [
+        "layer light-scipy rebuilt: scipy 1.0 -> 1.1",
+        "layer light-gone gone: -gone 1",
+        "layer light-new new: +new 2",
+        "pool rebuilt: idna 3.6 -> 3.7",
+    ]
+    assert hashing.layer_changes(old, old, pool_old, pool_old) == []

@@ -5,6 +5,7 @@ Update the golden files with ``UVBUILD_UPDATE_GOLDEN=1 python -m pytest tests/co
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -48,7 +49,10 @@ def test_stages(two_indexes):
     assert "FROM uvbuild-deps AS uvbuild-app\n" in text
     assert "--mount=type=bind,from=ghcr.io/astral-sh/uv:0.13.9,target=/tmp/uvbuild-uv" in text
     assert "cp /tmp/uvbuild-uv/uv /tmp/uvbuild-uv/uvx /bin/" in text
-    assert "--mount=type=bind,from=uvbuild-heavy,target=/tmp/uvbuild-heavy" in text
+    assert (
+        "--mount=type=bind,from=uvbuild-heavy,source=heavy-1.txt,"
+        "target=/tmp/uvbuild-heavy/heavy-1.txt" in text
+    )
     assert text.endswith("\n")
 
 
@@ -552,3 +556,115 @@ def test_explicit_system_stage_is_below_the_layers(tmp_path):
     assert "cp /tmp/uvbuild-uv/uv /tmp/uvbuild-uv/uvx /bin/" in stage(text, "uvbuild-base")
     assert "UV_PROJECT_ENVIRONMENT=/opt/venv" in stage(text, "uvbuild-base")
     assert "python:3.11-slim-bookworm" not in text
+
+
+# -- light layers (pool-threshold) ---------------------------------------------------------
+
+POOLED = {**FLAGS, "pool_threshold": "10kB"}  # six's wheel (11 kB) gets a layer of its own
+
+
+def pooled_plan(**flags):
+    return planner.make_plan(FIXTURES / "two_indexes", {**POOLED, **flags})
+
+
+def test_light_layer_stage_on_the_system_image_and_copied_above_the_base():
+    plan = pooled_plan()
+    assert [g.name for g in plan.light_layers] == ["light-six"]
+    text = render.dockerfile(plan)
+    light = stage(text, "uvbuild-layer-light-six")
+    assert light.splitlines()[0] == "FROM python:3.11-slim-bookworm AS uvbuild-layer-light-six"
+    assert "source=layer-light-six-1.txt,target=/tmp/uvbuild-heavy/layer-light-six-1.txt" in light
+    assert "layer-cuda" not in light and "layer-frameworks" not in light
+    assert "-r /tmp/uvbuild-heavy/layer-light-six-1.txt" in light
+    assert "compileall" in light  # the layer compiles its own files
+    # above the base: its stage comes after it, and the deps stage copies it first thing
+    assert text.index("AS uvbuild-base\n") < text.index("AS uvbuild-layer-light-six\n")
+    deps = stage(text, "uvbuild-deps").splitlines()
+    assert deps[:2] == [
+        "FROM uvbuild-base AS uvbuild-deps",
+        "COPY --link --from=uvbuild-layer-light-six /uvbuild-layer/ /opt/venv/",
+    ]
+    # the base does not copy it, and the final sync stays
+    assert "light-six" not in stage(text, "uvbuild-base")
+    assert "uv sync --frozen --no-editable" in stage(text, "uvbuild-app")
+
+
+def test_light_layers_leave_the_base_and_heavy_layers_alone():
+    pooled, plain = pooled_plan(), planner.make_plan(FIXTURES / "two_indexes", FLAGS)
+    assert plain.light_layers == ()  # six is under the default 1 MB: in the pool
+    assert pooled.key == plain.key and pooled.layers == plain.layers
+    for name in ("uvbuild-layer-cuda", "uvbuild-layer-frameworks", "uvbuild-base"):
+        assert stage(render.dockerfile(pooled), name) == stage(render.dockerfile(plain), name)
+    single = pooled_plan(layer_mode="single")
+    base = stage(render.dockerfile(single), "uvbuild-base")
+    assert "light-six" not in base  # the single base mounts its own files only
+    assert "source=heavy-1.txt" in base
+
+
+def test_light_layer_requirements_and_key():
+    plan = pooled_plan()
+    files = [f for f in requirements.requirement_files(plan) if f.layer == "light-six"]
+    assert [(f.name, f.text) for f in files] == [
+        (
+            "layer-light-six-1.txt",
+            "six==1.17.0 --hash=sha256:"
+            "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274\n",
+        )
+    ]
+    assert files[0] not in requirements.heavy_files(plan)
+    (group,) = plan.light_layers
+    inputs = json.loads(plan.key_document)
+    assert group.key and group.key not in {g.key for g in plan.layers}
+    assert [p["name"] for p in hashing.layer_document(group, _inputs(plan))["packages"]] == ["six"]
+    assert "six" not in plan.key_document and inputs["layers"] == [
+        {"name": g.name, "key": g.key} for g in plan.layers
+    ]
+
+
+def _inputs(plan):
+    document = json.loads(plan.key_document)
+    return hashing.KeyInputs(
+        platform=document["platform"],
+        python=document["python"],
+        base_image=document["base-image"],
+        uv_image=document["uv-image"],
+        venv=document["venv"],
+        compile_bytecode=document["compile-bytecode"],
+    )
+
+
+def test_light_layer_key_is_its_layer_document():
+    plan = pooled_plan()
+    (group,) = plan.light_layers
+    assert group.key == hashing.base_key(hashing.layer_document(group, _inputs(plan)))
+
+
+def test_plan_json_lists_every_layer():
+    document = pooled_plan().to_dict()
+    layers = {entry["name"]: entry for entry in document["base"]["layers"]}
+    assert [(e["name"], e["kind"]) for e in document["base"]["layers"]] == [
+        ("cuda", "heavy"),
+        ("frameworks", "heavy"),
+        ("light-six", "light"),
+    ]
+    assert layers["light-six"]["packages"] == ["six"]
+    assert layers["light-six"]["bytes"] == 11050
+    assert len(layers["light-six"]["key"]) == 64
+    assert [(e["name"], e["layer"]) for e in document["light"]] == [("six", "light-six")]
+    assert document["totals"]["pool"] == {"count": 0, "bytes": 0, "unknown-size": 0}
+    plain = planner.make_plan(FIXTURES / "two_indexes", FLAGS).to_dict()
+    assert [(e["name"], e["layer"]) for e in plain["light"]] == [("six", "pool")]
+    assert plain["totals"]["pool"]["count"] == 1
+
+
+def test_seed_sync_stage_takes_the_light_layers(tmp_path):
+    plan = seed_plan(tmp_path, SEED, pool_threshold="10kB")
+    assert [g.name for g in plan.light_layers] == ["light-six"]
+    text = render.dockerfile(plan)
+    assert "FROM uvbuild-python AS uvbuild-layer-light-six" in text
+    builder = text[text.index("FROM uvbuild-base AS builder") :]
+    assert builder.startswith(
+        "FROM uvbuild-base AS builder\nARG python_version=3.11\n"
+        "COPY --link --from=uvbuild-layer-light-six /uvbuild-layer/ /app/\n"
+        "COPY pyproject.toml uv.lock /project/\n"
+    )

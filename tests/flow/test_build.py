@@ -93,6 +93,23 @@ def test_missing_base_is_built_then_tagged(plan):
     assert result.image_id == APP_ID
 
 
+def test_app_build_gets_the_light_layers_requirement_files():
+    plan = keyed_plan(FIXTURES / "two_indexes", {**FLAGS, "pool_threshold": "10kB"})
+    seen = {}
+
+    class Inspecting(FakeEngine):
+        def build(self, request, on_line, step):
+            if request.target != render.BASE_STAGE:
+                heavy = Path(_context(request)[render.HEAVY_CONTEXT])
+                seen.update({p.name: p.read_text() for p in heavy.iterdir()})
+                seen["Dockerfile"] = Path(request.file).read_text()
+            super().build(request, on_line, step)
+
+    run(plan, Inspecting())
+    assert seen["layer-light-six-1.txt"].startswith("six==1.17.0 --hash=sha256:")
+    assert "AS uvbuild-layer-light-six\n" in seen["Dockerfile"]
+
+
 def test_base_build_gets_the_heavy_requirement_files(plan):
     seen = {}
 
@@ -340,6 +357,19 @@ def test_wasted_base_warns_on_a_recreated_venv():
 def test_wasted_base_is_silent_for_light_packages():
     lines = [" + six==1.17.0", " - idna==3.9", " + idna==3.10", "Resolved 12 packages"]
     assert wasted_base(lines, ["fake-torch", "nvidia-cublas-cu12"], "/opt/venv") == []
+
+
+def test_wasted_base_leaves_out_the_layer_stages():
+    lines = [
+        "#14 [uvbuild-layer-light-midpkg-a 4/4] RUN export SOURCE_DATE_EPOCH=0",
+        "#14 0.171 Creating virtual environment at: /opt/venv",
+        "#14 0.3  + midpkg-a==1.0.0",
+        "#15 [uvbuild-deps 3/3] RUN uv sync --frozen --no-install-project",
+        "#15 0.4  + six==1.17.0",
+    ]
+    assert wasted_base(lines, ["midpkg-a"], "/opt/venv") == []
+    (warning,) = wasted_base([*lines, "#15 0.5  + midpkg-a==1.0.0"], ["midpkg-a"], "/opt/venv")
+    assert "midpkg-a" in warning
 
 
 def test_wasted_base_reaches_the_result(plan):

@@ -125,10 +125,16 @@ FROM uvbuild-base AS uvbuild-deps
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-install-project
+    touch -d "@$(($(date +%s) - 2))" /tmp/uvbuild-sync-start && \
+    UV_COMPILE_BYTECODE=0 uv sync --frozen --no-install-project && \
+    { find /opt/venv/lib -name '*.py' -cnewer /tmp/uvbuild-sync-start -exec /opt/venv/bin/python -m compileall -q --invalidation-mode timestamp {} + || true; } && \
+    rm /tmp/uvbuild-sync-start
 
 FROM uvbuild-deps AS uvbuild-app
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-editable
+    touch -d "@$(($(date +%s) - 2))" /tmp/uvbuild-sync-start && \
+    UV_COMPILE_BYTECODE=0 uv sync --frozen --no-editable && \
+    { find /opt/venv/lib -name '*.py' -cnewer /tmp/uvbuild-sync-start -exec /opt/venv/bin/python -m compileall -q --invalidation-mode timestamp {} + || true; } && \
+    rm /tmp/uvbuild-sync-start
 ENV PATH="/opt/venv/bin:$PATH"

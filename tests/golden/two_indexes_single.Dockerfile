@@ -25,7 +25,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /etc/hosts -o -path /etc/hostname -o -path /etc/resolv.conf -o -path /root/.cache/uv \) -prune -o \( -newer /tmp/uvbuild-run-start \) -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} + && \
     rm /tmp/uvbuild-run-start && touch -h -d "@$SOURCE_DATE_EPOCH" /tmp
 RUN --mount=type=cache,target=/root/.cache/uv \
-    --mount=type=bind,from=uvbuild-heavy,target=/tmp/uvbuild-heavy \
+    --mount=type=bind,from=uvbuild-heavy,source=heavy-1.txt,target=/tmp/uvbuild-heavy/heavy-1.txt \
+    --mount=type=bind,from=uvbuild-heavy,source=heavy-2.txt,target=/tmp/uvbuild-heavy/heavy-2.txt \
     export SOURCE_DATE_EPOCH=0 && \
     touch -d "@$(($(date +%s) - 2))" /tmp/uvbuild-run-start && \
     uv venv --prompt gpuapp /opt/venv && \
@@ -46,10 +47,16 @@ FROM uvbuild-base AS uvbuild-deps
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-install-project
+    touch -d "@$(($(date +%s) - 2))" /tmp/uvbuild-sync-start && \
+    UV_COMPILE_BYTECODE=0 uv sync --frozen --no-install-project && \
+    { find /opt/venv/lib -name '*.py' -cnewer /tmp/uvbuild-sync-start -exec /opt/venv/bin/python -m compileall -q --invalidation-mode timestamp {} + || true; } && \
+    rm /tmp/uvbuild-sync-start
 
 FROM uvbuild-deps AS uvbuild-app
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-editable
+    touch -d "@$(($(date +%s) - 2))" /tmp/uvbuild-sync-start && \
+    UV_COMPILE_BYTECODE=0 uv sync --frozen --no-editable && \
+    { find /opt/venv/lib -name '*.py' -cnewer /tmp/uvbuild-sync-start -exec /opt/venv/bin/python -m compileall -q --invalidation-mode timestamp {} + || true; } && \
+    rm /tmp/uvbuild-sync-start
 ENV PATH="/opt/venv/bin:$PATH"

@@ -27,6 +27,75 @@ def docker(*args: str, check: bool = True, timeout: float = 300) -> str:
     return proc.stdout
 
 
+VENV = "/opt/venv"
+
+# Every entry of the venv: a regular file's sha256 (a .pyc only as present: it records
+# its source's mtime), a symlink's target, or a directory.
+VENV_FILES = """\
+import hashlib, json, os
+root = %r
+out = {}
+for top, dirs, files in os.walk(root):
+    for name in dirs + files:
+        path = os.path.join(top, name)
+        rel = os.path.relpath(path, root)
+        if os.path.islink(path):
+            out[rel] = "link:" + os.readlink(path)
+        elif os.path.isdir(path):
+            out[rel] = "dir"
+        elif name.endswith(".pyc"):
+            out[rel] = "pyc"
+        else:
+            with open(path, "rb") as fh:
+                out[rel] = hashlib.sha256(fh.read()).hexdigest()
+print(json.dumps(out))
+"""
+
+# Every .py of the given packages has a .pyc that Python accepts as it is: a timestamp
+# pyc records the source's mtime and size, a hash-based one its source hash.
+STALE_PYC = """\
+import importlib.util, json, os, sys
+site = %r
+stale, checked = [], 0
+for package in %r:
+    for top, _dirs, files in os.walk(os.path.join(site, package)):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            source = os.path.join(top, name)
+            cached = importlib.util.cache_from_source(source)
+            if not os.path.exists(cached):
+                stale.append(source + ": no pyc")
+                continue
+            data = open(cached, "rb").read(16)
+            flags = int.from_bytes(data[4:8], "little")
+            stat = os.stat(source)
+            if flags == 0:
+                ok = (int.from_bytes(data[8:12], "little") == int(stat.st_mtime) & 0xFFFFFFFF
+                      and int.from_bytes(data[12:16], "little") == stat.st_size & 0xFFFFFFFF)
+            else:
+                ok = data[8:16] == importlib.util.source_hash(open(source, "rb").read())
+            checked += 1
+            if not ok:
+                stale.append(source)
+print(json.dumps({"checked": checked, "stale": stale}))
+"""
+
+
+def run_python(image: str, code: str) -> Any:
+    out = docker("run", "--rm", "--network", "none", image, f"{VENV}/bin/python", "-c", code)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def venv_files(image: str) -> dict[str, str]:
+    return run_python(image, VENV_FILES % VENV)
+
+
+def differences(ours: dict[str, str], theirs: dict[str, str], skip: tuple[str, ...]) -> list[str]:
+    keys = set(ours) | set(theirs)
+    return sorted(k for k in keys if ours.get(k) != theirs.get(k) and not k.startswith(skip))
+
+
 def image_exists(ref: str) -> bool:
     return (
         subprocess.run(

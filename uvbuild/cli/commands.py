@@ -28,7 +28,7 @@ from uvbuild.cli.options import (
     split_plan_flags,
 )
 from uvbuild.core import render
-from uvbuild.core.hashing import explain
+from uvbuild.core.hashing import explain, layer_changes
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.units import format_size
 from uvbuild.docker.verbs import EngineLike
@@ -129,6 +129,12 @@ def _explanation(
         "old-key": old.key,
         "new-key": the_plan.key,
         "changes": explain(json.loads(old.key_document), json.loads(the_plan.key_document)),
+        "layers": layer_changes(
+            (*old.layers, *old.light_layers),
+            (*the_plan.layers, *the_plan.light_layers),
+            old.pool,
+            the_plan.pool,
+        ),
     }
 
 
@@ -210,6 +216,17 @@ def _print_plan(
         out.print(f"key moved against {against}:")
         for line in explanation["changes"]:
             out.print(f"  {line}")
+    _print_layer_moves(app, explanation["layers"], against)
+
+
+def _print_layer_moves(app: App, lines: list[str], against: Path | None) -> None:
+    out = app.terminal.out
+    if not lines:
+        out.print(f"no layer moves against {against}")
+        return
+    out.print(f"layers that move against {against}:")
+    for line in lines:
+        out.print(f"  {line}")
 
 
 def _print_plans(
@@ -227,6 +244,7 @@ def _print_plans(
             out.print(f"key changes against {against}: {len(changes)}")
             for line in changes:
                 out.print(f"  {line}")
+            _print_layer_moves(app, document["explain"]["layers"], against)
 
 
 @cli.command()

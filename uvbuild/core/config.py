@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_GLIBC",
     "DEFAULT_HEAVY_MIN_SIZE",
     "DEFAULT_LAYER_LIMIT",
+    "DEFAULT_POOL_THRESHOLD",
     "DEFAULT_PYTHON",
     "DEFAULT_THRESHOLD",
     "DEFAULT_UV_IMAGE",
@@ -54,6 +55,8 @@ DEFAULT_THRESHOLD = 50 * 1000 * 1000
 DEFAULT_HEAVY_MIN_SIZE = 1000 * 1000
 DEFAULT_GLIBC = "2.28"
 DEFAULT_LAYER_LIMIT = 2 * 1000 * 1000 * 1000
+#: a light wheel at least this large gets a keyed layer of its own (see grouping.pool_layers)
+DEFAULT_POOL_THRESHOLD = 1000 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,13 @@ class Config:
     )
     layer_limit: int = setting(
         DEFAULT_LAYER_LIMIT, "size", "--layer-limit", "Largest heavy layer in auto mode (2GB)."
+    )
+    pool_threshold: int = setting(
+        DEFAULT_POOL_THRESHOLD,
+        "size",
+        "--pool-threshold",
+        "Light wheels at least this large get keyed layers of their own; smaller ones "
+        "stay in the pool, the deps stage's `uv sync` (1MB; 0: every light package does).",
     )
     python_downloads: str = setting(
         "automatic",

@@ -9,10 +9,16 @@ base key. Only packages uv installs by name from an index can live in the base: 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from uvbuild.core.config import DEFAULT_HEAVY_MIN_SIZE, DEFAULT_LAYER_LIMIT, OTHER_LAYER
+from uvbuild.core.config import (
+    DEFAULT_HEAVY_MIN_SIZE,
+    DEFAULT_LAYER_LIMIT,
+    DEFAULT_POOL_THRESHOLD,
+    OTHER_LAYER,
+)
 from uvbuild.core.model import Grouping, HeavyChoice, LayerGroup, SelectedPackage
 
 # The GPU frameworks and their kernels: one layer group by default, bumped more often than
@@ -315,3 +321,86 @@ def split_by_size(groups: Sequence[LayerGroup], limit: int) -> tuple[list[LayerG
             "layer of its own"
         )
     return out, notes
+
+
+#: At most this many keyed layers for the light packages (the 125-layer limit of an image
+#: leaves room for the base image's layers, the heavy groups and your own).
+POOL_LAYER_CAP = 24
+#: Past the cap, the light packages other than the largest share this many layers, each
+#: package in the one its name's hash picks.
+POOL_BINS = 8
+LIGHT_PREFIX = "light-"
+
+
+def pool_candidate(selected: SelectedPackage, threshold: int) -> bool:
+    """Whether a light package gets a keyed layer: ``threshold`` is on (not 0), uv installs
+    it by name from an index (a selected wheel, a registry source: what the base takes
+    too), and its wheel is at least ``threshold`` or of unknown size."""
+    if threshold <= 0 or _base_eligible(selected) is not None:
+        return False
+    return selected.size is None or selected.size >= threshold
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    while name in taken:
+        name += "-x"
+    taken.add(name)
+    return name
+
+
+def pool_layers(
+    light: Sequence[SelectedPackage],
+    *,
+    threshold: int = DEFAULT_POOL_THRESHOLD,
+    taken: Iterable[str] = (),
+    cap: int = POOL_LAYER_CAP,
+    bins: int = POOL_BINS,
+) -> tuple[tuple[LayerGroup, ...], tuple[SelectedPackage, ...], tuple[str, ...]]:
+    """The light packages' keyed layers, the pool (the packages left to the deps stage's
+    ``uv sync``) and notes for ``plan``.
+
+    Packing rule: every :func:`pool_candidate` gets a layer of its own, ``light-<name>``,
+    while there are at most ``cap`` of them. With more, the ``cap - bins`` largest keep a
+    layer each and the others share ``bins`` layers ``light-bins-<n>``, each package in the
+    bin its name's sha256 picks, so adding or removing a package moves only its own bin
+    (an unknown size counts as ``threshold``). ``taken`` are the heavy groups' names.
+    """
+    candidates = sorted(
+        (s for s in light if pool_candidate(s, threshold)), key=lambda s: (s.name, s.version or "")
+    )
+    chosen = {id(s) for s in candidates}
+    pool = tuple(s for s in light if id(s) not in chosen)
+    if not candidates:
+        return (), pool, ()
+    names = set(taken)
+    notes: list[str] = []
+    if len(candidates) <= cap:
+        solo, binned = candidates, []
+    else:
+        ranked = sorted(candidates, key=lambda s: (-(s.size or threshold), s.name))
+        keep = {id(s) for s in ranked[: max(cap - bins, 0)]}
+        solo = [s for s in candidates if id(s) in keep]
+        binned = [s for s in candidates if id(s) not in keep]
+        notes.append(
+            f"{len(candidates)} light packages reach pool-threshold ({threshold:,} bytes), "
+            f"more than {cap} layers: the {len(solo)} largest get a layer each, the other "
+            f"{len(binned)} share {bins} layers by name hash"
+        )
+    groups = [
+        LayerGroup(_unique(f"{LIGHT_PREFIX}{s.name}", names), (_light_choice(s, threshold),))
+        for s in solo
+    ]
+    by_bin: dict[int, list[HeavyChoice]] = {}
+    for s in binned:
+        number = int(hashlib.sha256(s.name.encode()).hexdigest()[:8], 16) % bins + 1
+        by_bin.setdefault(number, []).append(_light_choice(s, threshold))
+    for number in sorted(by_bin):
+        name = _unique(f"{LIGHT_PREFIX}bins-{number}", names)
+        groups.append(LayerGroup(name, tuple(by_bin[number]), part=number))
+    return tuple(groups), pool, tuple(notes)
+
+
+def _light_choice(selected: SelectedPackage, threshold: int) -> HeavyChoice:
+    if selected.size is None:
+        return HeavyChoice(selected, "size unknown")
+    return HeavyChoice(selected, f"wheel is {selected.size:,} bytes (pool-threshold {threshold:,})")

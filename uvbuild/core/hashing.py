@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from uvbuild.core.model import HeavyChoice, LayerGroup
+from uvbuild.core.model import HeavyChoice, LayerGroup, SelectedPackage
 
 # Bump whenever the generated uvbuild-base stage changes what it installs or how.
 RECIPE_VERSION = "uvbuild-base/4"
@@ -196,3 +196,49 @@ def _explain_layers(old: Any, new: Any, *, explained: bool) -> list[str]:
         for name, key in after.items()
         if before[name] != key
     ]
+
+
+def layer_changes(
+    old_layers: Sequence[LayerGroup],
+    new_layers: Sequence[LayerGroup],
+    old_pool: Sequence[SelectedPackage] = (),
+    new_pool: Sequence[SelectedPackage] = (),
+) -> list[str]:
+    """A line per layer (heavy or light, and the pool) whose content moved between two
+    plans: the layers a build rebuilds, each with the packages that moved it."""
+    before = {group.name: group for group in old_layers}
+    after = {group.name: group for group in new_layers}
+    lines = []
+    for name in [*before, *(n for n in after if n not in before)]:
+        a, b = before.get(name), after.get(name)
+        if a is not None and b is not None and a.key == b.key:
+            continue
+        moved = _package_moves(
+            [c.selected for c in a.packages] if a else [],
+            [c.selected for c in b.packages] if b else [],
+        )
+        what = "new" if a is None else "gone" if b is None else "rebuilt"
+        detail = f": {', '.join(moved)}" if moved else ""
+        lines.append(f"layer {name} {what}{detail}")
+    pool = _package_moves(old_pool, new_pool)
+    if pool:
+        lines.append(f"pool rebuilt: {', '.join(pool)}")
+    return lines
+
+
+def _package_moves(old: Sequence[SelectedPackage], new: Sequence[SelectedPackage]) -> list[str]:
+    """``a 1.0 -> 1.1``, ``+b 2.0``, ``-c 3.0`` (``~d 1.0``: same version, another wheel)."""
+    before = {s.name: s for s in old}
+    after = {s.name: s for s in new}
+    moves = []
+    for name in sorted(set(before) | set(after)):
+        a, b = before.get(name), after.get(name)
+        if a is None:
+            moves.append(f"+{name} {b.version}")
+        elif b is None:
+            moves.append(f"-{name} {a.version}")
+        elif a.version != b.version:
+            moves.append(f"{name} {a.version} -> {b.version}")
+        elif a.wheel != b.wheel or a.package.source != b.package.source:
+            moves.append(f"~{name} {b.version}")
+    return moves

@@ -300,6 +300,9 @@ class BuildPlan:
     # "single", or every heavy package fell into one group).
     layers: tuple[LayerGroup, ...] = ()
     layer_mode: str = "groups"
+    # The light packages' keyed layers (grouping.pool_layers), joined with COPY --link in
+    # the deps stage above the base, bottom first; the other light packages are the pool.
+    light_layers: tuple[LayerGroup, ...] = ()
     # (name, url) of each index of config.index_credentials, as [[tool.uv.index]] names it
     credential_indexes: tuple[tuple[str, str], ...] = ()
     dockerfile: UserDockerfile = UserDockerfile()
@@ -313,6 +316,7 @@ class BuildPlan:
     def seed(self) -> Any:
         """The user's Dockerfile cut at its sync (seed.SeedSplit), or None."""
         return self.dockerfile.seed
+
     # The images the base and layer stages start from or copy from, in the order written;
     # the flow resolves them (uvbuild.flow.images) and the planner keys on their digests.
     image_refs: tuple[ImageRef, ...] = ()
@@ -324,7 +328,9 @@ class BuildPlan:
     provisional: str | None = None
 
     def layer_of(self, name: str) -> LayerGroup | None:
-        for group in self.layers:
+        """The layer group (heavy or light) that holds ``name``; None: the single base
+        layer, or the pool."""
+        for group in (*self.layers, *self.light_layers):
             if any(c.selected.name == name for c in group.packages):
                 return group
         return None
@@ -336,6 +342,13 @@ class BuildPlan:
     @property
     def light(self) -> tuple[SelectedPackage, ...]:
         return self.grouping.light
+
+    @property
+    def pool(self) -> tuple[SelectedPackage, ...]:
+        """The light packages no keyed layer holds: the deps stage's ``uv sync`` installs
+        them."""
+        layered = {c.selected.name for group in self.light_layers for c in group.packages}
+        return tuple(s for s in self.light if s.name not in layered)
 
     @property
     def unavailable(self) -> tuple[SelectedPackage, ...]:
@@ -361,7 +374,10 @@ class BuildPlan:
             "repo": self.base_repo,
             "inputs": json.loads(self.key_document),
             "layer-mode": self.layer_mode,
-            "layers": [_layer_entry(group) for group in self.layers],
+            "layers": [
+                *(_layer_entry(group, "heavy") for group in self.layers),
+                *(_layer_entry(group, "light") for group in self.light_layers),
+            ],
         }
         if self.digests or self.provisional is not None:
             digests = dict(self.digests)
@@ -386,11 +402,23 @@ class BuildPlan:
             "request": _request_entry(self.request),
             "base": base,
             "heavy": heavy,
-            "light": [_package_entry(s) for s in self.light],
-            "totals": {"heavy": _totals(self.heavy), "light": _totals(self.light)},
+            "light": [
+                {**_package_entry(s), "layer": self._light_layer_name(s.name)} for s in self.light
+            ],
+            "totals": {
+                "heavy": _totals(self.heavy),
+                "light": _totals(self.light),
+                "pool": _totals(self.pool),
+            },
             "notes": list(self.notes),
             **({"dockerfile": _dockerfile_entry(self.dockerfile)} if self.dockerfile.path else {}),
         }
+
+    def _light_layer_name(self, name: str) -> str:
+        for group in self.light_layers:
+            if any(c.selected.name == name for c in group.packages):
+                return group.name
+        return "pool"
 
     def describe_dockerfile(self) -> str | None:
         """One line on the user's Dockerfile and how the build uses it (None: generated)."""
@@ -445,9 +473,10 @@ def _totals(items: tuple[SelectedPackage, ...]) -> dict[str, int]:
     }
 
 
-def _layer_entry(group: LayerGroup) -> dict[str, Any]:
+def _layer_entry(group: LayerGroup, kind: str) -> dict[str, Any]:
     return {
         "name": group.name,
+        "kind": kind,
         "key": group.key,
         "patterns": list(group.patterns),
         "part": group.part,

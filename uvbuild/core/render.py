@@ -12,8 +12,12 @@ Stages:
                 from the index the lock records (so a later ``uv sync`` keeps them); with
                 layer groups it creates the venv and takes each group's files with
                 ``COPY --link``, so a group's layer does not depend on the layers below it
-  uvbuild-deps  the light dependencies: ``uv sync --frozen --no-install-project``
-  uvbuild-app   the project itself: ``uv sync --frozen --no-editable``
+  uvbuild-layer-light-<name>  one per light layer (grouping.pool_layers): like a group's
+                stage, FROM the system image, never from the base
+  uvbuild-deps  the light layers (``COPY --link``) and the pool: ``uv sync --frozen
+                --no-install-project``
+  uvbuild-app   the project itself: ``uv sync --frozen --no-editable``; both syncs compile
+                only the files they install
 
 The heavy requirements reach the base stage through the named context ``uvbuild-heavy``,
 so nothing is written into the user's tree. When the base already exists, the app build
@@ -41,7 +45,13 @@ from uvbuild import __version__
 from uvbuild.core.credentials import SECRETS_DIR, index_secrets
 from uvbuild.core.hashing import LAYER_RECIPE_VERSION, RECIPE_VERSION
 from uvbuild.core.model import BuildPlan, LayerGroup, Request
-from uvbuild.core.requirements import HeavyFile, heavy_files, layer_epoch, source_date_epoch
+from uvbuild.core.requirements import (
+    HeavyFile,
+    heavy_files,
+    layer_epoch,
+    requirement_files,
+    source_date_epoch,
+)
 from uvbuild.core.seed import SYSTEM_STAGE
 
 BASE_STAGE = "uvbuild-base"
@@ -379,11 +389,8 @@ def layer_stage(plan: BuildPlan, group: LayerGroup) -> str:
     """``uvbuild-layer-<group>``: the group's packages installed alone into a venv like
     the base's, and what they added gathered in LAYER_DIR for ``COPY --link``."""
     venv = shlex.quote(plan.config.venv)
-    files = [f for f in heavy_files(plan) if f.layer == group.name]
-    mounts = [
-        f"--mount=type=bind,from={HEAVY_CONTEXT},source={f.name},target={HEAVY_MOUNT}/{f.name}"
-        for f in files
-    ]
+    files = [f for f in requirement_files(plan) if f.layer == group.name]
+    mounts = _file_mounts(files)
     steps = [
         *_seed_exports(plan),
         *_secret_exports(plan),
@@ -408,6 +415,15 @@ def layer_stage(plan: BuildPlan, group: LayerGroup) -> str:
             _run([_cache_mount(), *_seed_mounts(plan), *mounts, *_secret_mounts(plan)], steps),
         ]
     )
+
+
+def _file_mounts(files: Iterable[HeavyFile]) -> list[str]:
+    """One bind mount per requirements file: a stage's cache key then covers its own files
+    only, not the other layers' in the same context."""
+    return [
+        f"--mount=type=bind,from={HEAVY_CONTEXT},source={f.name},target={HEAVY_MOUNT}/{f.name}"
+        for f in files
+    ]
 
 
 def _run(mounts: list[str], steps: list[str]) -> str:
@@ -448,7 +464,7 @@ def base_stage(plan: BuildPlan) -> str:
     mounts = [
         _cache_mount(),
         *_seed_mounts(plan),
-        f"--mount=type=bind,from={HEAVY_CONTEXT},target={HEAVY_MOUNT}",
+        *_file_mounts(heavy_files(plan)),
         *_secret_mounts(plan),
     ]
     return "\n".join(
@@ -468,30 +484,67 @@ def base_stage(plan: BuildPlan) -> str:
     )
 
 
+def light_copies(plan: BuildPlan) -> list[str]:
+    """The light layers on the base, one ``COPY --link`` each: their stages start from the
+    system image, not from the base, so a heavy change leaves them alone and a light one
+    rebuilds only its own layer."""
+    venv = plan.config.venv
+    return [
+        f"COPY --link --from={layer_stage_name(group)} {LAYER_DIR}/ {venv}/"
+        for group in plan.light_layers
+    ]
+
+
+# Written before the deps and app stages' `uv sync`: what is newer, the sync installed.
+SYNC_START = "/tmp/uvbuild-sync-start"
+
+
+def _sync_steps(plan: BuildPlan, command: list[str]) -> list[str]:
+    """``command`` (a ``uv sync``), and with compile-bytecode the bytecode of exactly the
+    files it installed. uv's own compile step walks the whole venv: every layer's files,
+    which their stages compiled already, are read again on each light rebuild. So uv
+    compiles nothing here and ``compileall`` takes only the ``.py`` files whose inode
+    changed since the marker (-cnewer: a fresh file, whatever mtime uv gave it), as
+    timestamp ``.pyc`` files like uv's; failures are ignored, as uv ignores them."""
+    if not plan.config.compile_bytecode:
+        return [shlex.join(command)]
+    venv = shlex.quote(plan.config.venv)
+    return [
+        f'touch -d "@$(($(date +%s) - 2))" {SYNC_START}',
+        "UV_COMPILE_BYTECODE=0 " + shlex.join(command),
+        f"{{ find {venv}/lib -name '*.py' -cnewer {SYNC_START} -exec "
+        f"{venv}/bin/python -m compileall -q --invalidation-mode timestamp {{}} + || true; }}",
+        f"rm {SYNC_START}",
+    ]
+
+
 def deps_stage(plan: BuildPlan) -> str:
     flags = sync_flags(plan.request)
     scope = "--no-install-workspace" if plan.members else "--no-install-project"
     copies = ["COPY pyproject.toml uv.lock ./"]
     for member in plan.members:
         copies.append(f"COPY {member}/pyproject.toml {member}/pyproject.toml")
-    command = shlex.join(["uv", "sync", "--frozen", scope, *flags])
+    steps = _sync_steps(plan, ["uv", "sync", "--frozen", scope, *flags])
     return "\n".join(
         [
             f"FROM {BASE_STAGE} AS {DEPS_STAGE}",
+            *light_copies(plan),
             f"WORKDIR {APP_DIR}",
             *copies,
-            _run([_cache_mount(), *_secret_mounts(plan)], [*_secret_exports(plan), command]),
+            _run([_cache_mount(), *_secret_mounts(plan)], [*_secret_exports(plan), *steps]),
         ]
     )
 
 
 def app_stage(plan: BuildPlan) -> str:
-    command = shlex.join(["uv", "sync", "--frozen", "--no-editable", *sync_flags(plan.request)])
+    steps = _sync_steps(
+        plan, ["uv", "sync", "--frozen", "--no-editable", *sync_flags(plan.request)]
+    )
     return "\n".join(
         [
             f"FROM {DEPS_STAGE} AS {APP_STAGE}",
             "COPY . .",
-            _run([_cache_mount(), *_secret_mounts(plan)], [*_secret_exports(plan), command]),
+            _run([_cache_mount(), *_secret_mounts(plan)], [*_secret_exports(plan), *steps]),
             f'ENV PATH="{plan.config.venv}/bin:$PATH"',
         ]
     )
@@ -525,6 +578,7 @@ def _keyed_stages(plan: BuildPlan) -> list[str]:
         parts.append(python_stage(plan))
     parts += [layer_stage(plan, group) for group in plan.layers]
     parts.append(base_stage(plan))
+    parts += [layer_stage(plan, group) for group in plan.light_layers]
     return parts
 
 
@@ -532,7 +586,13 @@ def seed_app(plan: BuildPlan) -> str:
     """The user's sync stage from the sync on, on the base, and the rest of their file."""
     split = plan.seed
     name = f" AS {split.stage_name}" if split.stage_name else ""
-    stage = [f"FROM {BASE_STAGE}{name}", *split.system.args, *split.prelude, split.sync_run]
+    stage = [
+        f"FROM {BASE_STAGE}{name}",
+        *split.system.args,
+        *light_copies(plan),
+        *split.prelude,
+        split.sync_run,
+    ]
     return "\n\n".join(["\n".join(stage), *split.rest])
 
 

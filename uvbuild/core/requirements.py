@@ -36,6 +36,16 @@ def heavy_files(plan: BuildPlan) -> tuple[HeavyFile, ...]:
     return tuple(files)
 
 
+def requirement_files(plan: BuildPlan) -> tuple[HeavyFile, ...]:
+    """Every requirements file a build reads: the heavy ones (:func:`heavy_files`), then
+    one per light layer and index, ``layer-<group>-<n>.txt``."""
+    files = list(heavy_files(plan))
+    for group in plan.light_layers:
+        selected = tuple(choice.selected for choice in group.packages)
+        files += _requirement_files(selected, f"layer-{group.name}", group.name)
+    return tuple(files)
+
+
 def _requirement_files(
     heavy: Iterable[SelectedPackage], prefix: str, layer: str | None
 ) -> tuple[HeavyFile, ...]:

@@ -479,13 +479,26 @@ def pair_layers(diff_ids: Sequence[str], history: Sequence[tuple[int, str]]) -> 
 _UV_CHANGE = re.compile(r"(?:^|\s)([+-]) ([A-Za-z0-9._-]+)==(\S+)")
 
 
+_STEP = re.compile(r"^#(\d+) ")
+_LAYER_STEP = re.compile(r"^#(\d+) \[uvbuild-layer-")
+
+
+def outside_layer_stages(lines: Sequence[str]) -> list[str]:
+    """The build log without the steps of the ``uvbuild-layer-*`` stages (BuildKit's plain
+    progress names a step's stage on its first line, ``#12 [uvbuild-layer-x 3/3] RUN``,
+    and prefixes its output with ``#12``): those install a layer into a venv of their own."""
+    layer_steps = {m.group(1) for line in lines if (m := _LAYER_STEP.match(line))}
+    return [line for line in lines if not ((m := _STEP.match(line)) and m.group(1) in layer_steps)]
+
+
 def wasted_base(lines: Sequence[str], heavy: Sequence[str], venv: str) -> list[str]:
-    """Warnings when the app build reinstalled heavy packages or recreated the venv."""
+    """Warnings when the app build reinstalled heavy packages (or light-layer ones) or
+    recreated the venv; the layer stages' own installs do not count."""
     heavy_names = set(heavy)
     warnings = []
     reinstalled: dict[str, str] = {}
     recreated = False
-    for line in lines:
+    for line in outside_layer_stages(lines):
         if "Removed virtual environment" in line or (
             "Creating virtual environment" in line and venv in line
         ):

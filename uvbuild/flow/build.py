@@ -447,7 +447,8 @@ class BuildFlow:
         started = time.monotonic()
         self._run_build(request, sink, "the app build")
         seconds = time.monotonic() - started
-        wasted = wasted_base(lines, [s.name for s in plan.heavy], plan.config.venv)
+        layered = [*plan.heavy, *(c.selected for g in plan.light_layers for c in g.packages)]
+        wasted = wasted_base(lines, [s.name for s in layered], plan.config.venv)
         for warning in wasted:
             self.report.warn(warning)
         image_id = None
