@@ -439,7 +439,7 @@ def layer_names(plan: BuildPlan, layers: Sequence[tuple[str, bool]]) -> list[str
             name = "base image"
         elif index == uv_at:
             name = "uv"
-        elif step.startswith("COPY ") and f"{render.LAYER_DIR}/ " in step:
+        elif step.startswith(f"COPY {render.LAYER_DIR}/"):
             group = next(copy_group, None)
             name = describe_packages(group.packages, group.name) if group else None
         elif step.startswith("RUN ") and "uv python find" in step and "uv python install" in step:

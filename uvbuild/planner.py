@@ -626,6 +626,10 @@ def plan_from(
         layers=keys.layers,
         layer_mode=config.layer_mode,
         light_layers=keys.light_layers,
+        light_stages=tuple(
+            tuple(group.name for group in stage)
+            for stage in grouping.light_stages(light_groups, threshold=config.pool_threshold)
+        ),
         credential_indexes=credential_indexes(project, config),
         image_refs=refs,
         digests=inputs.images,

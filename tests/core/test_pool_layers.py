@@ -113,3 +113,46 @@ def test_a_bump_moves_only_its_own_layer():
         if [c.selected.version for c in a.packages] != [c.selected.version for c in b.packages]
     ]
     assert len(moved) == 1 and "pkg10" in layout(after)[moved[0]]
+
+
+# -- light stages: the layers shared out among a few RUNs ---------------------------------
+
+
+def stages_of(light, **kwargs):
+    groups, _, _ = grouping.pool_layers(light, threshold=MB)
+    return [
+        [g.name for g in stage] for stage in grouping.light_stages(groups, threshold=MB, **kwargs)
+    ]
+
+
+def test_at_most_four_stages_and_every_layer_in_exactly_one():
+    light = [pkg(f"p{n:02d}", (n + 1) * MB) for n in range(24)]
+    stages = stages_of(light)
+    assert len(stages) == grouping.LIGHT_STAGES == 4
+    names = sorted(name for stage in stages for name in stage)
+    assert names == sorted(f"light-p{n:02d}" for n in range(24))
+
+
+def test_fewer_layers_than_stages_one_stage_each():
+    assert stages_of([pkg("scipy", 40 * MB), pkg("six", MB)]) == [["light-scipy"], ["light-six"]]
+    assert stages_of([]) == []
+
+
+def test_stages_balance_by_size_largest_first():
+    light = [pkg("big", 100 * MB), *(pkg(f"s{n}", 4 * MB) for n in range(8))]
+    stages = stages_of(light, count=2)
+    # the big one alone; the eight small ones (32 MB in all) share the other stage
+    assert stages == [["light-big"], [f"light-s{n}" for n in range(8)]]
+
+
+def test_within_a_stage_layers_keep_the_plan_order():
+    light = [pkg(name, size * MB) for name, size in [("a", 2), ("b", 64), ("c", 3)]]
+    assert stages_of(light, count=2) == [["light-b"], ["light-a", "light-c"]]
+
+
+def test_a_small_size_change_keeps_every_stage():
+    light = [pkg(f"p{n}", (3 + 7 * n) * MB) for n in range(12)]
+    before = stages_of(light)
+    # a bump that grows p5's wheel by 2% leaves its power-of-two weight, so every stage
+    light[5] = pkg("p5", int(38 * MB * 1.02), version="2.0")
+    assert stages_of(light) == before

@@ -278,9 +278,7 @@ def run_new_tops(tmp_path: Path, before: list[str], after: list[str]) -> set[str
     subprocess.run(f"cd {venv} && find . > {listing}", shell=True, check=True)
     make(after)
     layer.mkdir()
-    script = render._NEW_TOPS.replace(render.VENV_BEFORE, str(listing)).replace(
-        render.LAYER_DIR, str(layer)
-    )
+    script = render._new_tops(str(layer)).replace(render.VENV_BEFORE, str(listing))
     subprocess.run(["sh", "-c", f"cd {venv} && {script}"], check=True)
     moved = {str(p.relative_to(layer)) for p in layer.rglob("*") if p.is_file()}
     kept = {str(p.relative_to(venv)) for p in venv.rglob("*") if p.is_file()}
@@ -571,18 +569,20 @@ def test_light_layer_stage_on_the_system_image_and_copied_above_the_base():
     plan = pooled_plan()
     assert [g.name for g in plan.light_layers] == ["light-six"]
     text = render.dockerfile(plan)
-    light = stage(text, "uvbuild-layer-light-six")
-    assert light.splitlines()[0] == "FROM python:3.11-slim-bookworm AS uvbuild-layer-light-six"
+    assert plan.light_stages == (("light-six",),)
+    light = stage(text, "uvbuild-layers-light-1")
+    assert light.splitlines()[0] == "FROM python:3.11-slim-bookworm AS uvbuild-layers-light-1"
     assert "source=layer-light-six-1.txt,target=/tmp/uvbuild-heavy/layer-light-six-1.txt" in light
     assert "layer-cuda" not in light and "layer-frameworks" not in light
     assert "-r /tmp/uvbuild-heavy/layer-light-six-1.txt" in light
     assert "compileall" in light  # the layer compiles its own files
+    assert "mkdir -p /uvbuild-layer/light-six &&" in light
     # above the base: its stage comes after it, and the deps stage copies it first thing
-    assert text.index("AS uvbuild-base\n") < text.index("AS uvbuild-layer-light-six\n")
+    assert text.index("AS uvbuild-base\n") < text.index("AS uvbuild-layers-light-1\n")
     deps = stage(text, "uvbuild-deps").splitlines()
     assert deps[:2] == [
         "FROM uvbuild-base AS uvbuild-deps",
-        "COPY --link --from=uvbuild-layer-light-six /uvbuild-layer/ /opt/venv/",
+        "COPY --link --from=uvbuild-layers-light-1 /uvbuild-layer/light-six/ /opt/venv/",
     ]
     # the base does not copy it, and the final sync stays
     assert "light-six" not in stage(text, "uvbuild-base")
@@ -661,10 +661,10 @@ def test_seed_sync_stage_takes_the_light_layers(tmp_path):
     plan = seed_plan(tmp_path, SEED, pool_threshold="10kB")
     assert [g.name for g in plan.light_layers] == ["light-six"]
     text = render.dockerfile(plan)
-    assert "FROM uvbuild-python AS uvbuild-layer-light-six" in text
+    assert "FROM uvbuild-python AS uvbuild-layers-light-1" in text
     builder = text[text.index("FROM uvbuild-base AS builder") :]
     assert builder.startswith(
         "FROM uvbuild-base AS builder\nARG python_version=3.11\n"
-        "COPY --link --from=uvbuild-layer-light-six /uvbuild-layer/ /app/\n"
+        "COPY --link --from=uvbuild-layers-light-1 /uvbuild-layer/light-six/ /app/\n"
         "COPY pyproject.toml uv.lock /project/\n"
     )

@@ -107,7 +107,7 @@ def test_app_build_gets_the_light_layers_requirement_files():
 
     run(plan, Inspecting())
     assert seen["layer-light-six-1.txt"].startswith("six==1.17.0 --hash=sha256:")
-    assert "AS uvbuild-layer-light-six\n" in seen["Dockerfile"]
+    assert "AS uvbuild-layers-light-1\n" in seen["Dockerfile"]
 
 
 def test_base_build_gets_the_heavy_requirement_files(plan):
@@ -361,7 +361,7 @@ def test_wasted_base_is_silent_for_light_packages():
 
 def test_wasted_base_leaves_out_the_layer_stages():
     lines = [
-        "#14 [uvbuild-layer-light-midpkg-a 4/4] RUN export SOURCE_DATE_EPOCH=0",
+        "#14 [uvbuild-layers-light-1 4/4] RUN uv venv --prompt synthapp /opt/venv",
         "#14 0.171 Creating virtual environment at: /opt/venv",
         "#14 0.3  + midpkg-a==1.0.0",
         "#15 [uvbuild-deps 3/3] RUN uv sync --frozen --no-install-project",

@@ -1,10 +1,11 @@
 """Light layers on a real engine: a mid-size light package has a keyed layer of its own.
 
 The module fixture builds the synthetic project (two heavy groups, ``cuda`` and ``torch``;
-the small light packages; two mid-size ones, MID_A and MID_B, of 2 and 1.5 MB, above
-``pool-threshold`` 1 MB) three times: cold, after a small-package bump (a light package
-of a few kB: only the pool moves) and after a mid-package bump (MID_A 1.0.0 -> 1.1.0:
-only its layer moves). The last lock is also built with the plain recipe.
+the small light packages; five mid-size ones above ``pool-threshold`` 1 MB: MID_A of
+1.2 MB, MID_B and the MATES of 2.2 MB, so that the four light stages hold MID_A with a
+stage mate) three times: cold, after a small-package bump (a light package of a few kB:
+only the pool moves) and after a mid-package bump (MID_A 1.0.0 -> 1.1.0: its stage
+reruns, and only its layer moves). The last lock is also built with the plain recipe.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from tests.integration.seeding import Images, assert_same_venv, buildx, seed_bui
 from uvbuild.docker.facts import outside_layer_stages
 
 MID_A, MID_B = "midpkg-a", "midpkg-b"
+MATES = ("midpkg-c", "midpkg-d", "midpkg-e")
 MID_VERSIONS = ("1.0.0", "1.1.0")
 SMALL = "lightpkg-c"
 MB = 1 << 20
@@ -46,7 +48,8 @@ SKIP = (f"lib/python3.11/site-packages/{synth.PROJECT_NAME}-", "bin/python")
 
 
 def mid_wheels(dest: Path) -> list[Path]:
-    """MID_A in both versions (2 MB of payload and 200 modules), MID_B (1.5 MB)."""
+    """MID_A in both versions (1.2 MB of payload and 200 modules), MID_B and MATES
+    (2.2 MB each)."""
     wheels = []
     for version in MID_VERSIONS:
         modules = {
@@ -58,17 +61,18 @@ def mid_wheels(dest: Path) -> list[Path]:
                 dest,
                 MID_A,
                 version,
-                payload_bytes=2 * MB,
+                payload_bytes=6 * MB // 5,
                 seed=f"{MID_A}=={version}",
                 files=modules,
                 requires_python=">=3.9",
             )
         )
-    wheels.append(
-        synth.make_wheel(
-            dest, MID_B, "1.0.0", payload_bytes=3 * MB // 2, seed=MID_B, requires_python=">=3.9"
+    for name in (MID_B, *MATES):
+        wheels.append(
+            synth.make_wheel(
+                dest, name, "1.0.0", payload_bytes=11 * MB // 5, seed=name, requires_python=">=3.9"
+            )
         )
-    )
     return wheels
 
 
@@ -93,7 +97,7 @@ class State:
         # the history names no stage: the light layers are the COPYs right above the base
         copies = layers[len(base) : len(base) + len(light)]
         for name, layer in zip(light, copies, strict=True):
-            assert layer["created-by"].startswith("COPY /uvbuild-layer/ "), (name, layer)
+            assert layer["created-by"].startswith(f"COPY /uvbuild-layer/{name}/ "), (name, layer)
             named[name] = layer["diff-id"]
         (pool,) = [
             layer
@@ -128,6 +132,7 @@ def pooled(
             *synth.default_dependencies(),
             f"{MID_A}=={MID_VERSIONS[0]}",
             f"{MID_B}==1.0.0",
+            *(f"{name}==1.0.0" for name in MATES),
         ],
         tool_uvbuild={**tool_uvbuild(base_images, f"{repo}-base"), "layers": GROUPS},
         lock_now=True,
@@ -163,8 +168,16 @@ def test_plan_lists_the_light_layers_above_the_heavy_ones(pooled: Pooled) -> Non
         ("torch", "heavy"),
         (f"light-{MID_A}", "light"),
         (f"light-{MID_B}", "light"),
+        *((f"light-{name}", "light") for name in MATES),
     ]
     assert pooled.cold.layers[f"light-{MID_A}"]["packages"] == [MID_A]
+    # four stages for five layers: MID_A, the lightest, joins the first (MID_B's)
+    stages = {e["name"]: e["stage"] for e in plan["layers"] if e["kind"] == "light"}
+    assert sorted(set(stages.values())) == [1, 2, 3, 4]
+    assert [n for n, s in stages.items() if s == stages[f"light-{MID_A}"]] == [
+        f"light-{MID_A}",
+        f"light-{MID_B}",
+    ]
     # the base key covers the heavy layers only
     assert [e["name"] for e in plan["inputs"]["layers"]] == ["cuda", "torch"]
 
@@ -190,13 +203,15 @@ def test_a_mid_bump_makes_only_its_layer_and_the_pool_new(
     assert after.plan["key"] == before.plan["key"]  # the heavy layers' diff ids stay
     assert after.build.summary["base"]["action"] == "reused"
     old, new = before.image_layers(), after.image_layers()
+    # MID_B's stage reran with MID_A's (the log shows its install), its layer is the same
+    assert re.search(rf"\+ {MID_B}==1\.0\.0", after.build.app_log)
     assert [name for name in new if new[name] != old[name]] == [f"light-{MID_A}", "pool"]
     keys = {name: (before.layers[name]["key"], e["key"]) for name, e in after.layers.items()}
     assert [name for name, (a, b) in keys.items() if a != b] == [f"light-{MID_A}"]
 
 
 def test_the_last_sync_installs_nothing_a_layer_holds(pooled: Pooled) -> None:
-    layered = (synth.TORCH, synth.CUDA, MID_A, MID_B)
+    layered = (synth.TORCH, synth.CUDA, MID_A, MID_B, *MATES)
     for state in (pooled.cold, pooled.small_bump, pooled.mid_bump):
         # the deps and app stages' output (the layer stages install into their own venv)
         log = "\n".join(outside_layer_stages(state.build.app_log.splitlines()))
@@ -254,6 +269,7 @@ def test_a_seed_dockerfile_takes_the_light_layers(
         assert [e["name"] for e in planned["layers"] if e["kind"] == "light"] == [
             f"light-{MID_A}",
             f"light-{MID_B}",
+            *(f"light-{name}" for name in MATES),
         ]
         ours = seed_build(project, dockerfile, images.tag("pool"), images)
         plain = images.tag("pool-plain")

@@ -303,6 +303,8 @@ class BuildPlan:
     # The light packages' keyed layers (grouping.pool_layers), joined with COPY --link in
     # the deps stage above the base, bottom first; the other light packages are the pool.
     light_layers: tuple[LayerGroup, ...] = ()
+    # The names of the light layers each light stage installs (grouping.light_stages)
+    light_stages: tuple[tuple[str, ...], ...] = ()
     # (name, url) of each index of config.index_credentials, as [[tool.uv.index]] names it
     credential_indexes: tuple[tuple[str, str], ...] = ()
     dockerfile: UserDockerfile = UserDockerfile()
@@ -344,6 +346,19 @@ class BuildPlan:
         return self.grouping.light
 
     @property
+    def light_stage_groups(self) -> tuple[tuple[LayerGroup, ...], ...]:
+        """The light layers of each light stage, in light_layers order within a stage."""
+        by_name = {group.name: group for group in self.light_layers}
+        return tuple(tuple(by_name[name] for name in stage) for stage in self.light_stages)
+
+    def light_stage_of(self, layer: str) -> int | None:
+        """The light stage (from 1) that installs the light layer ``layer``."""
+        for number, stage in enumerate(self.light_stages, start=1):
+            if layer in stage:
+                return number
+        return None
+
+    @property
     def pool(self) -> tuple[SelectedPackage, ...]:
         """The light packages no keyed layer holds: the deps stage's ``uv sync`` installs
         them."""
@@ -376,7 +391,10 @@ class BuildPlan:
             "layer-mode": self.layer_mode,
             "layers": [
                 *(_layer_entry(group, "heavy") for group in self.layers),
-                *(_layer_entry(group, "light") for group in self.light_layers),
+                *(
+                    {**_layer_entry(group, "light"), "stage": self.light_stage_of(group.name)}
+                    for group in self.light_layers
+                ),
             ],
         }
         if self.digests or self.provisional is not None:

@@ -12,8 +12,10 @@ Stages:
                 from the index the lock records (so a later ``uv sync`` keeps them); with
                 layer groups it creates the venv and takes each group's files with
                 ``COPY --link``, so a group's layer does not depend on the layers below it
-  uvbuild-layer-light-<name>  one per light layer (grouping.pool_layers): like a group's
-                stage, FROM the system image, never from the base
+  uvbuild-layers-light-<n>  the light layers (grouping.pool_layers), shared out among a
+                few stages (grouping.light_stages), FROM the system image, never from the
+                base: each installs its layers one after the other into the venv and moves
+                each one's files to /uvbuild-layer/<layer>
   uvbuild-deps  the light layers (``COPY --link``) and the pool: ``uv sync --frozen
                 --no-install-project``
   uvbuild-app   the project itself: ``uv sync --frozen --no-editable``; both syncs compile
@@ -59,6 +61,7 @@ BASE_STAGE = "uvbuild-base"
 PYTHON_MIRRORS = ("UV_PYTHON_INSTALL_MIRROR", "UV_PYTHON_DOWNLOADS_JSON_URL")
 PYTHON_STAGE = "uvbuild-python"
 LAYER_STAGE_PREFIX = "uvbuild-layer-"
+LIGHT_STAGE_PREFIX = "uvbuild-layers-light-"
 # Where a layer stage gathers the files its install added, laid out as in the venv.
 LAYER_DIR = "/uvbuild-layer"
 VENV_BEFORE = "/tmp/uvbuild-venv-before"
@@ -376,13 +379,14 @@ def _make_venv(plan: BuildPlan) -> str:
 # .dist-info, a console script in bin/) moves to LAYER_DIR at the same relative place.
 # The venv's own files (pyvenv.cfg, the interpreter links, activate scripts) stay behind,
 # so the base keeps the ones its own `uv venv` wrote, as a single install would.
-_NEW_TOPS = (
-    "find . | awk 'NR == FNR { old[$0]; next } "
-    '!($0 in old) { parent = $0; sub("/[^/]*$", "", parent); if (parent in old) print }\' '
-    f"{VENV_BEFORE} - | \\\n"
-    "    while IFS= read -r path; do "
-    f'mkdir -p "{LAYER_DIR}/${{path%/*}}" && mv "$path" "{LAYER_DIR}/$path" || exit 1; done'
-)
+def _new_tops(target: str) -> str:
+    return (
+        "find . | awk 'NR == FNR { old[$0]; next } "
+        '!($0 in old) { parent = $0; sub("/[^/]*$", "", parent); if (parent in old) print }\' '
+        f"{VENV_BEFORE} - | \\\n"
+        "    while IFS= read -r path; do "
+        f'mkdir -p "{target}/${{path%/*}}" && mv "$path" "{target}/$path" || exit 1; done'
+    )
 
 
 def layer_stage(plan: BuildPlan, group: LayerGroup) -> str:
@@ -399,7 +403,7 @@ def layer_stage(plan: BuildPlan, group: LayerGroup) -> str:
         f"find . > {VENV_BEFORE}",
         *_install_commands(plan, files),
         f"mkdir {LAYER_DIR}",
-        _NEW_TOPS,
+        _new_tops(LAYER_DIR),
     ]
     steps = _reproducible(
         layer_epoch(group),
@@ -412,6 +416,53 @@ def layer_stage(plan: BuildPlan, group: LayerGroup) -> str:
             f"# layer {group.name}: {' '.join(c.selected.name for c in group.packages)}",
             f"# key {group.key}",
             *_stage_start(plan, layer_stage_name(group)),
+            _run([_cache_mount(), *_seed_mounts(plan), *mounts, *_secret_mounts(plan)], steps),
+        ]
+    )
+
+
+def light_stage_name(number: int) -> str:
+    return f"{LIGHT_STAGE_PREFIX}{number}"
+
+
+def _light_layer_steps(plan: BuildPlan, group: LayerGroup, files: list[HeavyFile]) -> list[str]:
+    """One light layer's install in a light stage's venv, with the epoch of its own wheels
+    (so its bytes do not depend on its stage mates), and what it added moved to its own
+    directory under LAYER_DIR; the venv is left as ``uv venv`` made it for the next."""
+    target = f"{LAYER_DIR}/{group.name}"
+    return [
+        f"export SOURCE_DATE_EPOCH={layer_epoch(group)}",
+        f"find . > {VENV_BEFORE}",
+        *_install_commands(plan, files),
+        f"mkdir -p {target}",
+        _new_tops(target),
+        f'find {target} -exec touch -h -d "@$SOURCE_DATE_EPOCH" {{}} +',
+    ]
+
+
+def light_stage(plan: BuildPlan, number: int, groups: tuple[LayerGroup, ...]) -> str:
+    """``uvbuild-layers-light-<n>``: the light layers of one stage installed one after the
+    other into a venv like the base's, each one's files in ``LAYER_DIR/<layer>`` for its
+    own ``COPY --link``. Nothing else of the stage reaches the image, so its other files
+    keep the times they got."""
+    venv = shlex.quote(plan.config.venv)
+    files = {
+        group.name: [f for f in requirement_files(plan) if f.layer == group.name]
+        for group in groups
+    }
+    mounts = _file_mounts(f for group in groups for f in files[group.name])
+    steps = [*_seed_exports(plan), *_secret_exports(plan), _make_venv(plan), f"cd {venv}"]
+    for group in groups:
+        steps += _light_layer_steps(plan, group, files[group.name])
+    comments = [
+        f"# layer {group.name}: {' '.join(c.selected.name for c in group.packages)}\n"
+        f"# key {group.key}"
+        for group in groups
+    ]
+    return "\n".join(
+        [
+            *comments,
+            *_stage_start(plan, light_stage_name(number)),
             _run([_cache_mount(), *_seed_mounts(plan), *mounts, *_secret_mounts(plan)], steps),
         ]
     )
@@ -490,7 +541,8 @@ def light_copies(plan: BuildPlan) -> list[str]:
     rebuilds only its own layer."""
     venv = plan.config.venv
     return [
-        f"COPY --link --from={layer_stage_name(group)} {LAYER_DIR}/ {venv}/"
+        f"COPY --link --from={light_stage_name(plan.light_stage_of(group.name))} "
+        f"{LAYER_DIR}/{group.name}/ {venv}/"
         for group in plan.light_layers
     ]
 
@@ -578,7 +630,10 @@ def _keyed_stages(plan: BuildPlan) -> list[str]:
         parts.append(python_stage(plan))
     parts += [layer_stage(plan, group) for group in plan.layers]
     parts.append(base_stage(plan))
-    parts += [layer_stage(plan, group) for group in plan.light_layers]
+    parts += [
+        light_stage(plan, number, groups)
+        for number, groups in enumerate(plan.light_stage_groups, start=1)
+    ]
     return parts
 
 

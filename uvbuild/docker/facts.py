@@ -480,7 +480,7 @@ _UV_CHANGE = re.compile(r"(?:^|\s)([+-]) ([A-Za-z0-9._-]+)==(\S+)")
 
 
 _STEP = re.compile(r"^#(\d+) ")
-_LAYER_STEP = re.compile(r"^#(\d+) \[uvbuild-layer-")
+_LAYER_STEP = re.compile(r"^#(\d+) \[uvbuild-layers?-")
 
 
 def outside_layer_stages(lines: Sequence[str]) -> list[str]:
