@@ -127,7 +127,7 @@ COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     touch -d "@$(($(date +%s) - 2))" /tmp/uvbuild-sync-start && \
     UV_COMPILE_BYTECODE=0 uv sync --frozen --no-install-project && \
-    { find /opt/venv/lib -name '*.py' -cnewer /tmp/uvbuild-sync-start -exec /opt/venv/bin/python -m compileall -q --invalidation-mode timestamp {} + || true; } && \
+    { find /opt/venv/lib -name '*.py' -cnewer /tmp/uvbuild-sync-start -print0 | xargs -0 -r -P "$(nproc 2>/dev/null || echo 1)" -n 256 /opt/venv/bin/python -m compileall -q --invalidation-mode timestamp || true; } && \
     rm /tmp/uvbuild-sync-start
 
 FROM uvbuild-deps AS uvbuild-app
@@ -135,6 +135,6 @@ COPY . .
 RUN --mount=type=cache,target=/root/.cache/uv \
     touch -d "@$(($(date +%s) - 2))" /tmp/uvbuild-sync-start && \
     UV_COMPILE_BYTECODE=0 uv sync --frozen --no-editable && \
-    { find /opt/venv/lib -name '*.py' -cnewer /tmp/uvbuild-sync-start -exec /opt/venv/bin/python -m compileall -q --invalidation-mode timestamp {} + || true; } && \
+    { find /opt/venv/lib -name '*.py' -cnewer /tmp/uvbuild-sync-start -print0 | xargs -0 -r -P "$(nproc 2>/dev/null || echo 1)" -n 256 /opt/venv/bin/python -m compileall -q --invalidation-mode timestamp || true; } && \
     rm /tmp/uvbuild-sync-start
 ENV PATH="/opt/venv/bin:$PATH"
