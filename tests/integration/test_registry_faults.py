@@ -233,7 +233,7 @@ class _Forward(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length if limit is None else min(length, limit))
-        data = b""
+        data = bytearray()
         while limit is None or len(data) < limit:
             size = int(self.rfile.readline().strip() or b"0", 16)
             if size == 0:
@@ -241,7 +241,7 @@ class _Forward(BaseHTTPRequestHandler):
                 break
             data += self.rfile.read(size)
             self.rfile.readline()
-        return data
+        return bytes(data)
 
     def _reset(self) -> None:
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -422,8 +422,9 @@ class BuildFlow:
             self.engine.push_image(plan.tag, self.report.stream)
         except Interrupted as exc:
             raise Interrupted(
-                f"{exc} while pushing the base: the registry has no {plan.tag} tag; the base "
-                "stays in the engine and the next run with --push-base pushes it",
+                f"{exc} while pushing the base: the registry did not get the manifest of "
+                f"{plan.tag}, so no tag was made or moved; the base stays in the engine and "
+                "the next run with --push-base pushes it",
                 exc.signum,
             ) from exc
         return True
