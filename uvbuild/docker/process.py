@@ -117,9 +117,12 @@ def tee_terminal(master: int, terminal: int) -> Iterator[str]:
 
 def _die_with_parent() -> None:
     """In a child before it runs its program (Linux): the kernel sends it SIGTERM when
-    uvbuild dies, even by SIGKILL, which uvbuild cannot catch. A build or a push started
-    in its own process group would otherwise outlive a killed uvbuild (a CI job cancelled
-    with SIGKILL) and go on writing to the engine and the registry."""
+    uvbuild dies, even by SIGKILL, which uvbuild cannot catch (when the thread that
+    started it ends, strictly: uvbuild starts its children from the main thread). A push
+    started in its own process group would otherwise outlive a killed uvbuild (a CI job
+    cancelled with SIGKILL) and go on writing to the registry. The docker CLI passes the
+    signal on to a plugin (buildx) by closing its plugin socket, which buildx 0.13 does
+    not watch: such a build runs to its end, and nothing after it (the tag) happens."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
