@@ -57,7 +57,7 @@ FIX_PUSH = "Check write access (`docker login <registry>`) and --base-repo (tool
 
 
 FIX_BROKEN_PUSH = (
-    "the base is complete in the engine: run again with --push-base and it is pushed "
+    "The base is complete in the engine: run again with --push-base and it is pushed "
     "without being built again (the blobs the registry got are not sent twice)"
 )
 
