@@ -490,10 +490,12 @@ def test_sigkill_during_push_base_then_the_next_run_pushes_what_is_missing(
         cleanup.add(base["tag"])
         proxy.mode = "hold"
         log = (tmp_path / "killed.log").open("w")
+        scratch = tmp_path / "tmp"  # where the killed run's work directory stays behind
+        scratch.mkdir()
         killed = subprocess.Popen(
             [sys.executable, "-m", "uvbuild", *build_args(app.path, tag, "--push-base")],
             cwd=REPO,
-            env=environment(),
+            env={**environment(), "TMPDIR": str(scratch)},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
