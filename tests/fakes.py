@@ -21,6 +21,7 @@ from uvbuild.docker.facts import (
     FIX_BUILDX,
     FIX_CLI,
     FIX_ENGINE,
+    BlobCheck,
     BuilderInfo,
     CacheRecord,
     EngineInfo,
@@ -91,15 +92,22 @@ def base_labels(ref: str, label: str | None = RIGHT_KEY) -> dict[str, str]:
     return {"io.uvbuild.base": "1", KEY_LABEL: label}
 
 
+#: the blobs a fake registry's base names: its config, then one layer
+REGISTRY_BLOBS = ("sha256:" + "c" * 64, "sha256:" + "b" * 64)
+
+
 def registry_base(
     ref: str,
     diff_ids: Sequence[str] = ("sha256:l1",),
     layer_bytes: int = 1,
     label: str | None = RIGHT_KEY,
+    blobs: Sequence[str] = REGISTRY_BLOBS,
 ) -> RegistryImage:
-    """A base as a fake registry holds it, labelled as :func:`base_labels` says."""
+    """A base as a fake registry holds it, labelled as :func:`base_labels` says; its
+    manifest names ``blobs`` (the config's, then the layers')."""
     labels = tuple(sorted(base_labels(ref, label).items()))
-    return RegistryImage(ref, "sha256:" + "d" * 64, tuple(diff_ids), layer_bytes, labels)
+    digest = "sha256:" + "d" * 64
+    return RegistryImage(ref, digest, tuple(diff_ids), layer_bytes, labels, tuple(blobs))
 
 
 class FakeEngine:
@@ -125,6 +133,8 @@ class FakeEngine:
     * ``digests``: what ``image_digest`` and ``image_digests`` answer for a ref (None: no
       such image anywhere; default :func:`fake_digest`); ``pulled``: their answers with
       ``pull=True`` (the registry's, when the tag moved upstream; default: as without pull).
+    * ``lost``: the blobs ``missing_blobs`` says the registry lacks (of those the image's
+      manifest names); ``unchecked``: it cannot ask the registry (this reason).
     """
 
     platforms = ("linux/amd64", "linux/arm64")
@@ -146,6 +156,8 @@ class FakeEngine:
         bake_drops: Collection[str] = (),
         digests: Mapping[str, str | None] | None = None,
         pulled: Mapping[str, str | None] | None = None,
+        lost: Collection[str] = (),
+        unchecked: str = "",
     ) -> None:
         assert broken is None or broken in BROKEN_PARTS, f"broken: one of {BROKEN_PARTS}"
         self.exists = exists
@@ -162,6 +174,8 @@ class FakeEngine:
         self.bake_drops = frozenset(bake_drops)
         self.digests = dict(digests or {})
         self.pulled = dict(pulled or {})
+        self.lost = frozenset(lost)
+        self.unchecked = unchecked
         self.calls: list[tuple] = []
         self.builds: list[BuildRequest] = []
 
@@ -268,6 +282,12 @@ class FakeEngine:
     def registry_image(self, ref: str, platform: str | None = None) -> RegistryImage | None:
         self._record("registry_image", ref)
         return None
+
+    def missing_blobs(self, image: RegistryImage) -> BlobCheck:
+        self._record("missing_blobs", image.ref)
+        if self.unchecked:
+            return BlobCheck((), checked=False, reason=self.unchecked)
+        return BlobCheck(tuple(blob for blob in image.blobs if blob in self.lost))
 
     def push_image(self, ref: str, on_line: LineSink) -> None:
         self._record("push_image", ref)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import inspect
 
-from tests.fakes import FakeEngine
+from tests.fakes import REGISTRY_BLOBS, FakeEngine, registry_base
 from tests.paths import REPO
 from uvbuild.docker.verbs import EngineLike
 
@@ -47,6 +47,10 @@ def test_a_healthy_fake_engine_answers_every_verb(tmp_path):
     assert not engine.image_exists("app-uvbuild-base:0123456789abcdef")  # bases: exists=
     assert FakeEngine(exists=True).image_exists("app-uvbuild-base:0123456789abcdef")
     assert engine.registry_image("r:5000/b:0123456789abcdef") is None
+    pushed = registry_base("r:5000/b:0123456789abcdef")
+    assert engine.missing_blobs(pushed).missing == () and engine.missing_blobs(pushed).checked
+    assert FakeEngine(lost=REGISTRY_BLOBS[1:]).missing_blobs(pushed).missing == REGISTRY_BLOBS[1:]
+    assert not FakeEngine(unchecked="401").missing_blobs(pushed).checked
     # a base the fake has carries the key its tag names, unless told another label
     base = "app-uvbuild-base:0123456789abcdef"
     assert engine.image_labels(base) is None and engine.image_labels("python:3.12") == {}

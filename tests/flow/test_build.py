@@ -11,6 +11,7 @@ import pytest
 from tests.fakes import (
     APP_ID,
     BASE_ID,
+    REGISTRY_BLOBS,
     RIGHT_KEY,
     FakeEngine,
     FakeReport,
@@ -792,6 +793,66 @@ def test_push_base_asks_the_registry_once(registry_plan):
     run(registry_plan, engine, push_base=True)
     assert engine.named("registry_image") == [("registry_image", registry_plan.tag)]
     assert engine.named("push_image") == [("push_image", registry_plan.tag)]
+
+
+# -- a registry base whose registry lost blobs of it (#13, item 2) ---------------------------
+
+LOST_BLOB = REGISTRY_BLOBS[1]
+
+
+def test_a_registry_base_with_a_lost_blob_is_built_again(registry_plan):
+    engine = RegistryEngine(in_registry=True, lost={LOST_BLOB})
+    result, report = run(registry_plan, engine)
+    assert engine.named("missing_blobs")[0] == ("missing_blobs", registry_plan.tag)
+    assert engine.named("build") == [("build", "base"), ("build", "app")]
+    assert engine.named("push_image") == []  # not asked to push
+    assert result.base_action == "rebuilt"
+    assert result.to_dict()["base"]["source"] == "engine"
+    (warning,) = report.of("warn")
+    assert warning.startswith(f"base {registry_plan.tag} in the registry lacks 1 blob")
+    assert "building the base again" in warning and "--push-base" in warning
+    assert warning in result.warnings
+    assert any("(the registry's copy lacks blobs)" in m for m in report.of("step"))
+
+
+def test_push_base_pushes_over_a_base_with_a_lost_blob(registry_plan):
+    engine = RegistryEngine(in_registry=True, lost={LOST_BLOB})
+    result, _ = run(registry_plan, engine, push_base=True)
+    order = [c for c in engine.calls if c[0] in ("build", "tag", "push_image")]
+    assert order == [
+        ("build", "base"),
+        ("tag", BASE_ID, registry_plan.tag),
+        ("push_image", registry_plan.tag),
+        ("build", "app"),
+    ]
+    assert result.base_action == "rebuilt" and result.to_dict()["base"]["pushed"] is True
+
+
+def test_push_base_pushes_the_engine_base_over_a_broken_registry_tag(registry_plan):
+    engine = RegistryEngine(exists=True, in_registry=True, lost={LOST_BLOB})
+    result, report = run(registry_plan, engine, push_base=True)
+    assert engine.named("build") == [("build", "app")]
+    assert engine.named("push_image") == [("push_image", registry_plan.tag)]
+    assert result.base_action == "reused" and result.to_dict()["base"]["pushed"] is True
+    (warning,) = report.of("warn")
+    assert "using the engine's base; it is pushed over the broken tag" in warning
+
+
+def test_an_unchecked_registry_base_is_trusted_and_says_why(registry_plan):
+    engine = RegistryEngine(in_registry=True, unchecked="r: HEAD of a blob answered 401")
+    result, report = run(registry_plan, engine)
+    assert result.base_action == "reused" and engine.named("build") == [("build", "app")]
+    assert any(
+        m.startswith(f"could not check the blobs of {registry_plan.tag}") and "answered 401" in m
+        for m in report.of("detail")
+    )
+
+
+def test_the_blobs_are_not_asked_of_another_image(registry_plan):
+    engine = RegistryEngine(in_registry=True, registry_label=OTHER_KEY)
+    with pytest.raises(ConfigError):
+        run(registry_plan, engine)
+    assert engine.named("missing_blobs") == []
 
 
 def test_cache_export_reaches_only_the_app_build(plan):

@@ -199,6 +199,54 @@ def test_another_image_in_the_registry_is_refused(the_policy, rebuild, seen, lab
     assert "--base-repo (tool.uvbuild.base-repo)" in message and "\n" not in message
 
 
+# -- a base in the registry whose registry lost blobs of it (#13, item 2) --------------------
+
+BLOB = "sha256:" + "e" * 64
+LOST = Seen(KEY, lost=(BLOB,))
+DOCKER_PULL_ONLY = policy(REGISTRY, Intent(), "docker")
+
+# policy, what the lookups saw -> (action, source, rebuilt, push, the warning's words)
+LOST_BLOBS = [
+    # a second machine: built again; pushed over the broken tag only when the run pushes
+    (DOCKER_PULL_ONLY, Lookup(TAG, KEY, registry=LOST), ("build", "engine", True, False)),
+    (DOCKER_REGISTRY, Lookup(TAG, KEY, registry=LOST), ("build", "engine", True, True)),
+    (CONTAINER, Lookup(TAG, KEY, registry=LOST), ("build", "registry", True, False)),
+    # the engine has it: used; --push-base pushes it, as for a registry without the tag
+    (DOCKER_REGISTRY, found("engine", registry=LOST), ("reuse", "engine", False, True)),
+]
+
+
+@pytest.mark.parametrize(("the_policy", "lookup", "expected"), LOST_BLOBS)
+def test_a_registry_base_with_lost_blobs_is_not_used(the_policy, lookup, expected):
+    step = base_step(the_policy, lookup, False)
+    assert (step.action, step.source, step.rebuilt, step.push) == expected
+    assert step.lost and lookup.found != "registry" and lookup.broken == LOST
+    assert step.warning.startswith(
+        f"base {TAG} in the registry lacks 1 blob its manifest names (sha256:eeeeeeeeeee…): "
+    )
+    built = step.action == "build"
+    assert ("building the base again" in step.warning) is built
+    # the container builder's base build pushes it (BuildKit), like --push-base
+    pushes = step.push or the_policy.base_build_pushes
+    assert ("it is pushed over the broken tag" in step.warning) is pushes
+    assert ("until a run with --push-base" in step.warning) is (not pushes)
+    assert "\n" not in step.warning
+
+
+def test_lost_blobs_of_another_image_still_refuse_it():
+    lookup = Lookup(TAG, KEY, registry=Seen(OTHER.label, lost=(BLOB,)))
+    assert lookup.broken is None
+    with pytest.raises(ConfigError, match="is not this plan's base"):
+        base_step(DOCKER_REGISTRY, lookup, False)
+
+
+def test_a_whole_registry_base_is_used():
+    lookup = Lookup(TAG, KEY, registry=MINE)
+    assert lookup.found == "registry" and lookup.broken is None
+    step = base_step(DOCKER_PULL_ONLY, lookup, False)
+    assert (step.action, step.lost, step.warning) == ("reuse", False, "")
+
+
 def test_call_reads_no_untrusted_base():
     call = policy(REGISTRY, Intent(call=True), "docker")
     assert base_step(call, Lookup(TAG, KEY, engine=OTHER), False).source == "engine"

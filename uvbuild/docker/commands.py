@@ -19,15 +19,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from uvbuild.docker import process
+from uvbuild.docker import process, registry_api
 from uvbuild.docker.facts import (
     FIX_BUILDER,
     FIX_BUILDX,
     FIX_CLI,
     FIX_ENGINE,
-    FIX_PUSH,
     LABELS_AND_LAYERS_FORMAT,
     LOCAL_DIGEST_FORMAT,
+    BlobCheck,
     CacheRecord,
     ImageInfo,
     LineSink,
@@ -45,6 +45,7 @@ from uvbuild.docker.facts import (
     parse_history,
     parse_labels_and_layers,
     platform_entry,
+    push_failed,
     registry_denied,
     registry_error,
     registry_host,
@@ -317,10 +318,20 @@ class EngineCommands:
             if manifest.get("manifests"):  # an index: the platform's own manifest
                 digest = str(platform_entry(manifest["manifests"], platform)["digest"])
                 manifest = self._raw_manifest(f"{repo_of(ref)}@{digest}")
-            layer_bytes = sum(int(layer.get("size") or 0) for layer in manifest.get("layers", []))
+            layers = manifest.get("layers", [])
+            layer_bytes = sum(int(layer.get("size") or 0) for layer in layers)
+            config = manifest.get("config") or {}
+            named = [config, *layers]
+            blobs = tuple(str(blob["digest"]) for blob in named if blob.get("digest"))
         except (ValueError, KeyError, TypeError, StopIteration, AttributeError) as exc:
             raise EngineUnavailable(f"cannot read {ref} from its registry ({exc!r})") from exc
-        return RegistryImage(ref, digest, diff_ids, layer_bytes, labels)
+        return RegistryImage(ref, digest, diff_ids, layer_bytes, labels, blobs)
+
+    def missing_blobs(self, image: RegistryImage) -> BlobCheck:
+        """Which blobs of ``image``'s manifest its registry no longer holds: a ``HEAD``
+        request per blob (:mod:`uvbuild.docker.registry_api`; nothing is downloaded), with
+        docker's credentials for that registry."""
+        return registry_api.missing_blobs(image.ref, image.blobs, os.environ, self._trace)
 
     def _raw_manifest(self, ref: str) -> dict:
         proc = self._run(["buildx", "imagetools", "inspect", "--raw", ref], REGISTRY_TIMEOUT)
@@ -334,10 +345,7 @@ class EngineCommands:
         uploads last). A refused or failed push raises BuildFailed."""
         code, tail = self._stream([*self.docker_cmd, "push", ref], on_line)
         if code != 0:
-            raise BuildFailed(
-                f"pushing {ref} failed: {text_tail(chr(10).join(tail), f'exit {code}')}; "
-                f"the registry has no such tag. {FIX_PUSH}"
-            )
+            raise BuildFailed(push_failed(ref, text_tail(chr(10).join(tail), f"exit {code}")))
 
     def containerd_store(self) -> bool:
         """Whether the engine keeps images in the containerd image store, which lets the

@@ -56,6 +56,12 @@ FIX_REGISTRY = (
 FIX_PUSH = "Check write access (`docker login <registry>`) and --base-repo (tool.uvbuild.base-repo)"
 
 
+FIX_BROKEN_PUSH = (
+    "The base is complete in the engine: run again with --push-base and it is pushed "
+    "without being built again (the blobs the registry got are not sent twice)"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Layer:
     """A layer of an image: its diff id, the history step that made it, and its size."""
@@ -153,9 +159,36 @@ class RegistryImage:
     diff_ids: tuple[str, ...]  # layers, oldest first
     layer_bytes: int  # the compressed layers: at most what a pull downloads
     labels: tuple[tuple[str, str], ...] = ()  # the image config's labels, sorted
+    blobs: tuple[str, ...] = ()  # the digests its manifest names: the config's, then the layers'
 
     def label(self, name: str) -> str | None:
         return dict(self.labels).get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class BlobCheck:
+    """Whether a registry still holds every blob of an image's manifest: the ones it
+    lacks, or, when it could not be asked (``checked`` False), why."""
+
+    missing: tuple[str, ...] = ()
+    checked: bool = True
+    reason: str = ""
+
+
+def push_failed(ref: str, tail: str) -> str:
+    """The one line for a ``docker push`` of the base that failed: refused (credentials,
+    permissions), or broken off by the registry or the network half-way."""
+    lowered = tail.lower()
+    refused = any(
+        word in lowered
+        for word in ("denied", "unauthorized", "authentication required", "forbidden", "403")
+    )
+    fix = FIX_PUSH if refused else FIX_BROKEN_PUSH
+    what = "refused" if refused else "broke off"
+    return (
+        f"pushing {ref} failed ({what}: {tail}); the registry did not get its manifest, so "
+        f"no tag was made or moved. {fix}"
+    )
 
 
 @dataclass(frozen=True, slots=True)

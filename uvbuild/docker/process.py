@@ -2,18 +2,21 @@
 
 ``run`` runs a short command with a timeout; ``stream`` runs a long one (a build, a push) in
 its own process group, passes each output line on, and on an interrupt sends the same
-signal to the group and waits until it is gone, so nothing after it (a tag) happens.
+signal to the group and waits until it is gone, so nothing after it (a tag) happens; should
+uvbuild itself be killed (SIGKILL), the kernel stops that child too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import os
 import pty
 import re
 import signal
 import subprocess
+import sys
 import termios
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -112,16 +115,36 @@ def tee_terminal(master: int, terminal: int) -> Iterator[str]:
         yield _ESCAPE.sub(b"", pending).decode(errors="replace")
 
 
+def _die_with_parent() -> None:
+    """In a child before it runs its program (Linux): the kernel sends it SIGTERM when
+    uvbuild dies, even by SIGKILL, which uvbuild cannot catch (when the thread that
+    started it ends, strictly: uvbuild starts its children from the main thread). A push
+    started in its own process group would otherwise outlive a killed uvbuild (a CI job
+    cancelled with SIGKILL) and go on writing to the registry. The docker CLI passes the
+    signal on to a plugin (buildx) by closing its plugin socket, which buildx 0.13 does
+    not watch: such a build runs to its end, and nothing after it (the tag) happens."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # uvbuild died before the prctl took hold
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
 LineSink = Callable[[str], None]
 TIMED_OUT = 124  # the exit code ``run`` gives a command that did not answer in time
 
 
 def run(
-    command: Sequence[str], timeout: float | None = None, cwd: str | Path | None = None
+    command: Sequence[str],
+    timeout: float | None = None,
+    cwd: str | Path | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """A short command with its output captured; a command that does not finish within
-    ``timeout`` seconds is killed and reported with exit code TIMED_OUT. A program that
-    cannot be started raises OSError (the caller knows which fix to name)."""
+    """A short command with its output captured (``stdin``: the text it reads, else
+    nothing); a command that does not finish within ``timeout`` seconds is killed and
+    reported with exit code TIMED_OUT. A program that cannot be started raises OSError (the
+    caller knows which fix to name)."""
     try:
         return subprocess.run(
             list(command),
@@ -129,7 +152,8 @@ def run(
             text=True,
             timeout=timeout,
             check=False,
-            stdin=subprocess.DEVNULL,
+            input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,
             cwd=cwd,
         )
     except subprocess.TimeoutExpired as exc:
@@ -194,6 +218,7 @@ def stream(
             stdin=subprocess.DEVNULL,
             env=env,
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     finally:
         if slave is not None:

@@ -198,8 +198,23 @@ class BuildFlow:
                     "dry run: assuming the base must be built",
                 )
                 if image is not None:
-                    lookup = replace(lookup, registry=Seen(image.label(KEY_LABEL)))
+                    seen = Seen(image.label(KEY_LABEL))
+                    if lookup.trusts(seen):  # a base to use or to push over: is it whole?
+                        seen = replace(seen, lost=self._lost_blobs(image))
+                    lookup = replace(lookup, registry=seen)
         return lookup, image
+
+    def _lost_blobs(self, image: RegistryImage) -> tuple[str, ...]:
+        """The blobs of the registry's base that its registry no longer holds (a HEAD per
+        blob); none when the registry could not be asked that way (then its manifest is
+        trusted, as before, and ``-v`` says why)."""
+        check = self.engine.missing_blobs(image)
+        if not check.checked:
+            self.report.detail(
+                f"could not check the blobs of {image.ref} in its registry ({check.reason}); "
+                "trusting its manifest"
+            )
+        return check.missing
 
     # -- the generated inputs and the two requests -------------------------------------
 
@@ -264,17 +279,17 @@ class BuildFlow:
                 commands=(line(build_args(request)),)
             )
         commands: list[str] = []
+        self._warn_stale(step)
         if step.action == "reuse":
             self._announce_reuse(step)
         else:
-            self._warn_stale(step)
             iidfile = work / "base.iid"
             request = requests.base_request(self.plan, self.options, work, the_policy, iidfile)
             commands.append(line(build_args(request)))
             if the_policy.base_in_engine:
                 commands.append(line(["tag", "<image id>", self.plan.tag]))
-            if step.push:
-                commands.append(line(["push", self.plan.tag]))
+        if step.push:  # built here, or found only in the engine
+            commands.append(line(["push", self.plan.tag]))
         warnings = (step.warning,) if step.warning else ()
         base = BaseOutcome(action, step.source, warnings=warnings, commands=tuple(commands))
         app_step = self._app_step(the_policy, step.source)
@@ -338,11 +353,13 @@ class BuildFlow:
 
     def _reuse_base(self, step: BaseStep, image: RegistryImage | None) -> BaseOutcome:
         self._announce_reuse(step)
+        self._warn_stale(step)  # the registry's copy lost blobs: pushed again, or not
         # With --push-base, a base built here whose push failed (or predates the flag): the
-        # registry was asked in locate() and lacks it.
+        # registry was asked in locate() and lacks it (or blobs of it).
         pushed = step.push and self._push_base()
         image = image if step.source == "registry" else None
-        return BaseOutcome("reused", step.source, pushed=pushed, registry=image)
+        warnings = (step.warning,) if step.warning else ()
+        return BaseOutcome("reused", step.source, pushed=pushed, registry=image, warnings=warnings)
 
     def _build_base(self, work: Path, the_policy: Policy, step: BaseStep) -> BaseOutcome:
         plan = self.plan
@@ -353,7 +370,9 @@ class BuildFlow:
             self._check_disk() if the_policy.base_in_engine else ()
         )
         forced = ""
-        if step.warning:
+        if step.lost:
+            forced = " (the registry's copy lacks blobs)"
+        elif step.warning:
             forced = " (another image had its tag)"
         elif step.rebuilt:
             forced = " (forced by --rebuild-base)"
@@ -403,8 +422,9 @@ class BuildFlow:
             self.engine.push_image(plan.tag, self.report.stream)
         except Interrupted as exc:
             raise Interrupted(
-                f"{exc} while pushing the base: the registry has no {plan.tag} tag; the base "
-                "stays in the engine and the next run with --push-base pushes it",
+                f"{exc} while pushing the base: the registry did not get the manifest of "
+                f"{plan.tag}, so no tag was made or moved; the base stays in the engine and "
+                "the next run with --push-base pushes it",
                 exc.signum,
             ) from exc
         return True

@@ -22,6 +22,11 @@ The rules, in one place:
   that name): another image in the engine is rebuilt over (its tag moves to the new base,
   with a warning); another image in the registry stops the run (ConfigError) before
   anything is built, so uvbuild never reads it nor pushes over it.
+* A trusted base in the registry is used only when the registry still holds every blob its
+  manifest names (asked with one ``HEAD`` per blob, nothing downloaded): a base with a lost
+  blob is built again, and pushed over the broken tag when the run pushes its base
+  (``--push-base``, or a builder outside the engine); a base found in the engine is pushed
+  with ``--push-base`` when the registry's copy lacks blobs, as when it lacks the tag.
 * The app is loaded unless it is pushed (``--push``, ``-o type=registry``) or ``-o`` names
   where it goes, as in docker (``--load``/``--no-load`` decide when given). On the docker
   driver, which has no docker exporter, ``-o type=docker,dest=FILE`` is a ``--load`` and
@@ -43,7 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from uvbuild.docker.facts import FIX_DRIVER, shorten
-from uvbuild.errors import ConfigError, EngineUnavailable
+from uvbuild.errors import ConfigError, EngineUnavailable, short_list
 from uvbuild.flow.options import (
     BuildOptions,
     docker_dest,
@@ -138,9 +143,11 @@ class Policy:
 @dataclass(frozen=True, slots=True)
 class Seen:
     """An image found under the base tag, with its ``io.uvbuild.key`` label (None: it has
-    no such label)."""
+    no such label) and, in the registry, the blobs of its manifest that the registry lacks
+    (``lost``)."""
 
     label: str | None
+    lost: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +171,18 @@ class Lookup:
         engine's image), so that base is built again."""
         if self.trusts(self.engine):
             return "engine"
-        if self.engine is None and self.trusts(self.registry):
+        if self.engine is None and self.trusts(self.registry) and self.broken is None:
             return "registry"
         return None
+
+    @property
+    def broken(self) -> Seen | None:
+        """The plan's base in the registry, whose registry lost blobs of it: it is not
+        used; a run that pushes its base pushes over it."""
+        registry = self.registry
+        return (
+            registry if registry is not None and self.trusts(registry) and registry.lost else None
+        )
 
     @property
     def stale(self) -> Seen | None:
@@ -210,6 +226,24 @@ def foreign_base(lookup: Lookup, seen: Seen) -> str:
     )
 
 
+def lost_blobs(lookup: Lookup, seen: Seen, pushes: bool, built: bool) -> str:
+    """The warning for the plan's base in the registry whose registry lost blobs of it:
+    what happens instead (``built``: the base is built again; else the engine's is used),
+    and whether this run repairs the registry's tag (``pushes``)."""
+    count = len(seen.lost)
+    blobs = short_list(shorten(digest, 19) for digest in seen.lost)
+    what = "building the base again" if built else "using the engine's base"
+    repair = (
+        "it is pushed over the broken tag"
+        if pushes
+        else "the registry's tag stays broken until a run with --push-base pushes the base"
+    )
+    return (
+        f"base {lookup.tag} in the registry lacks {count} blob{'s' * (count > 1)} its "
+        f"manifest names ({blobs}): {what}; {repair}"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class BaseStep:
     """What happens to the base once it has been looked for."""
@@ -221,7 +255,10 @@ class BaseStep:
     # docker push after the build, or of a base found only in the engine when the registry
     # lacks it
     push: bool = False
-    warning: str = ""  # why a base that was found is built again (another image held its tag)
+    # why a base that was found is built again (another image held its tag, or the
+    # registry lost blobs of it), or is pushed again
+    warning: str = ""
+    lost: bool = False  # the registry's copy of the base lacks blobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,17 +369,29 @@ def base_step(the_policy: Policy, lookup: Lookup, rebuild: bool) -> BaseStep:
     foreign = lookup.foreign
     if foreign is not None:
         raise ConfigError(foreign_base(lookup, foreign))
-    in_registry = lookup.registry is not None  # and trusted
+    broken = lookup.broken
+    in_registry = lookup.registry is not None and broken is None  # trusted and whole
     if found is not None and not rebuild:
         push = found == "engine" and the_policy.push_base and the_policy.registry
-        return BaseStep("reuse", found, push=push and not in_registry)
+        push = push and not in_registry
+        warning = lost_blobs(lookup, broken, push, built=False) if broken is not None else ""
+        return BaseStep("reuse", found, push=push, warning=warning, lost=broken is not None)
     stale = lookup.stale
+    push = the_policy.base_in_engine and the_policy.push_base and (rebuild or not in_registry)
+    if stale is not None:
+        warning = stale_base(lookup, stale)
+    elif broken is not None:
+        pushes = push or the_policy.base_build_pushes
+        warning = lost_blobs(lookup, broken, pushes, built=True)
+    else:
+        warning = ""
     return BaseStep(
         "build",
         "engine" if the_policy.base_in_engine else "registry",
-        rebuilt=found is not None or stale is not None,
-        push=the_policy.base_in_engine and the_policy.push_base and (rebuild or not in_registry),
-        warning=stale_base(lookup, stale) if stale is not None else "",
+        rebuilt=found is not None or stale is not None or broken is not None,
+        push=push,
+        warning=warning,
+        lost=broken is not None,
     )
 
 
