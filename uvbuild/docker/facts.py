@@ -53,6 +53,12 @@ FIX_REGISTRY = (
 )
 
 
+FIX_DISK = (
+    "free space with `uvbuild gc` (this project's old bases and their build cache) or "
+    "`docker builder prune` (all unused build cache), then run the build again"
+)
+
+
 FIX_PUSH = "Check write access (`docker login <registry>`) and --base-repo (tool.uvbuild.base-repo)"
 
 
@@ -332,6 +338,21 @@ _FAILED_STEP = re.compile(r"^\s*> \[(?P<label>[^\]]+)\] (?P<command>.*):\s*$")
 def shorten(text: str, width: int = 90) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ENOSPC as BuildKit, the kernel and uv ("No space left on device (os error 28)") word it
+_NO_SPACE = "no space left on device"
+
+
+def disk_full(lines: Sequence[str]) -> str | None:
+    """What the first line of a build's output that says the engine's disk ran out of
+    space says, up to those words (its end when it is long), else None."""
+    for line in lines:
+        end = line.lower().find(_NO_SPACE)
+        if end >= 0:
+            text = " ".join(line[: end + len(_NO_SPACE)].split()).removeprefix("ERROR: ")
+            return text if len(text) <= 90 else "…" + text[-89:]
+    return None
 
 
 def failing_step(lines: Sequence[str]) -> str | None:

@@ -109,18 +109,38 @@ class BuildFlow:
         self.key_images(the_policy)
         with self._workdir() as work, self._credentials_hint() as warnings:
             requests.write_inputs(self.plan, self.options, work)
-            lookup, image = self.locate(the_policy)
-            step = decide.base_step(the_policy, lookup, self.options.rebuild_base)
-            found = lookup.found
-            if self.options.dry_run:
-                return self._result(*self._record(work, the_policy, step, found), warnings)
-            if step.action == "skip":
-                return self._result(*self._evaluate(work, the_policy, step, found), warnings)
-            base = self._carry_base(work, the_policy, step, image)
-            result = self._result(base, self._build_app(work, the_policy, base), warnings)
+            with self._using_base():
+                lookup, image = self.locate(the_policy)
+                step = decide.base_step(the_policy, lookup, self.options.rebuild_base)
+                found = lookup.found
+                if self.options.dry_run:
+                    return self._result(*self._record(work, the_policy, step, found), warnings)
+                if step.action == "skip":
+                    return self._result(*self._evaluate(work, the_policy, step, found), warnings)
+                base = self._carry_base(work, the_policy, step, image)
+                result = self._result(base, self._build_app(work, the_policy, base), warnings)
             if self.options.metadata_file:
                 write_metadata(Path(self.options.metadata_file), result)
             return result
+
+    @contextlib.contextmanager
+    def _using_base(self) -> Iterator[None]:
+        """From looking for the base to the end of the app build, this run uses the base
+        of the plan's key: ``uvbuild gc`` (which removes a base only when no run uses it)
+        leaves it alone, and a run that starts while gc removes it waits, then looks again
+        (see :func:`uvbuild.keylock.use`). A dry run uses nothing."""
+        if self.options.dry_run:
+            yield
+            return
+        plan = self.plan
+
+        def waiting(holder: str) -> None:
+            self.report.step(
+                f"waiting for {holder} (uvbuild gc), which is removing base {plan.tag}"
+            )
+
+        with keylock.use(self.lock_dir, plan.key, on_wait=waiting):
+            yield
 
     # -- the decision: the engine's facts, then where the base is --------------------------
 
