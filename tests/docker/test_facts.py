@@ -142,8 +142,10 @@ def test_disk_full_finds_enospc_in_buildkit_and_uv_words():
     assert disk_full(["#7 0.3 Resolved 3 packages", uv]) == (
         "x Failed to write to the cache: No space left on device"
     )
-    long = "error: " + "a/" * 80 + " no space left on device: more"
+    long = "error: " + "a/" * 120 + " no space left on device: more"
     found = disk_full([long])
     assert found is not None and found.startswith("…") and found.endswith("left on device")
-    assert len(found) == 90
+    assert len(found) == 140
+    cp = "#8 0.411 cp: error copying '/tmp/uv' to '/bin/uv': No space left on device"
+    assert disk_full([cp]) == "cp: error copying '/tmp/uv' to '/bin/uv': No space left on device"
     assert disk_full(["ERROR: failed to solve: exit code: 1"]) is None

@@ -342,6 +342,7 @@ def shorten(text: str, width: int = 90) -> str:
 
 # ENOSPC as BuildKit, the kernel and uv ("No space left on device (os error 28)") word it
 _NO_SPACE = "no space left on device"
+_PROGRESS_PREFIX = re.compile(r"^#\d+ \d+(\.\d+)? ")  # plain progress: "#8 0.411 cp: ..."
 
 
 def disk_full(lines: Sequence[str]) -> str | None:
@@ -350,8 +351,9 @@ def disk_full(lines: Sequence[str]) -> str | None:
     for line in lines:
         end = line.lower().find(_NO_SPACE)
         if end >= 0:
-            text = " ".join(line[: end + len(_NO_SPACE)].split()).removeprefix("ERROR: ")
-            return text if len(text) <= 90 else "…" + text[-89:]
+            text = _PROGRESS_PREFIX.sub("", line[: end + len(_NO_SPACE)].strip())
+            text = " ".join(text.split()).removeprefix("ERROR: ")
+            return text if len(text) <= 140 else "…" + text[-139:]
     return None
 
 
