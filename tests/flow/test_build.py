@@ -646,6 +646,37 @@ def test_push_base_skips_a_base_the_registry_has(registry_plan):
     assert engine.named("push_image") == []
 
 
+class RacedEngine(RegistryEngine):
+    """Another machine pushes the base (``label``: its key label) while this one builds."""
+
+    def __init__(self, tag: str, label: str | None = RIGHT_KEY, **kwargs) -> None:
+        super().__init__(registry_label=label, **kwargs)
+        self.raced = tag
+
+    def build(self, request: BuildRequest, on_line, step: str) -> None:
+        super().build(request, on_line, step)
+        if request.target == render.BASE_STAGE:
+            self.registry.add(self.raced)
+
+
+def test_push_base_does_not_push_a_base_another_machine_pushed_meanwhile(registry_plan):
+    engine = RacedEngine(registry_plan.tag)
+    result, report = run(registry_plan, engine, push_base=True)
+    assert engine.named("push_image") == []
+    calls = [c for c in engine.calls if c[0] in ("build", "registry_image")]
+    after = calls[calls.index(("build", "base")) :]  # asked once more after the base build
+    assert after == [("build", "base"), ("registry_image", registry_plan.tag), ("build", "app")]
+    assert result.base_action == "built" and result.to_dict()["base"]["pushed"] is False
+    assert any("reached its registry meanwhile" in m for m in report.of("step"))
+
+
+def test_push_base_never_pushes_over_an_image_that_appeared_under_the_tag(registry_plan):
+    engine = RacedEngine(registry_plan.tag, label="f" * 64)
+    with pytest.raises(ConfigError, match=r"is not this plan's base .* neither uses nor pushes"):
+        run(registry_plan, engine, push_base=True)
+    assert engine.named("push_image") == []
+
+
 def test_push_base_needs_a_registry_repo(plan):
     engine = RegistryEngine()
     with pytest.raises(ConfigError, match=r"--push-base .*--base-repo \(tool.uvbuild.base-repo\)"):

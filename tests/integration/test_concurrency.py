@@ -214,11 +214,11 @@ def test_gc_while_a_build_runs_keeps_the_base_it_uses(
         assert code == 0 and summary is not None, stderr[-3000:]
         assert summary["base"]["action"] == "built"
         subprocess.run(["docker", "image", "rm", refs[1]], capture_output=True, check=True)
-        # a light bump: the same base, an app build that downloads a wheel, held 20 s
+        # a light bump: the same base, an app build that downloads a wheel, held 12 s
         light = synth.LIGHT_PACKAGES[1]
         project.bump(light, synth.LIGHT_VERSIONS[1])
         assert _base_tag(project.path, env) == base_tag
-        index.file_delay = 20.0
+        index.file_delay = 12.0
         second = Run(["-t", refs[2], str(project.path)], env)
         try:
             assert second.saw("building the app on the base"), "".join(second.lines)[-3000:]
@@ -299,10 +299,12 @@ def test_two_engines_on_one_registry_push_one_base_content(
     base_images: dict[str, str],
     pushed: Callable[[str], str],
     tmp_path: Path,
+    record_property: pytest.RecordProperty,
 ) -> None:
     """Two machines (two engines, two cache directories: no shared lock) build one key at
-    once with ``--push-base``: both succeed, and whatever each pushed is the one manifest
-    the registry holds under the base tag (the base build is reproducible)."""
+    once with ``--push-base``: both succeed; a run whose registry got the base while it
+    built it does not push it again, and whatever each pushed is the one manifest the
+    registry holds under the base tag (the base build is reproducible)."""
     base_repo = pushed("base")
     project = _project(tmp_path / "app", index, base_images, base_repo)
     envs = [
@@ -335,8 +337,11 @@ def test_two_engines_on_one_registry_push_one_base_content(
         in_registry = json.loads(proc.stdout)["digest"]
         pushers = [i for i, r in enumerate(results) if r[1] and r[1]["base"]["pushed"]]
         assert pushers, [r[1]["base"] for r in results if r[1]]
-        for i in pushers:
+        for i in pushers:  # both when both asked the registry before either had pushed
             assert _repo_digests(envs[i], base_tag) == [in_registry], (i, results[i][1])
+        for i in set(range(2)) - set(pushers):
+            assert "reached its registry meanwhile" in results[i][2], results[i][2][-3000:]
+        record_property("bases_pushed", len(pushers))
     finally:
         for run in runs:
             run.kill()

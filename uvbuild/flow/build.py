@@ -411,8 +411,30 @@ class BuildFlow:
         # Tag only now: a base tag exists only for a complete, successful build.
         self.engine.tag(iidfile.read_text().strip(), plan.tag)
         seconds = time.monotonic() - started
-        pushed = step.push and self._push_base()
+        pushed = step.push and self._push_built_base()
         return BaseOutcome(action, "engine", seconds, pushed, None, warnings)
+
+    def _push_built_base(self) -> bool:
+        """Push the base built here, unless its registry got this key's base meanwhile:
+        another machine that built the same key at the same time (the per-base lock is
+        one machine's) pushed first, and the build is reproducible, so pushing again
+        would upload the same content for nothing. Another image that appeared under the
+        tag stops the run as it would have before the build (exit 2)."""
+        plan = self.plan
+        try:
+            image = self.engine.registry_image(plan.tag, plan.target.platform)
+        except EngineUnavailable:
+            image = None  # the push says what is wrong with the registry
+        if image is None:
+            return self._push_base()
+        lookup = Lookup(plan.tag, plan.key, registry=Seen(image.label(KEY_LABEL)))
+        if lookup.foreign is not None:
+            raise ConfigError(decide.foreign_base(lookup, lookup.foreign))
+        self.report.step(
+            f"base {plan.tag} reached its registry meanwhile (pushed from elsewhere): "
+            "not pushing it again"
+        )
+        return False
 
     def _push_base(self) -> bool:
         """``docker push`` the base: the registry gets the layers first and the manifest
