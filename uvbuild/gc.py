@@ -275,6 +275,12 @@ def collect(
     bases = find_bases(plan, engine, all_repos=all_repos)
     decisions = select(bases, keep, protections(bases, engine))
     lock_dir = user_cache_dir() if lock_dir is None else lock_dir
+    before: list[CacheRecord] = []
+    if not dry_run and any(d.remove for d in decisions):
+        # measured before the bases are claimed: builds wait for a claimed base, du is slow
+        result.data_root = engine.storage().root
+        result.bytes_before = engine.data_root_bytes()
+        before = engine.cache_records()
     with contextlib.ExitStack() as claims:
         result.decisions = [_claimed(d, claims, lock_dir) for d in decisions]
         removed = result.removed
@@ -282,10 +288,8 @@ def collect(
             f"{len(bases)} base(s) of {result.project or plan.project_dir}, {len(removed)} old"
         )
         if dry_run or not removed:
+            result.data_root = result.bytes_before = None
             return result
-        result.data_root = engine.storage().root
-        result.bytes_before = engine.data_root_bytes()
-        before = engine.cache_records()
         for base in removed:
             report.step(f"removing base {', '.join(base.tags) or base.id}")
             for ref in base.tags or (base.id,):
