@@ -7,7 +7,7 @@ import pytest
 
 from tests.fakes import FakeEngine, FakeReport
 from tests.paths import FIXTURES
-from uvbuild import planner
+from uvbuild import keylock, planner
 from uvbuild.docker.facts import CacheRecord, ImageInfo, parse_du
 from uvbuild.gc import (
     BASE_LABEL,
@@ -236,3 +236,19 @@ def test_collect_removes_the_old_bases_and_their_cache_records(dry_run):
     assert [record.id for record in result.records] == ["c", "b"]
     assert result.bytes_freed == 300 and result.errors == []
     assert result.to_dict()["measured"] == "du -sb /var/lib/docker"
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_collect_keeps_a_base_a_running_build_uses(tmp_path, dry_run):
+    plan = planner.make_plan(FIXTURES / "two_indexes", {"platform": "linux/amd64"})
+    bases = [labelled_base(plan, n, f"2025-01-0{i}T00:00:00Z") for i, n in enumerate("abc", 1)]
+    engine = GcEngine(bases, [rec("p")], [rec("p")])
+    with keylock.use(tmp_path, "a"):  # a build of the base whose key is "a" runs
+        result = collect(plan, engine, FakeReport(), keep=0, dry_run=dry_run, lock_dir=tmp_path)
+    assert [base.key for base in result.removed] == ["c", "b"]
+    kept = result.to_dict()["kept"]
+    assert [(k["key"], k["reason"]) for k in kept] == [("a", "a running build uses it")]
+    if not dry_run:
+        assert ("untag", f"{plan.base_repo}:a") not in engine.calls
+    with keylock.claim(tmp_path, "c") as claimed:
+        assert claimed is True  # gc let go of the bases it removed

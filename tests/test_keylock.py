@@ -73,3 +73,39 @@ def test_a_holder_that_dies_releases_the_lock(tmp_path):
 def test_other_keys_do_not_wait(tmp_path):
     with holder_process(tmp_path, 30), keylock.hold(tmp_path, "cd" * 32) as waited:
         assert waited is False
+
+
+def test_builds_share_a_base_and_gc_cannot_claim_it_while_one_uses_it(tmp_path):
+    with keylock.use(tmp_path, KEY) as waited, keylock.use(tmp_path, KEY) as also:
+        assert (waited, also) == (False, False)  # builds never wait for each other
+        with keylock.claim(tmp_path, KEY) as claimed:
+            assert claimed is False
+        with keylock.claim(tmp_path, "cd" * 32) as other:
+            assert other is True  # another key's base is free
+    with keylock.claim(tmp_path, KEY) as claimed:
+        assert claimed is True
+    with keylock.claim(tmp_path, KEY) as claimed:
+        assert claimed is True  # released at the end of the block
+
+
+USER = """
+import sys, time
+from pathlib import Path
+from uvbuild import keylock
+with keylock.claim(Path(sys.argv[1]), sys.argv[2]) as claimed:
+    print("claimed" if claimed else "busy", flush=True)
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def test_a_build_waits_while_gc_removes_its_base_and_is_told_who(tmp_path):
+    messages: list[str] = []
+    with subprocess.Popen(
+        [sys.executable, "-c", USER, str(tmp_path), KEY, "1.0"], stdout=subprocess.PIPE, text=True
+    ) as gc_run:
+        assert gc_run.stdout is not None
+        assert gc_run.stdout.readline().strip() == "claimed"
+        with keylock.use(tmp_path, KEY, on_wait=messages.append, poll=0.05) as waited:
+            assert gc_run.wait(5) == 0
+    assert waited is True
+    assert messages and messages[0].startswith(f"pid {gc_run.pid} since ")

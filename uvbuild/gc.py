@@ -12,19 +12,24 @@ to a base is read from ``docker buildx du --verbose``: the records that were *sh
 (their snapshot also used outside BuildKit's cache) before the image was removed and are
 no longer shared after, plus the unshared records built on top of those (the app builds
 that read the base). Each is pruned by id, children first. The bytes freed are measured
-with ``du -sb`` of the engine's data root, before and after.
+with ``du -sb`` of the engine's data root, before and after. A base that a running build
+uses is never removed (:mod:`uvbuild.keylock`'s use locks).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+from uvbuild import keylock
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.render import KEY_LABEL, LABEL_PREFIX
 from uvbuild.docker.facts import CacheRecord, ImageInfo
 from uvbuild.docker.verbs import EngineLike
+from uvbuild.flow.inputs import user_cache_dir
 
 GC_SCHEMA = "uvbuild.gc/1"
 DEFAULT_KEEP = 2
@@ -234,6 +239,19 @@ def protections(bases: Sequence[Base], engine: EngineLike) -> dict[str, str]:
     return reasons
 
 
+IN_USE = "a running build uses it"
+
+
+def _claimed(decision: Decision, claims: contextlib.ExitStack, lock_dir: Path) -> Decision:
+    """The decision, kept when a running build uses the base (:func:`keylock.claim`); a
+    base removed stays claimed until ``claims`` closes."""
+    if not decision.remove or not decision.base.key:
+        return decision
+    if claims.enter_context(keylock.claim(lock_dir, decision.base.key)):
+        return decision
+    return Decision(decision.base, False, IN_USE)
+
+
 def collect(
     plan: BuildPlan,
     engine: EngineLike,
@@ -242,26 +260,42 @@ def collect(
     keep: int = DEFAULT_KEEP,
     dry_run: bool = False,
     all_repos: bool = False,
+    lock_dir: Path | None = None,
 ) -> GcResult:
-    """Remove the old bases of ``plan``'s project and the cache records behind them."""
+    """Remove the old bases of ``plan``'s project and the cache records behind them.
+
+    A base that a running ``uvbuild build`` uses (on this machine, with the same cache
+    directory ``lock_dir``, by default uvbuild's) is kept: the build holds its key's use
+    lock from looking for the base to the end of its app build, and gc removes a base only
+    while it holds that lock itself (never waiting for it). Builds that start meanwhile
+    wait until the base's tag is gone, then look for it again.
+    """
     result = GcResult(plan.project_name or "", plan.base_repo, keep, dry_run)
     engine.check()
     bases = find_bases(plan, engine, all_repos=all_repos)
-    result.decisions = select(bases, keep, protections(bases, engine))
-    removed = result.removed
-    report.detail(
-        f"{len(bases)} base(s) of {result.project or plan.project_dir}, {len(removed)} old"
-    )
-    if dry_run or not removed:
-        return result
-    result.data_root = engine.storage().root
-    result.bytes_before = engine.data_root_bytes()
-    before = engine.cache_records()
-    for base in removed:
-        report.step(f"removing base {', '.join(base.tags) or base.id}")
-        for ref in base.tags or (base.id,):
-            if not engine.untag(ref):
-                result.errors.append(f"docker refused to remove {ref}")
+    decisions = select(bases, keep, protections(bases, engine))
+    lock_dir = user_cache_dir() if lock_dir is None else lock_dir
+    before: list[CacheRecord] = []
+    if not dry_run and any(d.remove for d in decisions):
+        # measured before the bases are claimed: builds wait for a claimed base, du is slow
+        result.data_root = engine.storage().root
+        result.bytes_before = engine.data_root_bytes()
+        before = engine.cache_records()
+    with contextlib.ExitStack() as claims:
+        result.decisions = [_claimed(d, claims, lock_dir) for d in decisions]
+        removed = result.removed
+        report.detail(
+            f"{len(bases)} base(s) of {result.project or plan.project_dir}, {len(removed)} old"
+        )
+        if dry_run or not removed:
+            result.data_root = result.bytes_before = None
+            return result
+        for base in removed:
+            report.step(f"removing base {', '.join(base.tags) or base.id}")
+            for ref in base.tags or (base.id,):
+                if not engine.untag(ref):
+                    result.errors.append(f"docker refused to remove {ref}")
+    # the tags are gone: a build that waited finds no base and builds it
     after = engine.cache_records()
     by_id = {record.id: record for record in after}
     for record_id in records_to_prune(before, after):

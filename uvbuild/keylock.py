@@ -5,6 +5,9 @@ runner) must build the base once. The lock is an ``flock`` on a file under the u
 directory: the kernel releases it when its holder exits or dies, so a crashed run never
 leaves a stale lock behind, and the file's content (pid, host, start time) only serves
 the waiting message.
+
+The same directory holds the locks that keep ``uvbuild gc`` from removing a base a build
+is using (:func:`use`, :func:`claim`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,42 @@ def _holder(path: Path) -> str:
     return " ".join(parts)
 
 
+def _acquire(
+    fd: int,
+    path: Path,
+    mode: int,
+    on_wait: Callable[[str], None] | None,
+    poll: float,
+) -> bool:
+    """Take ``flock(fd, mode)``; returns whether it had to wait. Waiting polls with a
+    non-blocking flock so that SIGINT and SIGTERM stay deliverable."""
+    waited = False
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return waited
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            if not waited and on_wait is not None:
+                on_wait(_holder(path))
+            waited = True
+            time.sleep(poll)
+
+
+def _open(cache_dir: Path, name: str) -> tuple[int, Path]:
+    directory = lock_dir(cache_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o644), path
+
+
+def _sign(fd: int) -> None:
+    record = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(record).encode(), 0)
+
+
 @contextlib.contextmanager
 def hold(
     cache_dir: Path,
@@ -47,32 +86,66 @@ def hold(
     on_wait: Callable[[str], None] | None = None,
     poll: float = 0.2,
 ) -> Iterator[bool]:
-    """Hold the lock of ``key``; yields whether this run had to wait for another one.
-
-    Waiting polls with a non-blocking flock so that SIGINT and SIGTERM stay deliverable.
-    """
-    directory = lock_dir(cache_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{key[:32]}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    waited = False
+    """Hold the lock of ``key``; yields whether this run had to wait for another one."""
+    fd, path = _open(cache_dir, f"{key[:32]}.lock")
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if not waited and on_wait is not None:
-                    on_wait(_holder(path))
-                waited = True
-                time.sleep(poll)
-        record = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(record).encode(), 0)
+        waited = _acquire(fd, path, fcntl.LOCK_EX, on_wait, poll)
+        _sign(fd)
         try:
             yield waited
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+# -- using a base, and removing one ---------------------------------------------------------
+#
+# A build holds a shared lock on the base key it uses, from before it looks for the base
+# until its app build is over; ``uvbuild gc`` removes a base only while it holds that lock
+# exclusively, which it never waits for. So gc cannot remove a base between the moment a
+# build found it and the end of the build that reads it, and a build that starts while gc
+# removes the base waits, then looks again (and builds the base when it is gone).
+
+
+@contextlib.contextmanager
+def use(
+    cache_dir: Path,
+    key: str,
+    on_wait: Callable[[str], None] | None = None,
+    poll: float = 0.2,
+) -> Iterator[bool]:
+    """Hold a shared lock on the base of ``key`` (its full key) while a build uses it;
+    any number of builds hold it at once. Yields whether it had to wait (for gc)."""
+    fd, path = _open(cache_dir, f"{key[:32]}.use")
+    try:
+        waited = _acquire(fd, path, fcntl.LOCK_SH, on_wait, poll)
+        try:
+            yield waited
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def claim(cache_dir: Path, key: str) -> Iterator[bool]:
+    """Try to take the base of ``key`` for removal, without waiting: yields True and
+    keeps builds from starting to use it until the block ends, or False when a build
+    uses it now (nothing is held then)."""
+    fd, _path = _open(cache_dir, f"{key[:32]}.use")
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            yield False
+            return
+        _sign(fd)
+        try:
+            yield True
         finally:
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)

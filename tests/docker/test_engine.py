@@ -16,7 +16,7 @@ import pytest
 
 from tests.fakes import docker_on_path
 from uvbuild.docker.engine import Engine
-from uvbuild.docker.facts import FIX_CLI, FIX_ENGINE
+from uvbuild.docker.facts import FIX_CLI, FIX_DISK, FIX_ENGINE
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 
@@ -31,6 +31,13 @@ if [ "$MODE" = fail ]; then
   echo "0.1 error: boom"
   echo "------"
   echo "ERROR: failed to solve: process did not complete successfully: exit code: 1"
+  exit 1
+fi
+if [ "$MODE" = full ]; then
+  echo " > [uvbuild-base 3/3] RUN uv pip install:"
+  echo "0.4 error: Failed to write to the cache: No space left on device (os error 28)"
+  echo "------"
+  echo "ERROR: failed to solve: process did not complete successfully: exit code: 2"
   exit 1
 fi
 if [ "$MODE" = wait ]; then
@@ -62,6 +69,17 @@ def test_failed_build_names_the_step(fake_docker, monkeypatch):
     with pytest.raises(BuildFailed) as info:
         Engine().build(BuildRequest(context="."), lambda _line: None, step="the base build")
     assert str(info.value) == "the base build failed: [uvbuild-base 2/2] RUN false: 0.1 error: boom"
+
+
+def test_build_out_of_disk_space_says_the_engine_disk_is_full(fake_docker, monkeypatch):
+    monkeypatch.setenv("MODE", "full")
+    with pytest.raises(BuildFailed) as info:
+        Engine().build(BuildRequest(context="."), lambda _line: None, step="the base build")
+    assert str(info.value) == (
+        "the base build failed: the engine's disk is full (0.4 error: Failed to write to the "
+        f"cache: No space left on device); {FIX_DISK}"
+    )
+    assert "uvbuild gc" in FIX_DISK and "docker builder prune" in FIX_DISK
 
 
 def _alive(pid: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from uvbuild.docker.facts import (
+    disk_full,
     engine_down,
     failing_step,
     familiar_repo,
@@ -131,3 +132,20 @@ def test_parse_builder_a_down_engine_runs_no_node_and_other_text_is_none():
     stopped = OLD_BUILDX_INSPECT.replace("running", "stopped")
     assert not parse_builder(stopped)[0].running
     assert parse_builder("") is None and parse_builder("Name: x\n") is None
+
+
+def test_disk_full_finds_enospc_in_buildkit_and_uv_words():
+    assert disk_full(["#5 DONE", "ERROR: failed to solve: write /x: no space left on device"]) == (
+        "failed to solve: write /x: no space left on device"
+    )
+    uv = "  x Failed to write to the cache: No space left on device (os error 28)"
+    assert disk_full(["#7 0.3 Resolved 3 packages", uv]) == (
+        "x Failed to write to the cache: No space left on device"
+    )
+    long = "error: " + "a/" * 120 + " no space left on device: more"
+    found = disk_full([long])
+    assert found is not None and found.startswith("…") and found.endswith("left on device")
+    assert len(found) == 140
+    cp = "#8 0.411 cp: error copying '/tmp/uv' to '/bin/uv': No space left on device"
+    assert disk_full([cp]) == "cp: error copying '/tmp/uv' to '/bin/uv': No space left on device"
+    assert disk_full(["ERROR: failed to solve: exit code: 1"]) is None

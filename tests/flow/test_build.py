@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tests.fakes import (
     registry_base,
 )
 from tests.paths import FIXTURES
+from uvbuild import keylock
 from uvbuild.core import render, requirements
 from uvbuild.docker.facts import Storage, wasted_base
 from uvbuild.docker.requests import BuildRequest, build_args
@@ -67,6 +69,43 @@ def test_existing_base_is_reused(plan):
     assert app.tags == ("app:dev",)
     assert result.base_action == "reused"
     assert any("reusing base" in m for m in report.of("step"))
+
+
+class ClaimingEngine(FakeEngine):
+    """Tries, at each build, what ``uvbuild gc`` tries before removing the plan's base."""
+
+    def __init__(self, lock_dir: Path, key: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lock_dir, self.key, self.claims = lock_dir, key, []
+
+    def build(self, request, on_line, step, terminal=None) -> None:
+        with keylock.claim(self.lock_dir, self.key) as claimed:
+            self.claims.append(claimed)
+        super().build(request, on_line, step, terminal)
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_the_base_is_in_use_from_its_lookup_to_the_end_of_the_app_build(plan, exists):
+    flow = BuildFlow(plan, BuildOptions(), FakeEngine(), FakeReport())
+    engine = ClaimingEngine(flow.lock_dir, plan.key, exists=exists)
+    run(plan, engine)
+    assert engine.claims == [False] * (1 if exists else 2)  # gc could claim it at no build
+    with keylock.claim(flow.lock_dir, plan.key) as claimed:
+        assert claimed is True  # released after the run
+
+
+def test_a_build_waits_while_gc_removes_its_base_then_looks_again(plan):
+    flow = BuildFlow(plan, BuildOptions(), FakeEngine(), FakeReport())
+    with keylock.claim(flow.lock_dir, plan.key) as claimed:
+        assert claimed
+        done: list[object] = []
+        worker = threading.Thread(target=lambda: done.append(run(plan, FakeEngine(exists=False))))
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive() and not done  # waiting for gc
+    worker.join(10)
+    _result, report = done[0]
+    assert any("(uvbuild gc), which is removing base" in m for m in report.of("step"))
 
 
 def test_app_build_passes_the_base_as_a_named_context(plan):
@@ -605,6 +644,37 @@ def test_push_base_pushes_a_local_base_the_registry_lacks(registry_plan):
 def test_push_base_skips_a_base_the_registry_has(registry_plan):
     engine = RegistryEngine(exists=True, in_registry=True)
     run(registry_plan, engine, push_base=True)
+    assert engine.named("push_image") == []
+
+
+class RacedEngine(RegistryEngine):
+    """Another machine pushes the base (``label``: its key label) while this one builds."""
+
+    def __init__(self, tag: str, label: str | None = RIGHT_KEY, **kwargs) -> None:
+        super().__init__(registry_label=label, **kwargs)
+        self.raced = tag
+
+    def build(self, request: BuildRequest, on_line, step: str) -> None:
+        super().build(request, on_line, step)
+        if request.target == render.BASE_STAGE:
+            self.registry.add(self.raced)
+
+
+def test_push_base_does_not_push_a_base_another_machine_pushed_meanwhile(registry_plan):
+    engine = RacedEngine(registry_plan.tag)
+    result, report = run(registry_plan, engine, push_base=True)
+    assert engine.named("push_image") == []
+    calls = [c for c in engine.calls if c[0] in ("build", "registry_image")]
+    after = calls[calls.index(("build", "base")) :]  # asked once more after the base build
+    assert after == [("build", "base"), ("registry_image", registry_plan.tag), ("build", "app")]
+    assert result.base_action == "built" and result.to_dict()["base"]["pushed"] is False
+    assert any("reached its registry meanwhile" in m for m in report.of("step"))
+
+
+def test_push_base_never_pushes_over_an_image_that_appeared_under_the_tag(registry_plan):
+    engine = RacedEngine(registry_plan.tag, label="f" * 64)
+    with pytest.raises(ConfigError, match=r"is not this plan's base .* neither uses nor pushes"):
+        run(registry_plan, engine, push_base=True)
     assert engine.named("push_image") == []
 
 

@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 import pytest
 
 from tests import synth
-from tests.integration import seeding
+from tests.integration import engines, seeding
 from tests.integration.helpers import delete_repository, heavy_mb, tool_uvbuild
 
 HERE = Path(__file__).resolve().parent
@@ -230,6 +230,15 @@ def _prune_build_cache_at_end() -> Iterator[None]:
         "docker"
     ):
         _docker("buildx", "prune", "-af", timeout=600)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_second_engine_left() -> Iterator[None]:
+    """At the end of the session no second engine, mount, loop device or file made by
+    tests/integration/engines.py is left (each test removes its own, also on failure)."""
+    yield
+    left = engines.leftovers()
+    assert not left, f"left behind by the fault tests: {left}"
 
 
 # -- the local registry (127.0.0.1:5000) -----------------------------------------------------

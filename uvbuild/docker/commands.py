@@ -24,6 +24,7 @@ from uvbuild.docker.facts import (
     FIX_BUILDER,
     FIX_BUILDX,
     FIX_CLI,
+    FIX_DISK,
     FIX_ENGINE,
     LABELS_AND_LAYERS_FORMAT,
     LOCAL_DIGEST_FORMAT,
@@ -34,6 +35,7 @@ from uvbuild.docker.facts import (
     Probe,
     RegistryImage,
     Storage,
+    disk_full,
     engine_down,
     failing_step,
     invalid_reference,
@@ -439,6 +441,9 @@ class EngineCommands:
                     f"buildx builder {name!r} could not start "
                     f"({failing_step(tail) or last_line(tail, code)}); {FIX_BUILDER}"
                 )
+            full = disk_full(tail)
+            if full:
+                raise BuildFailed(f"{step} failed: the engine's disk is full ({full}); {FIX_DISK}")
             raise BuildFailed(f"{step} failed: {failing_step(tail) or last_line(tail, code)}")
 
     def bake_print(self, bake_file: Path, targets: Sequence[str] = ()) -> dict[str, object]:

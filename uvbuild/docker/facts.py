@@ -53,6 +53,12 @@ FIX_REGISTRY = (
 )
 
 
+FIX_DISK = (
+    "free space with `uvbuild gc` (this project's old bases and their build cache) or "
+    "`docker builder prune` (all unused build cache), then run the build again"
+)
+
+
 FIX_PUSH = "Check write access (`docker login <registry>`) and --base-repo (tool.uvbuild.base-repo)"
 
 
@@ -365,6 +371,23 @@ _FAILED_STEP = re.compile(r"^\s*> \[(?P<label>[^\]]+)\] (?P<command>.*):\s*$")
 def shorten(text: str, width: int = 90) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ENOSPC as BuildKit, the kernel and uv ("No space left on device (os error 28)") word it
+_NO_SPACE = "no space left on device"
+_PROGRESS_PREFIX = re.compile(r"^#\d+ \d+(\.\d+)? ")  # plain progress: "#8 0.411 cp: ..."
+
+
+def disk_full(lines: Sequence[str]) -> str | None:
+    """What the first line of a build's output that says the engine's disk ran out of
+    space says, up to those words (its end when it is long), else None."""
+    for line in lines:
+        end = line.lower().find(_NO_SPACE)
+        if end >= 0:
+            text = _PROGRESS_PREFIX.sub("", line[: end + len(_NO_SPACE)].strip())
+            text = " ".join(text.split()).removeprefix("ERROR: ")
+            return text if len(text) <= 140 else "…" + text[-139:]
+    return None
 
 
 def failing_step(lines: Sequence[str]) -> str | None:

@@ -109,18 +109,38 @@ class BuildFlow:
         self.key_images(the_policy)
         with self._workdir() as work, self._credentials_hint() as warnings:
             requests.write_inputs(self.plan, self.options, work)
-            lookup, image = self.locate(the_policy)
-            step = decide.base_step(the_policy, lookup, self.options.rebuild_base)
-            found = lookup.found
-            if self.options.dry_run:
-                return self._result(*self._record(work, the_policy, step, found), warnings)
-            if step.action == "skip":
-                return self._result(*self._evaluate(work, the_policy, step, found), warnings)
-            base = self._carry_base(work, the_policy, step, image)
-            result = self._result(base, self._build_app(work, the_policy, base), warnings)
+            with self._using_base():
+                lookup, image = self.locate(the_policy)
+                step = decide.base_step(the_policy, lookup, self.options.rebuild_base)
+                found = lookup.found
+                if self.options.dry_run:
+                    return self._result(*self._record(work, the_policy, step, found), warnings)
+                if step.action == "skip":
+                    return self._result(*self._evaluate(work, the_policy, step, found), warnings)
+                base = self._carry_base(work, the_policy, step, image)
+                result = self._result(base, self._build_app(work, the_policy, base), warnings)
             if self.options.metadata_file:
                 write_metadata(Path(self.options.metadata_file), result)
             return result
+
+    @contextlib.contextmanager
+    def _using_base(self) -> Iterator[None]:
+        """From looking for the base to the end of the app build, this run uses the base
+        of the plan's key: ``uvbuild gc`` (which removes a base only when no run uses it)
+        leaves it alone, and a run that starts while gc removes it waits, then looks again
+        (see :func:`uvbuild.keylock.use`). A dry run uses nothing."""
+        if self.options.dry_run:
+            yield
+            return
+        plan = self.plan
+
+        def waiting(holder: str) -> None:
+            self.report.step(
+                f"waiting for {holder} (uvbuild gc), which is removing base {plan.tag}"
+            )
+
+        with keylock.use(self.lock_dir, plan.key, on_wait=waiting):
+            yield
 
     # -- the decision: the engine's facts, then where the base is --------------------------
 
@@ -410,8 +430,30 @@ class BuildFlow:
         # Tag only now: a base tag exists only for a complete, successful build.
         self.engine.tag(iidfile.read_text().strip(), plan.tag)
         seconds = time.monotonic() - started
-        pushed = step.push and self._push_base()
+        pushed = step.push and self._push_built_base()
         return BaseOutcome(action, "engine", seconds, pushed, None, warnings)
+
+    def _push_built_base(self) -> bool:
+        """Push the base built here, unless its registry got this key's base meanwhile:
+        another machine that built the same key at the same time (the per-base lock is
+        one machine's) pushed first, and the build is reproducible, so pushing again
+        would upload the same content for nothing. Another image that appeared under the
+        tag stops the run as it would have before the build (exit 2)."""
+        plan = self.plan
+        try:
+            image = self.engine.registry_image(plan.tag, plan.target.platform)
+        except EngineUnavailable:
+            image = None  # the push says what is wrong with the registry
+        if image is None:
+            return self._push_base()
+        lookup = Lookup(plan.tag, plan.key, registry=Seen(image.label(KEY_LABEL)))
+        if lookup.foreign is not None:
+            raise ConfigError(decide.foreign_base(lookup, lookup.foreign))
+        self.report.step(
+            f"base {plan.tag} reached its registry meanwhile (pushed from elsewhere): "
+            "not pushing it again"
+        )
+        return False
 
     def _push_base(self) -> bool:
         """``docker push`` the base: the registry gets the layers first and the manifest
