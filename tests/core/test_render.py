@@ -572,7 +572,13 @@ def test_light_layer_stage_on_the_system_image_and_copied_above_the_base():
     assert plan.light_stages == (("light-six",),)
     light = stage(text, "uvbuild-layers-light-1")
     assert light.splitlines()[0] == "FROM python:3.11-slim-bookworm AS uvbuild-layers-light-1"
-    assert "source=layer-light-six-1.txt,target=/tmp/uvbuild-heavy/layer-light-six-1.txt" in light
+    # its requirements are in the RUN's text (no mount: one load of the context less)
+    assert "from=uvbuild-heavy" not in light
+    assert (
+        "printf '%s\\n' 'six==1.17.0 --hash=sha256:"
+        "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274' "
+        "> /tmp/uvbuild-heavy/layer-light-six-1.txt &&"
+    ) in light
     assert "layer-cuda" not in light and "layer-frameworks" not in light
     assert "-r /tmp/uvbuild-heavy/layer-light-six-1.txt" in light
     assert "compileall" in light  # the layer compiles its own files

@@ -438,7 +438,8 @@ class BuildFlow:
         another machine that built the same key at the same time (the per-base lock is
         one machine's) pushed first, and the build is reproducible, so pushing again
         would upload the same content for nothing. Another image that appeared under the
-        tag stops the run as it would have before the build (exit 2)."""
+        tag stops the run as it would have before the build (exit 2); one that lacks
+        blobs is pushed over."""
         plan = self.plan
         try:
             image = self.engine.registry_image(plan.tag, plan.target.platform)
@@ -449,6 +450,8 @@ class BuildFlow:
         lookup = Lookup(plan.tag, plan.key, registry=Seen(image.label(KEY_LABEL)))
         if lookup.foreign is not None:
             raise ConfigError(decide.foreign_base(lookup, lookup.foreign))
+        if self._lost_blobs(image):  # the broken tag this run was to push over
+            return self._push_base()
         self.report.step(
             f"base {plan.tag} reached its registry meanwhile (pushed from elsewhere): "
             "not pushing it again"

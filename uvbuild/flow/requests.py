@@ -25,7 +25,7 @@ def write_inputs(plan: BuildPlan, options: BuildOptions, work: Path) -> Path:
     ``work`` (an empty directory); returns the Dockerfile. ``uvbuild bake`` keeps them."""
     heavy_dir = work / "heavy"
     heavy_dir.mkdir()
-    for heavy in requirements.requirement_files(plan):
+    for heavy in requirements.heavy_files(plan):
         (heavy_dir / heavy.name).write_text(heavy.text, encoding="utf-8")
     (work / "empty").mkdir()
     generated = work / "Dockerfile"
