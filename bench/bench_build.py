@@ -179,8 +179,10 @@ print(json.dumps(total))
 """
 
 
-def heavy_installed_bytes(image: str, python: str = "/opt/venv/bin/python") -> int:
-    script = HEAVY_SIZE.format(patterns=synth.HEAVY_PATTERNS)
+def heavy_installed_bytes(
+    image: str, python: str = "/opt/venv/bin/python", patterns: list[str] | None = None
+) -> int:
+    script = HEAVY_SIZE.format(patterns=synth.HEAVY_PATTERNS if patterns is None else patterns)
     out = docker("run", "--rm", "--network", "none", image, python, "-c", script)
     return int(out.strip().splitlines()[-1])
 
@@ -229,7 +231,7 @@ class Measurement:
 class Bench:
     args: argparse.Namespace
     work: Path
-    index: synth.IndexServer
+    index: synth.IndexServer | None
     template: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     measurements: list[Measurement] = field(default_factory=list)
@@ -238,6 +240,8 @@ class Bench:
     scenarios: tuple[Scenario, ...] = DEFAULT_SCENARIOS
     #: installed bytes per distribution of uvbuild's mid-bump image (--shape ml)
     installed: dict[str, int] = field(default_factory=dict)
+    #: what heavy_bytes counts
+    heavy_patterns: list[str] = field(default_factory=lambda: list(synth.HEAVY_PATTERNS))
     #: the last build's BuildKit progress (plain)
     last_progress: str = ""
 
@@ -372,7 +376,7 @@ class Bench:
         previous = self.args.python_image
         for scenario, package, version in self.scenarios:
             if package is not None and version is not None:
-                synth.bump(project, package, version)
+                self.bump(project, package, version)
             tag = f"{repo}:{scenario}-{repetition}"
             log(f"rep {repetition} {recipe}: {scenario} build -> {tag}")
             seconds, action, summary = self.build(recipe, project, tag)
@@ -392,12 +396,16 @@ class Bench:
             )
             self.measurements.append(measurement)
             if scenario == "cold" and recipe == "plain" and self.heavy_bytes is None:
-                self.heavy_bytes = heavy_installed_bytes(tag, self.python)
+                self.heavy_bytes = heavy_installed_bytes(tag, self.python, self.heavy_patterns)
             if package is not None:
                 self.check_installed(project, tag)
             if scenario == "mid" and recipe == "uvbuild":
                 self.installed = installed_by_distribution(tag, self.python)
             previous = tag
+
+    def bump(self, project: Path, package: str, version: str) -> None:
+        """Move ``package`` to ``version`` in the project and its lock."""
+        synth.bump(project, package, version)
 
     def check_installed(self, project: Path, image: str) -> None:
         expected = synth.expected_distributions(project)
@@ -550,13 +558,25 @@ def pool_layer(layers: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def ml_results(bench: Bench) -> dict[str, Any]:
+def median_of(measurements: list[Measurement], recipe: str, scenario: str, attr: str) -> float:
+    values = [
+        getattr(m, attr) for m in measurements if m.recipe == recipe and m.scenario == scenario
+    ]
+    return statistics.median(values)
+
+
+def ml_results(
+    measurements: list[Measurement], installed: dict[str, int], mid_name: str
+) -> dict[str, Any]:
+    """Medians, ratios uvbuild/plain and ML_GOALS verdicts of the scenarios cold, small,
+    mid and noop. ``installed``: bytes per distribution in uvbuild's mid-bump image;
+    ``mid_name``: the package the mid bump moved."""
     scenarios = [name for name, _, _ in ML_SCENARIOS]
     table = {
         scenario: {
             recipe: {
-                "seconds": bench.median(recipe, scenario, "seconds"),
-                "new-bytes": bench.median(recipe, scenario, "new_bytes"),
+                "seconds": median_of(measurements, recipe, scenario, "seconds"),
+                "new-bytes": median_of(measurements, recipe, scenario, "new_bytes"),
             }
             for recipe in RECIPES
         }
@@ -567,12 +587,10 @@ def ml_results(bench: Bench) -> dict[str, Any]:
         plain = table[scenario]["plain"][key]
         return table[scenario]["uvbuild"][key] / plain if plain else None
 
-    mid_uv = next(
-        (m for m in bench.measurements if m.recipe == "uvbuild" and m.scenario == "mid"), None
-    )
+    mid_uv = next((m for m in measurements if m.recipe == "uvbuild" and m.scenario == "mid"), None)
     pool = pool_layer((mid_uv.uvbuild or {}).get("layers", [])) if mid_uv else None
     pool_bytes = int(pool["size"]) if pool and pool.get("size") is not None else None
-    mid_installed = bench.installed.get(synth.ML_MID_BUMP)
+    mid_installed = installed.get(mid_name)
     mid_budget = (
         mid_installed + pool_bytes if mid_installed is not None and pool_bytes is not None else None
     )
@@ -590,13 +608,14 @@ def ml_results(bench: Bench) -> dict[str, Any]:
         "table": table,
         "ratios": ratios,
         "goals": goals,
+        "mid-package": mid_name,
         "mid-installed-bytes": mid_installed,
         "pool-layer-bytes": pool_bytes,
         "mid-bytes-budget": mid_budget,
     }
 
 
-def ml_markdown(results: dict[str, Any]) -> str:
+def ml_markdown(results: dict[str, Any], labels: dict[str, str]) -> str:
     """The results as a markdown table (for a closing note)."""
     table, ratios, goals = results["table"], results["ratios"], results["goals"]
 
@@ -629,14 +648,14 @@ def ml_markdown(results: dict[str, Any]) -> str:
         elif scenario == "mid":
             budget = results["mid-bytes-budget"]
             bytes_cell = (
-                f"{x(ratios['mid-bytes'])} of {synth.ML_MID_BUMP} + pool"
+                f"{x(ratios['mid-bytes'])} of {results['mid-package']} + pool"
                 + (f" = {mb(budget)}" if budget else "")
                 + f" (≤ {ML_GOALS['mid-bytes']:g}x) {verdict('mid-bytes')}"
             )
         else:
             bytes_cell = ""
         lines.append(
-            f"| {ML_LABELS[scenario]} | {row['plain']['seconds']:.1f} s "
+            f"| {labels[scenario]} | {row['plain']['seconds']:.1f} s "
             f"| {row['uvbuild']['seconds']:.1f} s | {time_cell} "
             f"| {mb(row['plain']['new-bytes'])} | {mb(row['uvbuild']['new-bytes'])} "
             f"| {bytes_cell} |"
@@ -661,18 +680,24 @@ def print_ml_report(bench: Bench, results: dict[str, Any], total: float, out: An
         w(f"{synth.ML_MID_BUMP} installed: {mb(results['mid-installed-bytes'])}; ")
     if results["pool-layer-bytes"] is not None:
         w(f"uvbuild's pool layer: {mb(results['pool-layer-bytes'])}")
-    w("\n\n" + ml_markdown(results))
+    w("\n\n" + ml_markdown(results, ML_LABELS))
     w(
         "\nnew bytes: uncompressed layers whose diff id the recipe's previous image lacks "
-        "(cold: vs the python image)\n\nslowest build steps (first repetition):\n"
+        "(cold: vs the python image)\n"
     )
-    for m in bench.measurements:
-        if m.repetition == 0:
-            top = "; ".join(f"{name[:60]} {sec:.1f} s" for name, sec in m.steps[:3])
-            w(f"  {m.recipe:<8} {m.scenario:<6} {top}\n")
+    print_steps(bench.measurements, out)
     if bench.problems:
         w("\nproblems:\n" + "".join(f"  - {p}\n" for p in bench.problems))
     w(f"\ntotal benchmark time: {total:.0f} s\n")
+
+
+def print_steps(measurements: list[Measurement], out: Any, count: int = 3) -> None:
+    """The slowest BuildKit steps of each build of the first repetition."""
+    out.write("\nslowest build steps (first repetition):\n")
+    for m in measurements:
+        if m.repetition == 0:
+            top = "; ".join(f"{name[:60]} {sec:.1f} s" for name, sec in m.steps[:count])
+            out.write(f"  {m.recipe:<8} {m.scenario:<6} {top}\n")
 
 
 # -- --layers: single heavy layer against layer groups, torch-only bump -----------------
@@ -1009,7 +1034,7 @@ def main(argv: list[str] | None = None) -> int:
         total = time.monotonic() - started
         report_out = sys.stderr if args.json else sys.stdout
         if ml:
-            results = ml_results(bench)
+            results = ml_results(bench.measurements, bench.installed, synth.ML_MID_BUMP)
             print_ml_report(bench, results, total, report_out)
         else:
             results = bench.results()
