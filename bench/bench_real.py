@@ -4,7 +4,7 @@ Not run in CI: it needs a machine whose build steps reach pypi.org (``--network 
 about 20 GB of disk for the full package set (``df -h /``). It is ``bench_build.py --shape
 ml`` on real packages: torch 2.5.1 with its CUDA 12 wheels, torchvision, transformers,
 scipy, scikit-learn, fastapi, einops, uvicorn, safetensors... (``--set small`` leaves torch
-and torchvision out: a few hundred MB).
+and torchvision out: 49 packages, 0.24 GB of wheels).
 
 The project (``realapp``, a virtual uv project: ``[tool.uv] package = false``) is locked on
 this machine with ``uv lock`` (the host reaches PyPI), restricted to Linux x86_64 and
