@@ -187,7 +187,7 @@ def heavy_installed_bytes(
     return int(out.strip().splitlines()[-1])
 
 
-STEP_NAME = re.compile(r"^#(\d+) (\[.*|exporting .*|naming .*|writing .*|importing .*)$")
+STEP_NAME = re.compile(r"^#(\d+) (\[.*|exporting to .*|importing .*|resolve .*)$")
 STEP_DONE = re.compile(r"^#(\d+) DONE (\d+(?:\.\d+)?)s$")
 STEP_EXPORT = re.compile(r"^#(\d+) (exporting layers|exporting to image) (\d+(?:\.\d+)?)s done$")
 
@@ -200,14 +200,14 @@ def step_times(progress: str) -> list[tuple[str, float]]:
     names: dict[str, str] = {}
     for line in progress.splitlines():
         line = line.rstrip()
-        if m := STEP_NAME.match(line):
+        if m := STEP_EXPORT.match(line):
+            steps.append((m.group(2), float(m.group(3))))
+        elif m := STEP_NAME.match(line):
             number, name = m.groups()
             if number not in names:
                 names[number] = name
             elif names[number] != name:  # the next build's numbering
                 names = {number: name}
-        elif m := STEP_EXPORT.match(line):
-            steps.append((m.group(2), float(m.group(3))))
         elif (m := STEP_DONE.match(line)) and m.group(1) in names:
             steps.append((names[m.group(1)], float(m.group(2))))
     return sorted(steps, key=lambda step: -step[1])
