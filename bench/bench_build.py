@@ -46,6 +46,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -71,6 +72,29 @@ BUMP_PACKAGE = "lightpkg-a"
 BUMP_VERSION = synth.LIGHT_VERSIONS[1]
 RECIPES = ("plain", "uvbuild")
 SCENARIOS = ("cold", "bump", "noop")
+#: (scenario, package bumped before it or None, its new version)
+Scenario = tuple[str, "str | None", "str | None"]
+DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
+    ("cold", None, None),
+    ("bump", BUMP_PACKAGE, BUMP_VERSION),
+    ("noop", None, None),
+)
+ML_SCENARIOS: tuple[Scenario, ...] = (
+    ("cold", None, None),
+    ("small", BUMP_PACKAGE, BUMP_VERSION),
+    ("mid", synth.ML_MID_BUMP, synth.ML_MID_VERSIONS[1]),
+    ("noop", None, None),
+)
+#: --shape ml goals, as ratios uvbuild/plain (mid-bytes: to the mid package's installed
+#: size plus the pool layer's)
+ML_GOALS = {
+    "small-seconds": 0.10,
+    "small-bytes": 0.01,
+    "mid-seconds": 0.25,
+    "mid-bytes": 1.2,
+    "cold-seconds": 1.05,
+    "noop-seconds": 2.0,
+}
 GOALS = {"bump-speedup": 5.0, "new-bytes-ratio": 20.0, "cold-slowdown-pct": 15.0}
 # uv issue #9324's Dockerfile, with local images and a stand-in for its apt-get line
 SEED_DOCKERFILE = """\
@@ -155,10 +179,38 @@ print(json.dumps(total))
 """
 
 
-def heavy_installed_bytes(image: str, python: str = "/opt/venv/bin/python") -> int:
-    script = HEAVY_SIZE.format(patterns=synth.HEAVY_PATTERNS)
+def heavy_installed_bytes(
+    image: str, python: str = "/opt/venv/bin/python", patterns: list[str] | None = None
+) -> int:
+    script = HEAVY_SIZE.format(patterns=synth.HEAVY_PATTERNS if patterns is None else patterns)
     out = docker("run", "--rm", "--network", "none", image, python, "-c", script)
     return int(out.strip().splitlines()[-1])
+
+
+STEP_NAME = re.compile(r"^#(\d+) (\[.*|exporting to .*|importing .*|resolve .*)$")
+STEP_DONE = re.compile(r"^#(\d+) DONE (\d+(?:\.\d+)?)s$")
+STEP_EXPORT = re.compile(r"^#(\d+) (exporting layers|exporting to image) (\d+(?:\.\d+)?)s done$")
+
+
+def step_times(progress: str) -> list[tuple[str, float]]:
+    """(step name, seconds) of every finished step in BuildKit ``--progress plain`` output,
+    slowest first; several builds in one output (uvbuild's base and app) are told apart by
+    a step number named again. ``exporting layers`` is its own entry."""
+    steps: list[tuple[str, float]] = []
+    names: dict[str, str] = {}
+    for line in progress.splitlines():
+        line = line.rstrip()
+        if m := STEP_EXPORT.match(line):
+            steps.append((m.group(2), float(m.group(3))))
+        elif m := STEP_NAME.match(line):
+            number, name = m.groups()
+            if number not in names:
+                names[number] = name
+            elif names[number] != name:  # the next build's numbering
+                names = {number: name}
+        elif (m := STEP_DONE.match(line)) and m.group(1) in names:
+            steps.append((names[m.group(1)], float(m.group(2))))
+    return sorted(steps, key=lambda step: -step[1])
 
 
 @dataclass
@@ -172,18 +224,26 @@ class Measurement:
     image: str
     base_action: str | None = None
     uvbuild: dict[str, Any] | None = None  # uvbuild's own JSON summary, layers trimmed
+    steps: list[tuple[str, float]] = field(default_factory=list)  # slowest build steps
 
 
 @dataclass
 class Bench:
     args: argparse.Namespace
     work: Path
-    index: synth.IndexServer
+    index: synth.IndexServer | None
     template: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     measurements: list[Measurement] = field(default_factory=list)
     heavy_bytes: int | None = None
     problems: list[str] = field(default_factory=list)
+    scenarios: tuple[Scenario, ...] = DEFAULT_SCENARIOS
+    #: installed bytes per distribution of uvbuild's mid-bump image (--shape ml)
+    installed: dict[str, int] = field(default_factory=dict)
+    #: what heavy_bytes counts
+    heavy_patterns: list[str] = field(default_factory=lambda: list(synth.HEAVY_PATTERNS))
+    #: the last build's BuildKit progress (plain)
+    last_progress: str = ""
 
     @property
     def repos(self) -> dict[str, str]:
@@ -217,25 +277,38 @@ class Bench:
             return self.build_seed_plain(project, tag), None, None
         images = {"python_image": self.args.python_image, "uv_image": self.args.uv_image}
         result = synth.plain_build(project, tag, images, timeout=3600)
+        self.last_progress = result.stderr
         return result.seconds, None, None
 
     def build_seed_plain(self, project: Path, tag: str) -> float:
         """``docker buildx build`` of the #9324 Dockerfile, as it is."""
         start = time.monotonic()
-        docker(
-            "buildx",
-            "build",
-            "--network",
-            "host",
-            "--load",
-            "-t",
-            tag,
-            "-f",
-            str(project / SEED_FILE),
-            str(project),
+        proc = subprocess.run(
+            [
+                "docker",
+                "buildx",
+                "build",
+                "--network",
+                "host",
+                "--load",
+                "--progress",
+                "plain",
+                "-t",
+                tag,
+                "-f",
+                str(project / SEED_FILE),
+                str(project),
+            ],
+            capture_output=True,
+            text=True,
             timeout=3600,
+            check=False,
         )
-        return time.monotonic() - start
+        seconds = time.monotonic() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"docker buildx build {tag} failed: {proc.stderr[-4000:]}")
+        self.last_progress = proc.stderr
+        return seconds
 
     def build_uvbuild(self, project: Path, tag: str) -> tuple[float, str, dict[str, Any]]:
         cmd = [
@@ -249,6 +322,8 @@ class Bench:
             "-t",
             tag,
             "--json",
+            "--progress",
+            "plain",
             *(["-f", str(project / SEED_FILE)] if self.args.seed else []),
         ]
         env = dict(os.environ)
@@ -261,6 +336,7 @@ class Bench:
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.splitlines()[-40:])
             raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{tail}")
+        self.last_progress = proc.stderr
         summary = json.loads(proc.stdout)
         for warning in summary.get("warnings", []):
             self.problems.append(f"uvbuild warning ({tag}): {warning}")
@@ -269,6 +345,12 @@ class Bench:
             "base": summary.get("base"),
             "image": {k: v for k, v in image.items() if k != "layers"},
             "warnings": summary.get("warnings"),
+            # the app image's layers that the base lacks: the light layers, pool and app
+            "layers": [
+                {k: layer.get(k) for k in ("diff-id", "size", "created-by")}
+                for layer in image.get("layers", [])
+                if not layer.get("shared-with-base")
+            ],
         }
         return seconds, summary["base"]["action"], trimmed
 
@@ -292,9 +374,9 @@ class Bench:
         log(f"rep {repetition} {recipe}: removing bench images, pruning build cache")
         self.reset()
         previous = self.args.python_image
-        for scenario in SCENARIOS:
-            if scenario == "bump":
-                synth.bump(project, BUMP_PACKAGE, BUMP_VERSION)
+        for scenario, package, version in self.scenarios:
+            if package is not None and version is not None:
+                self.bump(project, package, version)
             tag = f"{repo}:{scenario}-{repetition}"
             log(f"rep {repetition} {recipe}: {scenario} build -> {tag}")
             seconds, action, summary = self.build(recipe, project, tag)
@@ -304,15 +386,26 @@ class Bench:
                 f"{added / 1e6:.1f} MB new in {count} layer(s)"
                 + (f", base {action}" if action else "")
             )
+            steps = step_times(self.last_progress)
+            log(
+                f"rep {repetition} {recipe}: {scenario} slowest steps: "
+                + "; ".join(f"{name[:70]} {sec:.1f} s" for name, sec in steps[:4])
+            )
             measurement = Measurement(
-                recipe, scenario, repetition, seconds, added, count, tag, action, summary
+                recipe, scenario, repetition, seconds, added, count, tag, action, summary, steps
             )
             self.measurements.append(measurement)
             if scenario == "cold" and recipe == "plain" and self.heavy_bytes is None:
-                self.heavy_bytes = heavy_installed_bytes(tag, self.python)
-            if scenario == "bump":
+                self.heavy_bytes = heavy_installed_bytes(tag, self.python, self.heavy_patterns)
+            if package is not None:
                 self.check_installed(project, tag)
+            if scenario == "mid" and recipe == "uvbuild":
+                self.installed = installed_by_distribution(tag, self.python)
             previous = tag
+
+    def bump(self, project: Path, package: str, version: str) -> None:
+        """Move ``package`` to ``version`` in the project and its lock."""
+        synth.bump(project, package, version)
 
     def check_installed(self, project: Path, image: str) -> None:
         expected = synth.expected_distributions(project)
@@ -444,28 +537,198 @@ def print_report(bench: Bench, results: dict[str, Any], total: float, out: Any) 
     w(f"\ntotal benchmark time: {total:.0f} s\n")
 
 
+# -- --shape ml: a project shaped like real ML locks --------------------------------------
+
+ML_LABELS = {
+    "cold": "cold build (pruned cache)",
+    "small": f"small bump ({BUMP_PACKAGE})",
+    "mid": f"mid bump ({synth.ML_MID_BUMP})",
+    "noop": "no-op rebuild",
+}
+
+
+def pool_layer(layers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The pool's layer among uvbuild's app layers: the deps stage's ``uv sync
+    --no-install-project`` (the light layers are ``COPY --link``s, the app's sync installs
+    the project)."""
+    for layer in layers:
+        created = layer.get("created-by") or ""
+        if "uv sync" in created and "--no-install-project" in created:
+            return layer
+    return None
+
+
+def median_of(measurements: list[Measurement], recipe: str, scenario: str, attr: str) -> float:
+    values = [
+        getattr(m, attr) for m in measurements if m.recipe == recipe and m.scenario == scenario
+    ]
+    return statistics.median(values)
+
+
+def ml_results(
+    measurements: list[Measurement], installed: dict[str, int], mid_name: str
+) -> dict[str, Any]:
+    """Medians, ratios uvbuild/plain and ML_GOALS verdicts of the scenarios cold, small,
+    mid and noop. ``installed``: bytes per distribution in uvbuild's mid-bump image;
+    ``mid_name``: the package the mid bump moved."""
+    scenarios = [name for name, _, _ in ML_SCENARIOS]
+    table = {
+        scenario: {
+            recipe: {
+                "seconds": median_of(measurements, recipe, scenario, "seconds"),
+                "new-bytes": median_of(measurements, recipe, scenario, "new_bytes"),
+            }
+            for recipe in RECIPES
+        }
+        for scenario in scenarios
+    }
+
+    def ratio(scenario: str, key: str) -> float | None:
+        plain = table[scenario]["plain"][key]
+        return table[scenario]["uvbuild"][key] / plain if plain else None
+
+    mid_uv = next((m for m in measurements if m.recipe == "uvbuild" and m.scenario == "mid"), None)
+    pool = pool_layer((mid_uv.uvbuild or {}).get("layers", [])) if mid_uv else None
+    pool_bytes = int(pool["size"]) if pool and pool.get("size") is not None else None
+    mid_installed = installed.get(mid_name)
+    mid_budget = (
+        mid_installed + pool_bytes if mid_installed is not None and pool_bytes is not None else None
+    )
+    mid_new = table["mid"]["uvbuild"]["new-bytes"]
+    ratios = {
+        "small-seconds": ratio("small", "seconds"),
+        "small-bytes": ratio("small", "new-bytes"),
+        "mid-seconds": ratio("mid", "seconds"),
+        "mid-bytes": mid_new / mid_budget if mid_budget else None,
+        "cold-seconds": ratio("cold", "seconds"),
+        "noop-seconds": ratio("noop", "seconds"),
+    }
+    goals = {key: value is not None and value <= ML_GOALS[key] for key, value in ratios.items()}
+    return {
+        "table": table,
+        "ratios": ratios,
+        "goals": goals,
+        "mid-package": mid_name,
+        "mid-installed-bytes": mid_installed,
+        "pool-layer-bytes": pool_bytes,
+        "mid-bytes-budget": mid_budget,
+    }
+
+
+def ml_markdown(results: dict[str, Any], labels: dict[str, str]) -> str:
+    """The results as a markdown table (for a closing note)."""
+    table, ratios, goals = results["table"], results["ratios"], results["goals"]
+
+    def x(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3g}x"
+
+    def verdict(key: str) -> str:
+        return "PASS" if goals[key] else "FAIL"
+
+    seconds_goal = {
+        "cold": "cold-seconds",
+        "small": "small-seconds",
+        "mid": "mid-seconds",
+        "noop": "noop-seconds",
+    }
+    lines = [
+        "| scenario | plain | uvbuild | uvbuild/plain (goal) | plain new | uvbuild new "
+        "| bytes goal |",
+        "|---|---:|---:|---|---:|---:|---|",
+    ]
+    for scenario in table:
+        row = table[scenario]
+        key = seconds_goal[scenario]
+        time_cell = f"{x(ratios[key])} (≤ {ML_GOALS[key]:g}x) {verdict(key)}"
+        if scenario == "small":
+            bytes_cell = (
+                f"{x(ratios['small-bytes'])} of plain (≤ {ML_GOALS['small-bytes']:g}x) "
+                f"{verdict('small-bytes')}"
+            )
+        elif scenario == "mid":
+            budget = results["mid-bytes-budget"]
+            bytes_cell = (
+                f"{x(ratios['mid-bytes'])} of {results['mid-package']} + pool"
+                + (f" = {mb(budget)}" if budget else "")
+                + f" (≤ {ML_GOALS['mid-bytes']:g}x) {verdict('mid-bytes')}"
+            )
+        else:
+            bytes_cell = ""
+        lines.append(
+            f"| {labels[scenario]} | {row['plain']['seconds']:.1f} s "
+            f"| {row['uvbuild']['seconds']:.1f} s | {time_cell} "
+            f"| {mb(row['plain']['new-bytes'])} | {mb(row['uvbuild']['new-bytes'])} "
+            f"| {bytes_cell} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def print_ml_report(bench: Bench, results: dict[str, Any], total: float, out: Any) -> None:
+    args = bench.args
+    w = out.write
+    mid_mb = sum(py + native for _, py, native in synth.ML_MID) * args.mid_scale
+    w(
+        f"\nsynthetic ML-shaped project: heavy set {args.heavy_mb:g} MiB (fake-torch + "
+        f"fake-nvidia-cuda-cu12; {args.heavy_modules} Python modules in fake-torch), "
+        f"{len(synth.ML_MID)} mid-size light packages (~{mid_mb:.0f} MiB installed), "
+        f"{len(synth.LIGHT_PACKAGES) + len(synth.ML_SMALL)} small ones; "
+        f"repetitions: {args.repeat} (medians)\n"
+    )
+    if bench.heavy_bytes is not None:
+        w(f"heavy packages installed in the image: {mb(bench.heavy_bytes)}\n")
+    if results["mid-installed-bytes"] is not None:
+        w(f"{synth.ML_MID_BUMP} installed: {mb(results['mid-installed-bytes'])}; ")
+    if results["pool-layer-bytes"] is not None:
+        w(f"uvbuild's pool layer: {mb(results['pool-layer-bytes'])}")
+    w("\n\n" + ml_markdown(results, ML_LABELS))
+    w(
+        "\nnew bytes: uncompressed layers whose diff id the recipe's previous image lacks "
+        "(cold: vs the python image)\n"
+    )
+    print_steps(bench.measurements, out)
+    if bench.problems:
+        w("\nproblems:\n" + "".join(f"  - {p}\n" for p in bench.problems))
+    w(f"\ntotal benchmark time: {total:.0f} s\n")
+
+
+def print_steps(measurements: list[Measurement], out: Any, count: int = 3) -> None:
+    """The slowest BuildKit steps of each build of the first repetition."""
+    out.write("\nslowest build steps (first repetition):\n")
+    for m in measurements:
+        if m.repetition == 0:
+            top = "; ".join(f"{name[:60]} {sec:.1f} s" for name, sec in m.steps[:count])
+            out.write(f"  {m.recipe:<8} {m.scenario:<6} {top}\n")
+
+
 # -- --layers: single heavy layer against layer groups, torch-only bump -----------------
 
 LAYOUTS = ("single", "groups")
 LAYER_GROUPS = {"cuda": ["fake-nvidia-*"], "torch": [synth.TORCH]}
 LAYER_GOAL_SLACK = 0.05
 
+# installed bytes per distribution: its RECORD's files and the bytecode compiled for them
+# (not in RECORD: uv compiles after installing)
 INSTALLED_BY_DIST = """\
-import importlib.metadata as m, json, os, re
+import glob, importlib.metadata as m, json, os, re
 out = {}
 for d in m.distributions():
     name = re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower()
-    out[name] = sum(
-        os.path.getsize(d.locate_file(f)) for f in d.files or [] if os.path.isfile(d.locate_file(f))
-    )
+    total = 0
+    for f in d.files or []:
+        path = str(d.locate_file(f))
+        if os.path.isfile(path):
+            total += os.path.getsize(path)
+            if path.endswith(".py"):
+                head, tail = os.path.split(path)
+                pattern = os.path.join(head, "__pycache__", glob.escape(tail[:-3]) + ".*.pyc")
+                total += sum(os.path.getsize(c) for c in glob.glob(pattern))
+    out[name] = total
 print(json.dumps(out))
 """
 
 
-def installed_by_distribution(image: str) -> dict[str, int]:
-    out = docker(
-        "run", "--rm", "--network", "none", image, "/opt/venv/bin/python", "-c", INSTALLED_BY_DIST
-    )
+def installed_by_distribution(image: str, python: str = "/opt/venv/bin/python") -> dict[str, int]:
+    out = docker("run", "--rm", "--network", "none", image, python, "-c", INSTALLED_BY_DIST)
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -701,9 +964,35 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: a torch-only bump with one heavy layer against layer groups "
         "(cuda, torch); rebuild seconds and new bytes",
     )
+    parser.add_argument(
+        "--shape",
+        choices=("default", "ml"),
+        default="default",
+        help="default: a dozen tiny light packages, one light bump; ml: shaped like real ML "
+        "locks (18 mid-size light packages, 42 small), a small and a mid bump (%(default)s)",
+    )
+    parser.add_argument(
+        "--mid-scale",
+        type=float,
+        default=1.0,
+        help="--shape ml: scale the mid-size packages' sizes by this factor (%(default)s)",
+    )
+    parser.add_argument(
+        "--docker-host",
+        help="engine to run against (sets DOCKER_HOST for every docker and uvbuild call; "
+        "default: DOCKER_HOST as set, else the default engine). The benchmark prunes all "
+        "build cache of that engine: point it at a private one",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.layers and args.shape != "default":
+        parser.error("--layers has its own project; leave out --shape")
+    if args.mid_scale <= 0:
+        parser.error("--mid-scale must be positive")
+    if args.docker_host:
+        os.environ["DOCKER_HOST"] = args.docker_host
+    log(f"engine: {os.environ.get('DOCKER_HOST') or 'the default (DOCKER_HOST unset)'}")
     if args.heavy_mb * (1 << 20) < 1e9:
         log(f"note: --heavy-mb {args.heavy_mb:g} installs less than 1 GB of heavy packages")
     for image in (args.python_image, args.uv_image):
@@ -721,23 +1010,38 @@ def main(argv: list[str] | None = None) -> int:
             wheels = synth.populate_index(
                 tmp / "wheels", heavy_mb=args.heavy_mb, heavy_modules=args.heavy_modules
             )
+            ml = args.shape == "ml"
+            if ml:
+                log("writing the ML-shaped light packages")
+                wheels += synth.ml_wheels(tmp / "wheels", mid_scale=args.mid_scale)
             synth.add_to_index(index, wheels)
             config = {
                 "heavy": synth.HEAVY_PATTERNS,
                 "base-image": args.python_image,
                 "uv-image": args.uv_image,
             }
-            bench = Bench(args, tmp, index, tmp / "template")
+            scenarios = ML_SCENARIOS if ml else DEFAULT_SCENARIOS
+            bench = Bench(args, tmp, index, tmp / "template", scenarios=scenarios)
             config["base-repo"] = bench.repos["base"]
-            synth.make_project(bench.template, index.url, tool_uvbuild=config, lock_now=True)
+            synth.make_project(
+                bench.template,
+                index.url,
+                dependencies=synth.ml_dependencies() if ml else None,
+                tool_uvbuild=config,
+                lock_now=True,
+            )
             bench.run()
         total = time.monotonic() - started
-        results = bench.results()
         report_out = sys.stderr if args.json else sys.stdout
-        print_report(bench, results, total, report_out)
+        if ml:
+            results = ml_results(bench.measurements, bench.installed, synth.ML_MID_BUMP)
+            print_ml_report(bench, results, total, report_out)
+        else:
+            results = bench.results()
+            print_report(bench, results, total, report_out)
         if args.json:
             document = {
-                "schema": "uvbuild.bench-build/1",
+                "schema": "uvbuild.bench-build-ml/1" if ml else "uvbuild.bench-build/1",
                 "engine": engine_versions(),
                 "heavy-mb": args.heavy_mb,
                 "heavy-modules": args.heavy_modules,
@@ -745,7 +1049,7 @@ def main(argv: list[str] | None = None) -> int:
                 "heavy-installed-bytes": bench.heavy_bytes,
                 "repeat": args.repeat,
                 **results,
-                "goal-thresholds": GOALS,
+                "goal-thresholds": ML_GOALS if ml else GOALS,
                 "measurements": [asdict(m) for m in bench.measurements],
                 "problems": bench.problems,
                 "total-seconds": total,

@@ -118,6 +118,7 @@ def make_wheel(
     tag: str = "py3-none-any",
     requires_python: str | None = None,
     console_scripts: Mapping[str, str] | None = None,
+    compress: bool = False,
 ) -> Path:
     """Write ``<name>-<version>-<tag>.whl`` into ``dest_dir`` and return its path.
 
@@ -129,6 +130,9 @@ def make_wheel(
 
     ``console_scripts`` (``{"script-name": "module:function"}``) adds an
     ``entry_points.txt``, so installers write those scripts into the environment's bin/.
+
+    ``compress`` deflates the ``files`` entries (level 1), as real wheels are: the wheel is
+    then smaller than what it installs. The payload is always stored.
     """
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
@@ -165,12 +169,15 @@ def make_wheel(
     tmp = path.with_suffix(".whl.part")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
 
-        def put(arcname: str, data: bytes) -> None:
-            zf.writestr(_zinfo(arcname), data)
+        def put(arcname: str, data: bytes, deflate: bool = False) -> None:
+            if deflate:
+                zf.writestr(_zinfo(arcname), data, zipfile.ZIP_DEFLATED, 1)
+            else:
+                zf.writestr(_zinfo(arcname), data)
             record.append((arcname, _record_hash(data), str(len(data))))
 
         for arcname, data in entries.items():
-            put(arcname, data)
+            put(arcname, data, compress)
         if payload_bytes > 0:
             arcname = f"{mod}/_payload.bin"
             digest = hashlib.sha256()
@@ -704,6 +711,131 @@ def _many_modules(package: str, version: str, count: int) -> dict[str, str]:
         )
         files[f"{package}/_ops/op_{index:05d}.py"] = f'"""{version}"""\n\n{body}'
     return files
+
+
+#: The ML-shaped universe (:func:`ml_wheels`), for ``bench/bench_build.py --shape ml``: mid-size
+#: light packages named after the real ones they stand for, as ``(name, MB of .py source, MB
+#: of compiled-extension-like data)``. Their wheels are deflated as real wheels are, so every
+#: one stays under the 50 MB heavy threshold; each gets a light layer of its own in uvbuild.
+ML_MID = (
+    ("fake-scipy", 15, 70),
+    ("fake-transformers", 45, 2),
+    ("fake-sympy", 30, 0),
+    ("fake-pandas", 10, 45),
+    ("fake-scikit-learn", 8, 32),
+    ("fake-numpy", 4, 32),
+    ("fake-matplotlib", 6, 24),
+    ("fake-networkx", 8, 0),
+    ("fake-pillow", 1, 11),
+    ("fake-tokenizers", 0.3, 9),
+    ("fake-fonttools", 5, 4),
+    ("fake-botocore", 8, 1),
+    ("fake-jedi", 4, 1),
+    ("fake-huggingface-hub", 3, 2),
+    ("fake-aiohttp", 2, 4),
+    ("fake-pydantic-core", 0.3, 6),
+    ("fake-grpcio", 0.5, 8),
+    ("fake-kiwisolver", 0.2, 5),
+)
+ML_MID_BUMP = "fake-transformers"
+ML_MID_VERSIONS = ("4.40.0", "4.41.0")
+#: small packages (a few kB to ~100 kB each) on top of LIGHT_PACKAGES: 42 small ones in all
+ML_SMALL = tuple(f"fake-small-{i:02d}" for i in range(30))
+ML_SMALL_VERSION = "1.0.0"
+ML_PY_FILE = 24 << 10
+
+
+def _py_source(package: str, version: str, total: int, seed: str) -> dict[str, str]:
+    """About ``total`` bytes of real-looking Python in ~24 kB modules under
+    ``<package>/_sub_<n>/``: classes and functions that compile as library code does."""
+    rng = random.Random(seed)
+    files: dict[str, str] = {}
+    count = max(1, round(total / ML_PY_FILE)) if total else 0
+    for index in range(count):
+        sub = f"{package}/_sub_{index // 100:02d}"
+        if index % 100 == 0:
+            files[f"{sub}/__init__.py"] = ""
+        parts = [f'"""{package} {version}: generated module {index}."""\n\nimport math\n\n']
+        size = 0
+        n = 0
+        while size < ML_PY_FILE:
+            a, b = rng.randrange(1 << 30), rng.randrange(1, 97)
+            tag = rng.randbytes(20).hex()
+            chunk = (
+                f"class Op{index}_{n}:\n"
+                f'    """Operator {n} of module {index} ({tag})."""\n\n'
+                f"    TABLE = {[rng.randrange(1 << 16) for _ in range(6)]!r}\n\n"
+                f"    def __init__(self, scale={b}):\n"
+                f"        self.scale = scale\n"
+                f"        self.offset = {a}\n\n"
+                f"    def apply(self, values, *, clip=None):\n"
+                f"        out = []\n"
+                f"        for i, v in enumerate(values):\n"
+                f"            x = (v * self.scale + self.offset + i) % {a + 7}\n"
+                f"            if clip is not None and x > clip:\n"
+                f"                x = clip\n"
+                f"            out.append(math.sqrt(x) if x > {b} else x)\n"
+                f"        return out\n\n\n"
+                f"def op_{index}_{n}(values, scale={b}):\n"
+                f"    return Op{index}_{n}(scale).apply(values)\n\n\n"
+            )
+            parts.append(chunk)
+            size += len(chunk)
+            n += 1
+        files[f"{sub}/mod_{index:04d}.py"] = "".join(parts)
+    return files
+
+
+def ml_wheels(
+    dest_dir: str | os.PathLike[str],
+    *,
+    mid_scale: float = 1.0,
+    seed: int = 0,
+    requires_python: str | None = ">=3.9",
+) -> list[Path]:
+    """The ML-shaped light universe, to add next to :func:`populate_index`'s wheels: every
+    ML_MID package at version ``ML_MID_VERSIONS[0]`` (ML_MID_BUMP at both versions), sized
+    by ``mid_scale``, and every ML_SMALL package. The extension-like data is hex text (it
+    deflates about 2:1, as shared libraries do), in ``<module>/_native.so``."""
+    dest = Path(dest_dir)
+    wheels: list[Path] = []
+    for name, py_mb, bin_mb in ML_MID:
+        mod = module_name(name)
+        versions = ML_MID_VERSIONS if name == ML_MID_BUMP else ML_MID_VERSIONS[:1]
+        for v in versions:
+            files: dict[str, bytes | str] = dict(
+                _py_source(mod, v, int(py_mb * mid_scale * (1 << 20)), f"{seed}:{name}")
+            )
+            native = int(bin_mb * mid_scale * (1 << 20))
+            if native:
+                rng = random.Random(f"{seed}:{name}=={v}:native")
+                files[f"{mod}/_native.so"] = rng.randbytes(native // 2).hex().encode()
+            wheels.append(
+                make_wheel(
+                    dest, name, v, files=files, requires_python=requires_python, compress=True
+                )
+            )
+    for name in ML_SMALL:
+        wheels.append(
+            make_wheel(
+                dest,
+                name,
+                ML_SMALL_VERSION,
+                files=_light_files(name, ML_SMALL_VERSION),
+                requires_python=requires_python,
+            )
+        )
+    return wheels
+
+
+def ml_dependencies(*, torch_version: str = TORCH_VERSIONS[0]) -> list[str]:
+    """:func:`default_dependencies` plus every ML_MID (at ``ML_MID_VERSIONS[0]``) and
+    ML_SMALL package, pinned with ``==``."""
+    return [
+        *default_dependencies(torch_version=torch_version),
+        *(f"{name}=={ML_MID_VERSIONS[0]}" for name, _, _ in ML_MID),
+        *(f"{name}=={ML_SMALL_VERSION}" for name in ML_SMALL),
+    ]
 
 
 def add_to_index(server: IndexServer, wheels: Iterable[Path]) -> None:
