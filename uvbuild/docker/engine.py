@@ -323,6 +323,7 @@ class Engine(EngineCommands):
         from python_on_whales.exceptions import DockerException
 
         self._seen_layers.pop(ref, None)
+        process.drop_ahead(by_id_too=True)  # python-on-whales runs it, not the runner
         with contextlib.suppress(DockerException, EngineUnavailable):
             self.client.image.remove(ref, force=True)
 
