@@ -101,12 +101,12 @@ def test_a_build_drops_the_snapshots_but_not_the_answers_by_image_id(programs, t
 def test_a_change_drops_every_answer(programs):
     bin_dir, log = programs
     docker = str(bin_dir / "docker")
-    by_id = [docker, "image", "inspect", IMAGE_ID]
+    by_id = [docker, "image", "history", IMAGE_ID]
     process.start_ahead(by_id)
     wait_for(log, 1)
     process.run([docker, "image", "rm", IMAGE_ID], 30)
     process.run(by_id, 30)
-    assert runs(log)[1:] == [f"docker image rm {IMAGE_ID}", f"docker image inspect {IMAGE_ID}"]
+    assert runs(log)[1:] == [f"docker image rm {IMAGE_ID}", f"docker image history {IMAGE_ID}"]
 
 
 def test_read_only_commands_keep_the_snapshots(programs):
@@ -120,13 +120,25 @@ def test_read_only_commands_keep_the_snapshots(programs):
     assert runs(log)[1:] == ["docker buildx inspect"]
 
 
+def test_what_an_image_id_fixes():
+    docker = "/usr/bin/docker"
+    layers = [docker, "image", "inspect", "--format", "{{json .RootFS.Layers}}", IMAGE_ID]
+    assert process.by_image_id(layers)
+    assert process.by_image_id([docker, "image", "history", "--no-trunc", IMAGE_ID])
+    # its tags move: a snapshot
+    assert not process.by_image_id([docker, "image", "inspect", "--format", "{{json .}}", IMAGE_ID])
+    assert not process.by_image_id([docker, "image", "inspect", IMAGE_ID])
+    assert not process.by_image_id([*layers[:5], "app:dev"])
+    assert not process.by_image_id([*layers, "app:dev"])
+
+
 def test_a_failed_answer_about_an_image_id_is_asked_again(programs):
     """(the image may exist by now: a build made it)"""
     bin_dir, log = programs
     docker = str(bin_dir / "docker")
     assert not process.by_image_id([docker, "image", "inspect", IMAGE_ID, "app:dev"])
     # the script fails on "missing" (here the --format value, not an image)
-    failing = [docker, "image", "inspect", "--format", "missing", IMAGE_ID]
+    failing = [docker, "image", "history", "--format", "missing", IMAGE_ID]
     assert process.by_image_id(failing)
     process.start_ahead(failing)
     wait_for(log, 1)

@@ -9,8 +9,8 @@ directory and arguments, output flags aside) asked last time from
 ``~/.cache/uvbuild/prefetch.json`` and starts those commands at once; the runner
 (``uvbuild.docker.process``) hands an answer over when the run asks exactly that command
 (arguments and directory) again, and only while it is still right (see the rules there:
-a snapshot is taken before any build or change, an answer about an image id holds across
-builds). What was not asked is stopped; ``end`` keeps what the run asked for next time.
+a snapshot is taken before any build or change, an answer about what an image id fixes
+holds across builds). What was not asked is stopped; ``end`` keeps what the run asked for next time.
 So output, errors and exit codes are those of a run that asked the same commands a little
 later, and a record that does not fit costs only the processes it started.
 

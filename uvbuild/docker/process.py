@@ -203,9 +203,9 @@ def start(
 # such an answer when asked exactly that command (arguments and directory) again. An answer
 # about what a name points to (a tag, a lock) is a snapshot, taken once and only before
 # anything that could change it: every build or push (``stream``) first drops the snapshots
-# not taken. A successful answer about an image by its id (``sha256:...``: its content)
-# holds across builds. Every other command that is not read-only (``READ_ONLY``: a tag, a
-# removal) drops all of them.
+# not taken. A successful answer about what an image id fixes (``by_image_id``: its layers
+# and history, not its tags) holds across builds. Every other command that is not
+# read-only (``READ_ONLY``: a tag, a removal) drops all of them.
 
 # Verbs whose answer may be started ahead, by program name.
 AHEAD: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -231,6 +231,8 @@ READ_ONLY: dict[str, tuple[tuple[str, ...], ...]] = {
     "uv": AHEAD["uv"],
 }
 _IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
+# `image inspect` formats that read only what the image id fixes (its layers).
+CONTENT_FORMATS = frozenset(("{{json .RootFS.Layers}}",))
 
 _Key = tuple[tuple[str, ...], str | None]
 _ahead: dict[_Key, _Child] = {}
@@ -251,16 +253,20 @@ def may_start_ahead(command: Sequence[str]) -> bool:
 
 
 def by_image_id(command: Sequence[str]) -> bool:
-    """Whether ``command`` asks the engine about images by their ids only (its answer
-    is that of the images' content, which no tag moves)."""
+    """Whether ``command`` asks the engine only what an image id fixes: ``image history``
+    of ids (each step's command and size; CreatedSince is a time relative to now), or an
+    ``image inspect`` of ids whose format reads only their layers (``CONTENT_FORMATS``; an
+    image's tags, say, move)."""
     if not (_verb(command, AHEAD) and os.path.basename(command[0]) == "docker"):
         return False
-    refs, args = [], iter(command[3:])
+    refs, formats, args = [], [], iter(command[3:])
     for arg in args:
         if arg in ("--format", "-f"):
-            next(args, None)
+            formats.append(next(args, ""))
         elif not arg.startswith("-"):
             refs.append(arg)
+    if command[2] == "inspect" and not (formats and set(formats) <= CONTENT_FORMATS):
+        return False
     return bool(refs) and all(_IMAGE_ID.fullmatch(ref) for ref in refs)
 
 
