@@ -190,7 +190,8 @@ def start(
     def wait() -> subprocess.CompletedProcess[str]:
         done = child.wait(timeout)
         if ahead is not None and done.returncode != 0 and by_image_id(command):
-            return _Child(command, cwd).wait(timeout)  # the image may exist by now
+            with contextlib.suppress(OSError):  # (then its answer stands)
+                return _Child(command, cwd).wait(timeout)  # the image may exist by now
         return done
 
     return wait
