@@ -408,3 +408,15 @@ def test_a_pipe_makes_no_rich_console_for_messages(capsys):
     terminal.info("an emoji code :smile: goes through rich, as before")
     assert terminal._err is not None
     assert "an emoji code" in capsys.readouterr().err
+
+
+def test_rich_is_imported_during_a_build_only_for_a_closing_table(capsys):
+    terminal = Terminal()
+    with terminal.build_view("plain"):
+        assert terminal._warming is None  # --json, --dry-run: no table, nothing imported
+    terminal.table_ahead()
+    with terminal.build_view("plain"):
+        assert terminal._warming is not None
+    terminal.build_summary(FakeResult())
+    assert not terminal._warming.is_alive()
+    assert "app:dev" in capsys.readouterr().out

@@ -114,6 +114,12 @@ class Terminal:
         self._task: TaskID | None = None
         self._direct = False  # a child draws on the terminal itself (see build_view)
         self._warming: threading.Thread | None = None
+        self._table_ahead = False
+
+    def table_ahead(self) -> None:
+        """A table (the build summary) will close the run: rich is imported while the
+        builds run (``build_view``), not after them."""
+        self._table_ahead = True
 
     @property
     def err(self) -> Console:
@@ -182,7 +188,7 @@ class Terminal:
         draws BuildKit's compact TTY view there, with uvbuild's live line paused), else
         None: the output comes through ``stream`` as plain lines."""
         fd = _stderr_fd()
-        if not self.quiet and self._warming is None:
+        if self._table_ahead and not self.quiet and self._warming is None:
             # the closing table's rich, imported while buildx builds
             self._warming = threading.Thread(target=_warm_rich, daemon=True)
             self._warming.start()
