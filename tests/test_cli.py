@@ -991,9 +991,21 @@ def test_build_runs_on_the_injected_engine(capsys):
 
 
 def test_import_loads_no_docker_client():
-    code = "import sys, uvbuild.cli; print('python_on_whales' in sys.modules)"
+    code = "import sys, uvbuild.cli.commands; print('python_on_whales' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_the_entry_point_starts_the_prefetch_before_the_heavy_imports():
+    """``uvbuild.cli`` (the console script's module) imports no click, rich or planner:
+    main() starts the answers of the last same invocation first (uvbuild.docker.prefetch)."""
+    code = (
+        "import sys, uvbuild.cli; "
+        "print(sorted(m for m in ('click', 'rich', 'uvbuild.planner') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.stdout.strip() == "[]", proc.stderr
+    assert cli.cli.name == "cli" and cli.App is not None  # named lazily
 
 
 def test_debug_after_the_flag_that_fails(tmp_path):

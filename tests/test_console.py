@@ -368,3 +368,55 @@ def test_plan_is_readable_at_80_and_120_columns_and_in_a_pipe(name, width, monke
         assert "\x1b" not in text
     if width == 120 and name == "karpathy__nanochat":  # one source: the full table fits
         assert "source" in lines[2] and "https://pypi.org/simple" in lines[4]
+
+
+def test_messages_on_a_pipe_are_what_rich_prints(capsys):
+    """A message line on a pipe is written without rich when rich would print its text
+    unchanged (_plain_line); random texts of markup-like characters print as rich does."""
+    import random
+
+    from rich.markup import escape
+
+    from uvbuild import console
+
+    rng = random.Random(12)
+    alphabet = [*"ab [ ]/\\:#@=-_.x\n", "[bold]", "[/]", "中", ":smile:", "\t", "é"]
+    alphabet += ["\x1b[31m", "\r"]
+    taken = 0
+    for _ in range(1500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        for prefix in ("", "[bold cyan]==>[/] ", "[yellow]warning:[/] ", "[bold red]error:[/] "):
+            line = console._plain_line(text)
+            if line is None:
+                continue
+            taken += 1
+            buffer = io.StringIO()
+            rich = Console(file=buffer, highlight=False, emoji=False, soft_wrap=True)
+            console._show(rich, prefix + escape(text))
+            assert console._MARKUP_TAG.sub("", prefix) + line + "\n" == buffer.getvalue()
+    assert taken > 1000
+
+
+def test_a_pipe_makes_no_rich_console_for_messages(capsys):
+    terminal = Terminal(verbose=True)
+    everything(terminal)
+    with terminal.progress():
+        terminal.step("still plain")
+    assert terminal._err is None and terminal._out is None
+    err = capsys.readouterr().err
+    assert "==> still plain" in err and "error: it broke" in err
+    terminal.info("an emoji code :smile: goes through rich, as before")
+    assert terminal._err is not None
+    assert "an emoji code" in capsys.readouterr().err
+
+
+def test_rich_is_imported_during_a_build_only_for_a_closing_table(capsys):
+    terminal = Terminal()
+    with terminal.build_view("plain"):
+        assert terminal._warming is None  # --json, --dry-run: no table, nothing imported
+    terminal.table_ahead()
+    with terminal.build_view("plain"):
+        assert terminal._warming is not None
+    terminal.build_summary(FakeResult())
+    assert not terminal._warming.is_alive()
+    assert "app:dev" in capsys.readouterr().out

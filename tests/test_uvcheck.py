@@ -168,3 +168,90 @@ def test_a_uv_that_does_not_answer_is_unchecked(tmp_path, monkeypatch):
 def test_a_uv_that_cannot_start_is_unchecked(tmp_path):
     verdict = check_lock(tmp_path, str(tmp_path / "no-such-uv"))
     assert verdict.status == "unchecked" and verdict.detail.startswith("cannot run uv (")
+
+
+# -- fresh verdicts kept between runs ------------------------------------------------------
+
+LOCK = 'version = 1\n\n[[package]]\nname = "x"\nsource = { editable = "." }\n'
+
+
+@pytest.fixture
+def counted(tmp_path, monkeypatch):
+    """A project with a uv.lock, and a fake uv that logs each run and exits with the
+    code in ``code``; ``(project, uv, runs)``, ``runs()`` counting uv's runs so far."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(PYPROJECT.format(deps=""))
+    (project / "uv.lock").write_text(LOCK)
+    log, code = tmp_path / "uv.log", tmp_path / "code"
+    code.write_text("0")
+    uv = fake_uv(
+        tmp_path,
+        f'echo run >> {log}; c=$(cat {code}); [ "$c" = 0 ] || '
+        "echo 'error: The lockfile needs to be updated' >&2; exit $c",
+    )
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    def runs() -> int:
+        return len(log.read_text().splitlines()) if log.exists() else 0
+
+    return project, uv, runs, code
+
+
+def test_a_fresh_verdict_is_kept_while_its_inputs_are_the_same(counted):
+    project, uv, runs, _code = counted
+    assert check_lock(project, uv).status == "fresh"
+    assert check_lock(project, uv).status == "fresh"
+    assert runs() == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["pyproject", "lock", "uv.toml", "python-version", "env", "parent"],
+)
+def test_a_change_to_what_uv_reads_asks_uv_again(counted, monkeypatch, change):
+    project, uv, runs, _code = counted
+    check_lock(project, uv)
+    if change == "pyproject":
+        (project / "pyproject.toml").write_text(PYPROJECT.format(deps='"y"'))
+    elif change == "lock":
+        (project / "uv.lock").write_text(LOCK + "\n")
+    elif change == "uv.toml":
+        (project / "uv.toml").write_text('index-url = "http://127.0.0.1:1/simple"\n')
+    elif change == "python-version":
+        (project / ".python-version").write_text("3.12\n")
+    elif change == "env":
+        monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:1/simple")
+    else:  # a workspace above the project
+        (project.parent / "pyproject.toml").write_text("[tool.uv.workspace]\n")
+    check_lock(project, uv)
+    assert runs() == 2
+
+
+def test_only_fresh_verdicts_are_kept(counted):
+    project, uv, runs, code = counted
+    code.write_text("1")
+    assert check_lock(project, uv).status == "stale"
+    assert check_lock(project, uv).status == "stale"
+    assert runs() == 2
+
+
+def test_a_path_source_uv_would_build_is_always_asked(counted):
+    project, uv, runs, _code = counted
+    member = project / "member"
+    member.mkdir()
+    (member / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+    (project / "uv.lock").write_text(LOCK + 'source = { directory = "member" }\n')
+    assert uvcheck.fingerprint(project, uv, os.environ) is None
+    check_lock(project, uv)
+    check_lock(project, uv)
+    assert runs() == 2
+
+
+def test_a_kept_verdict_lasts_a_day_at_most(tmp_path):
+    now = [1000.0]
+    cache = uvcheck.VerdictCache(tmp_path, clock=lambda: now[0])
+    cache.keep("key")
+    assert cache.fresh("key") and not cache.fresh("other")
+    now[0] += uvcheck.TTL_SECONDS
+    assert not cache.fresh("key")

@@ -4,31 +4,33 @@ On a TTY rich draws colour, tables and a live line for the step in progress (wit
 elapsed time) while the build output scrolls above it. When stderr is not a TTY (Makefile,
 CI) every line is plain text without control characters. NO_COLOR (or ``--no-color``)
 turns colour off; ``-q`` leaves only results on stdout and errors on stderr.
+
+rich is imported when first needed: a message line on a pipe is written as the plain text
+rich would print (``_plain_line``), so a build on a pipe imports rich only for its closing
+table, and imports it while buildx builds (``build_view``).
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import os
 import re
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
-
-from rich.console import Console
-from rich.markup import escape
-from rich.measure import Measurement
-from rich.text import Text
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from uvbuild.core import render
 from uvbuild.core.model import BuildPlan, HeavyChoice, LayerGroup
 from uvbuild.core.units import format_size, size_total
 from uvbuild.flow.result import BuildResult
 
-if TYPE_CHECKING:  # rich's progress and table: imported where used (a no-op build on a
-    # pipe draws no live line, and `-q` prints no table)
+if TYPE_CHECKING:  # rich: imported where used (a no-op build on a pipe draws no live
+    # line and prints its messages as plain text, and `-q` prints no table)
+    from rich.console import Console
     from rich.progress import Progress, TaskID
     from rich.table import Table
 
@@ -39,6 +41,50 @@ _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1
 def plain(text: str) -> str:
     """``text`` without escape sequences or control characters (tab and newline stay)."""
     return _CONTROL.sub("", text)
+
+
+def escape(markup: str) -> str:
+    """rich's ``escape``: ``markup`` as literal text in rich markup."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(markup)
+
+
+# What rich would change in a message line beyond stripping its markup: tabs (expanded by
+# cell width), backslashes (its escaping keeps a trailing one doubled) and `:name:` (an
+# emoji code). A line with none of them prints on a pipe as its text, unchanged.
+_RICH_SPECIAL = re.compile(r"[\t\\]|:\S*:")
+
+
+def _is_pipe(file: IO[str]) -> bool:
+    """Whether rich's Console would treat ``file`` as no terminal, for sure: no variable
+    that forces it either way, not IDLE or Jupyter, and ``isatty()`` False. When unsure,
+    False (rich is asked)."""
+    environ = os.environ
+    if "TTY_COMPATIBLE" in environ or "FORCE_COLOR" in environ:
+        return False
+    if hasattr(builtins, "get_ipython") or getattr(sys.stdin, "__module__", "").startswith(
+        "idlelib"
+    ):
+        return False
+    isatty = getattr(file, "isatty", None)
+    try:
+        return isatty is not None and not isatty()
+    except ValueError:
+        return False
+
+
+def _plain_line(text: str) -> str | None:
+    """The line rich prints on a pipe for the markup ``escape(text)`` (after a plain
+    prefix), when that is ``text`` itself; None when rich must say."""
+    return None if _RICH_SPECIAL.search(text) else plain(text)
+
+
+def _warm_rich() -> None:
+    """Import what the closing table needs."""
+    with contextlib.suppress(Exception):
+        import rich.console
+        import rich.table  # noqa: F401
 
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
@@ -62,21 +108,58 @@ class Terminal:
         self.quiet = quiet
         self.verbose = verbose
         self.color = not no_color
-        self.err = Console(
-            stderr=True, highlight=False, emoji=False, no_color=no_color, soft_wrap=True
-        )
-        self.out = Console(highlight=False, emoji=False, no_color=no_color, soft_wrap=True)
+        self._err: Console | None = None
+        self._out: Console | None = None
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._direct = False  # a child draws on the terminal itself (see build_view)
+        self._warming: threading.Thread | None = None
+        self._table_ahead = False
 
-    def _say(self, markup: str, style: str | None = None) -> None:
-        _show(self.err, markup, style)
+    def table_ahead(self) -> None:
+        """A table (the build summary) will close the run: rich is imported while the
+        builds run (``build_view``), not after them."""
+        self._table_ahead = True
+
+    @property
+    def err(self) -> Console:
+        """The Console of messages (stderr), made when first needed."""
+        if self._err is None:
+            self._err = _console(stderr=True, no_color=not self.color)
+        return self._err
+
+    @err.setter
+    def err(self, console: Console) -> None:
+        self._err = console
+
+    @property
+    def out(self) -> Console:
+        """The Console of results (stdout), made when first needed."""
+        if self._out is None:
+            self._out = _console(stderr=False, no_color=not self.color)
+        return self._out
+
+    @out.setter
+    def out(self, console: Console) -> None:
+        self._out = console
+
+    def _say(self, prefix: str, text: str, style: str | None = None) -> None:
+        """A message: ``prefix`` (markup whose text is plain) and ``text`` (any text)."""
+        if self._err is None and self._progress is None and _is_pipe(sys.stderr):
+            line = _plain_line(text)
+            if line is not None:
+                sys.stderr.write(_MARKUP_TAG.sub("", prefix) + line + "\n")
+                sys.stderr.flush()
+                return
+        _show(self.err, prefix + escape(text), style)
 
     @contextlib.contextmanager
     def progress(self) -> Iterator[None]:
         """While open, on a TTY, a live line shows the current step and its elapsed time."""
-        if not self.err.is_terminal or self.quiet or self.err.is_dumb_terminal:
+        if self.quiet or (self._err is None and _is_pipe(sys.stderr)):
+            yield
+            return
+        if not self.err.is_terminal or self.err.is_dumb_terminal:
             yield
             return
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -105,12 +188,16 @@ class Terminal:
         draws BuildKit's compact TTY view there, with uvbuild's live line paused), else
         None: the output comes through ``stream`` as plain lines."""
         fd = _stderr_fd()
+        if self._table_ahead and not self.quiet and self._warming is None:
+            # the closing table's rich, imported while buildx builds
+            self._warming = threading.Thread(target=_warm_rich, daemon=True)
+            self._warming.start()
         if (
             progress not in ("auto", "tty")
             or fd is None
             or self.quiet
-            or self.err.is_dumb_terminal
             or not os.isatty(fd)
+            or self.err.is_dumb_terminal
         ):
             yield None
             return
@@ -128,11 +215,11 @@ class Terminal:
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            self._say(escape(message))
+            self._say("", message)
 
     def detail(self, message: str) -> None:
         if self.verbose and not self.quiet:
-            self._say(escape(message), style="dim")
+            self._say("", message, style="dim")
 
     def command(self, line: str) -> None:
         """A docker command uvbuild runs (``-v``)."""
@@ -141,7 +228,7 @@ class Terminal:
     def step(self, message: str) -> None:
         if self.quiet:
             return
-        self._say(f"[bold cyan]==>[/] {escape(message)}")
+        self._say("[bold cyan]==>[/] ", message)
         self.activity(message)
 
     def activity(self, message: str) -> None:
@@ -153,10 +240,10 @@ class Terminal:
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self._say(f"[yellow]warning:[/] {escape(message)}")
+            self._say("[yellow]warning:[/] ", message)
 
     def error(self, message: str) -> None:
-        self._say(f"[bold red]error:[/] {escape(message)}")
+        self._say("[bold red]error:[/] ", message)
 
     def result(self, text: str) -> None:
         """Machine output on stdout, never styled or wrapped."""
@@ -171,10 +258,13 @@ class Terminal:
         if self.quiet or self._direct:  # direct: buildx has already drawn it
             return
         if self._progress is not None:
+            from rich.text import Text
+
             # Printed above the live line; a coloured TTY keeps the tool's own colours.
             self.err.print(Text.from_ansi(line) if self.color else Text(plain(line)))
             return
-        text = line if self.err.is_terminal and self.color else plain(line)
+        terminal = not _is_pipe(sys.stderr) and self.err.is_terminal
+        text = line if terminal and self.color else plain(line)
         sys.stderr.write(text + "\n")
         sys.stderr.flush()
 
@@ -215,6 +305,8 @@ class Terminal:
         columns, or COLUMNS); narrower, the source column goes (the most common source is
         printed once below the table, another one in the row's ``why``) and ``why`` wraps;
         narrower still, one line per package. Names, versions and sizes are never cut."""
+        from rich.measure import Measurement
+
         width = self.out.width
         table = _package_table(title, rows, heavy, None)
         natural = Measurement.get(self.out, self.out.options.update_width(10**6), table)
@@ -303,6 +395,8 @@ class Terminal:
             if ref:
                 self.result(ref)
             return
+        if self._warming is not None:
+            self._warming.join()
         from rich.table import Table
 
         table = Table(title="image layers")
@@ -459,9 +553,21 @@ def layer_names(plan: BuildPlan, layers: Sequence[tuple[str, bool]]) -> list[str
     return names
 
 
+def _console(*, stderr: bool, no_color: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, emoji=False, no_color=no_color, soft_wrap=True)
+
+
+# A tag of rich markup (uvbuild's own prefixes: ``[bold cyan]``, ``[/]``).
+_MARKUP_TAG = re.compile(r"\[[a-z#/@][^\[]*?\]")
+
+
 def _show(console: Console, markup: str, style: str | None = None) -> None:
     """Print ``markup`` styled on a terminal; on a pipe, where no style would reach anyway,
     as plain text, so no control character does either."""
+    from rich.text import Text
+
     if console.is_terminal:
         console.print(markup, style=style)
     else:

@@ -17,10 +17,15 @@ import errno
 import fcntl
 import json
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+
+def _hostname() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it (without importing
+    socket on every build's path)."""
+    return os.uname().nodename
 
 
 def lock_dir(cache_dir: Path) -> Path:
@@ -36,7 +41,7 @@ def _holder(path: Path) -> str:
     host = info.get("host")
     since = info.get("since")
     parts = [f"pid {pid}" if pid else "another uvbuild run"]
-    if host and host != socket.gethostname():
+    if host and host != _hostname():
         parts.append(f"on {host}")
     if since:
         parts.append(f"since {time.strftime('%H:%M:%S', time.localtime(since))}")
@@ -74,7 +79,7 @@ def _open(cache_dir: Path, name: str) -> tuple[int, Path]:
 
 
 def _sign(fd: int) -> None:
-    record = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+    record = {"pid": os.getpid(), "host": _hostname(), "since": time.time()}
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(record).encode(), 0)
 

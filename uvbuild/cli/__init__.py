@@ -3,6 +3,11 @@
 ``main()`` is the one place where UvbuildError becomes a red line and an exit code; the
 commands are in ``commands``, their options (read from the settings tables) in ``options``,
 the per-invocation state (terminal, ``--debug``, engine factory) in ``app``.
+
+This module imports nothing heavy itself: ``main()`` first starts the answers the same
+invocation asked last time (``uvbuild.docker.prefetch``), so they run while click, rich and
+the planner are imported. ``cli``, ``App``, ``EngineFactory`` and ``docker_engine`` are
+imported when first named.
 """
 
 from __future__ import annotations
@@ -10,31 +15,56 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
-
-from uvbuild.cli.app import App, EngineFactory, docker_engine
-from uvbuild.cli.commands import cli
+from uvbuild.docker import prefetch
 from uvbuild.errors import ConfigError, Interrupted, UvbuildError
 
-__all__ = ["App", "EngineFactory", "cli", "main"]
+if TYPE_CHECKING:
+    from uvbuild.cli.app import App, EngineFactory, docker_engine
+    from uvbuild.cli.commands import cli
+
+__all__ = ["App", "EngineFactory", "cli", "docker_engine", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("App", "EngineFactory", "docker_engine"):
+        from uvbuild.cli import app
+
+        return getattr(app, name)
+    if name == "cli":
+        from uvbuild.cli.commands import cli
+
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _on_signal(signum: int, _frame: Any) -> None:
     raise Interrupted(f"interrupted by {signal.Signals(signum).name}", signum)
 
 
-def main(
-    argv: Sequence[str] | None = None, *, engine_factory: EngineFactory = docker_engine
-) -> None:
+def main(argv: Sequence[str] | None = None, *, engine_factory: EngineFactory | None = None) -> None:
     """Entry point: run the CLI and turn every known error into one line and its exit code.
-    ``engine_factory`` makes the engine of the commands that talk to Docker (tests pass a
-    fake)."""
+    ``engine_factory`` makes the engine of the commands that talk to Docker (default: the
+    real one; tests pass a fake)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    ahead = prefetch.begin(args)
+    try:
+        _main(args, engine_factory)
+    finally:
+        if ahead is not None:
+            ahead.end()
+
+
+def _main(args: list[str], engine_factory: EngineFactory | None) -> None:
+    import click
+
+    from uvbuild.cli.app import App, docker_engine
+    from uvbuild.cli.commands import cli
+
     # Made before click parses: `--debug` (before or after the subcommand) is set on it by
     # an eager callback, so errors raised while the other options are read see it too.
-    app = App(engine_factory)
+    app = App(engine_factory or docker_engine)
     # SIGINT too gets a handler: a shell may start uvbuild with SIGINT ignored (a
     # background job), and an interrupt must still stop the build child it forwards to.
     previous = {

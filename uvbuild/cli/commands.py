@@ -306,6 +306,8 @@ def build(app: App, as_json: bool, **kwargs: Any) -> None:
                 terminal.result(line)
         return
     flow = BuildFlow(the_plan, options, engine, terminal)
+    if not as_json and not options.dry_run:
+        terminal.table_ahead()
     with terminal.progress():
         result = flow.run()
     if as_json:

@@ -45,6 +45,7 @@ from uvbuild.docker.facts import (
     parse_history,
     text_tail,
 )
+from uvbuild.docker.layers import LayerCache
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable
 
@@ -99,6 +100,8 @@ class Engine(EngineCommands):
         self._client: DockerClient | None = None
         # where check() keeps the builder's answer between runs (see builders.py); None: not
         self._cache = BuilderCache(cache_dir) if cache_dir is not None else None
+        # the layers of image ids asked before (see layers.py); None: not kept
+        self._layer_cache = LayerCache(cache_dir) if cache_dir is not None else None
         self._cached: tuple[str, BuilderInfo] | None = None  # (key, answer) this run took
         self._log = log or (lambda _line: None)
         self._trace = trace
@@ -299,7 +302,18 @@ class Engine(EngineCommands):
 
     def image_layers(self, ref: str) -> list[Layer]:
         """Layers, oldest first, with the history step and size that made each
-        (see ``pair_layers``): the inspect and the history run side by side."""
+        (see ``pair_layers``): the inspect and the history run side by side. An image id
+        whose layers were read before is answered from the cache dir (``layers.py``)."""
+        kept = self._layer_cache.get(ref) if self._layer_cache is not None else None
+        if kept is not None:
+            self._log(f"the layers of {ref[:19]}, as docker answered before")
+            return kept
+        layers = self._read_layers(ref)
+        if self._layer_cache is not None:
+            self._layer_cache.put(ref, layers)
+        return layers
+
+    def _read_layers(self, ref: str) -> list[Layer]:
         args = ["image", "history", "--human=false", "--no-trunc", "--format", "{{json .}}", ref]
         if self._trace is not None:
             self._trace(f"$ {shlex.join([*self.docker_cmd, *args])}")
@@ -323,6 +337,7 @@ class Engine(EngineCommands):
         from python_on_whales.exceptions import DockerException
 
         self._seen_layers.pop(ref, None)
+        process.drop_ahead(by_id_too=True)  # python-on-whales runs it, not the runner
         with contextlib.suppress(DockerException, EngineUnavailable):
             self.client.image.remove(ref, force=True)
 

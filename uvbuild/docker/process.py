@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import termios
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -144,7 +145,13 @@ def run(
     """A short command with its output captured (``stdin``: the text it reads, else
     nothing); a command that does not finish within ``timeout`` seconds is killed and
     reported with exit code TIMED_OUT. A program that cannot be started raises OSError (the
-    caller knows which fix to name)."""
+    caller knows which fix to name). The same command started ahead (``start_ahead``)
+    gives its answer instead."""
+    ahead = _take(command, cwd) if stdin is None else None
+    if ahead is not None:
+        done = ahead.wait(timeout)
+        if done.returncode == 0 or not by_image_id(command):
+            return done  # (an image asked by id may exist by now: asked again)
     try:
         return subprocess.run(
             list(command),
@@ -162,33 +169,194 @@ def run(
         )
 
 
+class _Child:
+    """A short command started with its output captured, waited for later."""
+
+    def __init__(self, command: Sequence[str], cwd: str | Path | None) -> None:
+        self.command = list(command)
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def wait(self, timeout: float | None) -> subprocess.CompletedProcess[str]:
+        """Its answer; killed after ``timeout`` seconds (exit code TIMED_OUT)."""
+        try:
+            stdout, stderr = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return subprocess.CompletedProcess(
+                self.command, TIMED_OUT, "", f"no answer within {timeout:.0f} s"
+            )
+        return subprocess.CompletedProcess(self.command, self.process.returncode, stdout, stderr)
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        with contextlib.suppress(OSError, ValueError):
+            self.process.communicate()
+
+
 def start(
     command: Sequence[str], timeout: float, cwd: str | Path | None = None
 ) -> Callable[[], subprocess.CompletedProcess[str]]:
     """Start a short command now and return a function that waits for it (at most
     ``timeout`` seconds, then it is killed: exit code TIMED_OUT), so the caller can work
-    meanwhile. A program that cannot be started raises OSError here."""
-    process = subprocess.Popen(
-        list(command),
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
+    meanwhile. A program that cannot be started raises OSError here. The same command
+    started ahead (``start_ahead``) is taken instead."""
+    ahead = _take(command, cwd)
+    child = ahead or _Child(command, cwd)
 
     def wait() -> subprocess.CompletedProcess[str]:
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            return subprocess.CompletedProcess(
-                list(command), TIMED_OUT, "", f"no answer within {timeout:.0f} s"
-            )
-        return subprocess.CompletedProcess(list(command), process.returncode, stdout, stderr)
+        done = child.wait(timeout)
+        if ahead is not None and done.returncode != 0 and by_image_id(command):
+            with contextlib.suppress(OSError):  # (then its answer stands)
+                return _Child(command, cwd).wait(timeout)  # the image may exist by now
+        return done
 
     return wait
+
+
+# -- answers started ahead ---------------------------------------------------------------
+#
+# uvbuild.docker.prefetch starts, before uvbuild's own modules are imported, the read-only
+# commands (``AHEAD``) that the same invocation ran last time; ``run`` and ``start`` take
+# such an answer when asked exactly that command (arguments and directory) again. An answer
+# about what a name points to (a tag, a lock) is a snapshot, taken once and only before
+# anything that could change it: every build or push (``stream``) first drops the snapshots
+# not taken. A successful answer about what an image id fixes (``by_image_id``: its layers
+# and history, not its tags) holds across builds. Every other command that is not
+# read-only (``READ_ONLY``: a tag, a removal) drops all of them.
+
+# Verbs whose answer may be started ahead, by program name.
+AHEAD: dict[str, tuple[tuple[str, ...], ...]] = {
+    "docker": (("image", "inspect"), ("image", "history")),
+    "uv": (("lock", "--check"),),
+}
+# Verbs that change nothing a snapshot answers (the other commands drop the snapshots).
+READ_ONLY: dict[str, tuple[tuple[str, ...], ...]] = {
+    "docker": (
+        *AHEAD["docker"],
+        ("image", "ls"),
+        ("buildx", "inspect"),
+        ("buildx", "ls"),
+        ("buildx", "version"),
+        ("buildx", "du"),
+        ("buildx", "imagetools", "inspect"),
+        ("context", "inspect"),
+        ("version",),
+        ("info",),
+        ("ps",),
+        ("--version",),
+    ),
+    "uv": AHEAD["uv"],
+}
+_IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
+# `image inspect` formats that read only what the image id fixes (its layers).
+CONTENT_FORMATS = frozenset(("{{json .RootFS.Layers}}",))
+
+_Key = tuple[tuple[str, ...], str | None]
+_ahead: dict[_Key, _Child] = {}
+_asked: list[_Key] | None = None  # the commands of AHEAD run so far (None: not recorded)
+_lock = threading.Lock()
+
+
+def _verb(command: Sequence[str], table: dict[str, tuple[tuple[str, ...], ...]]) -> bool:
+    if not command:
+        return False
+    verbs = table.get(os.path.basename(command[0]), ())
+    return any(tuple(command[1 : 1 + len(verb)]) == verb for verb in verbs)
+
+
+def may_start_ahead(command: Sequence[str]) -> bool:
+    """Whether ``command`` is a verb whose answer may be started ahead (``AHEAD``)."""
+    return _verb(command, AHEAD)
+
+
+def by_image_id(command: Sequence[str]) -> bool:
+    """Whether ``command`` asks the engine only what an image id fixes: ``image history``
+    of ids (each step's command and size; CreatedSince is a time relative to now), or an
+    ``image inspect`` of ids whose format reads only their layers (``CONTENT_FORMATS``; an
+    image's tags, say, move)."""
+    if not (_verb(command, AHEAD) and os.path.basename(command[0]) == "docker"):
+        return False
+    refs, formats, args = [], [], iter(command[3:])
+    for arg in args:
+        if arg in ("--format", "-f"):
+            formats.append(next(args, ""))
+        elif not arg.startswith("-"):
+            refs.append(arg)
+    if command[2] == "inspect" and not (formats and set(formats) <= CONTENT_FORMATS):
+        return False
+    return bool(refs) and all(_IMAGE_ID.fullmatch(ref) for ref in refs)
+
+
+def _key(command: Sequence[str], cwd: str | Path | None) -> _Key:
+    return tuple(command), None if cwd is None else str(cwd)
+
+
+def start_ahead(command: Sequence[str], cwd: str | Path | None = None) -> bool:
+    """Start ``command`` (one of ``AHEAD``) now, for ``run`` or ``start`` to take later;
+    False when it is not such a command or cannot be started."""
+    if not may_start_ahead(command):
+        return False
+    key = _key(command, cwd)
+    with _lock:
+        if key in _ahead:
+            return True
+        try:
+            _ahead[key] = _Child(command, cwd)
+        except (OSError, ValueError):
+            return False
+    return True
+
+
+def record_asked() -> None:
+    """From now on, remember the commands of ``AHEAD`` run (``stop_ahead`` returns them)."""
+    global _asked
+    with _lock:
+        _asked = []
+
+
+def _take(command: Sequence[str], cwd: str | Path | None) -> _Child | None:
+    """The answer started ahead for ``command``, if any; otherwise, a command that is not
+    read-only drops the snapshots not taken yet."""
+    key = _key(command, cwd)
+    with _lock:
+        if _asked is not None and may_start_ahead(command) and key not in _asked:
+            _asked.append(key)
+        child = _ahead.pop(key, None)
+    if child is None and not _verb(command, READ_ONLY):
+        drop_ahead(by_id_too=True)  # a tag, a removal...: nothing started ahead holds
+    return child
+
+
+def drop_ahead(*, by_id_too: bool = False) -> None:
+    """Stop the answers started ahead that a change could make wrong: something is about
+    to change the engine. A build (or a push) moves tags, not the content of an image id;
+    ``by_id_too``: a command that may remove images."""
+    with _lock:
+        dropped = [key for key in _ahead if by_id_too or not by_image_id(key[0])]
+        children = [_ahead.pop(key) for key in dropped]
+    for child in children:
+        child.stop()
+
+
+def stop_ahead() -> list[tuple[list[str], str | None]]:
+    """Stop every answer started ahead and not taken; the commands of ``AHEAD`` run since
+    ``record_asked`` (with their directories), and recording ends."""
+    global _asked
+    with _lock:
+        children = list(_ahead.values())
+        _ahead.clear()
+        asked, _asked = _asked or [], None
+    for child in children:
+        child.stop()
+    return [(list(command), cwd) for command, cwd in asked]
 
 
 def stream(
@@ -207,6 +375,7 @@ def stream(
     of that TTY's size instead of a pipe, so buildx draws its own TTY view; its bytes are
     copied to ``terminal`` unchanged, and ``on_line`` gets a plain copy of each line
     (escape sequences removed) for the failure message and scans."""
+    drop_ahead()  # a build or a push moves tags
     master = slave = None
     if terminal is not None:
         master, slave = pseudo_terminal(terminal)

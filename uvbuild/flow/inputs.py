@@ -3,13 +3,13 @@ generated one, uvbuild's cache directory, and what the base will take on the eng
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.units import format_size
+from uvbuild.docker import prefetch
 from uvbuild.docker.facts import Storage
 
 # What building the base costs in the engine's storage, per byte of heavy wheel: the venv
@@ -78,8 +78,7 @@ def disk_room(estimate: DiskEstimate, storage: Storage) -> str:
 
 def user_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/uvbuild`` (``~/.cache/uvbuild``)."""
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "uvbuild"
+    return prefetch.user_cache_dir()
 
 
 def choose_dockerfile(plan: BuildPlan) -> Path | None:
