@@ -17,6 +17,8 @@ problem: another exception, a message of more than one line or naming no file, a
 from __future__ import annotations
 
 import datetime
+import faulthandler
+import functools
 import json
 import math
 import re
@@ -87,8 +89,9 @@ def fixture_seeds() -> list[Seed]:
     return seeds
 
 
-def corpus_seeds(root: Path = CORPUS, dockerfiles: bool = True) -> list[Seed]:
-    """Every corpus project (smallest lock first), and each under each fixture Dockerfile."""
+def corpus_seeds(root: Path = CORPUS, limit: int | None = None) -> list[Seed]:
+    """The corpus projects (the ``limit`` smallest locks, else all), and each under each
+    fixture Dockerfile."""
     if not root.is_dir():
         return []
     projects = sorted(
@@ -99,10 +102,10 @@ def corpus_seeds(root: Path = CORPUS, dockerfiles: bool = True) -> list[Seed]:
         ),
         key=lambda p: (p / "uv.lock").stat().st_size,
     )
+    projects = projects[:limit]
     seeds = [_seed(p.name, p) for p in projects]
-    if dockerfiles:
-        for dockerfile in sorted(p.name for p in DOCKERFILES.iterdir()):
-            seeds += [_seed(p.name, p, dockerfile) for p in projects]
+    for dockerfile in sorted(p.name for p in DOCKERFILES.iterdir()):
+        seeds += [_seed(p.name, p, dockerfile) for p in projects]
     return seeds
 
 
@@ -253,15 +256,9 @@ def _index_entries() -> st.SearchStrategy[Any]:
 
 
 def _toml_string(text: str) -> str:
-    out = []
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif (ord(char) < 0x20 and char != "\t") or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)  # a lone surrogate stays: the file then is not valid UTF-8
-    return '"' + "".join(out) + '"'
+    """A TOML basic string: JSON's escapes are TOML's; DEL must be escaped too; a lone
+    surrogate stays (the file then is not valid UTF-8)."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _toml_value(value: Any) -> str:
@@ -287,10 +284,35 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"no TOML for {value!r}")
 
 
+def _is_tables(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _table(header: tuple[str, ...], data: dict[str, Any], out: list[str]) -> None:
+    """``data`` as key = value lines, then its tables and arrays of tables as sections (one
+    long inline line would make tomllib quadratic)."""
+    for key, value in data.items():
+        if isinstance(value, list) and len(value) > 1 and not _is_tables(value):
+            items = "".join(f"\n    {_toml_value(v)}," for v in value)
+            out.append(f"{_toml_string(str(key))} = [{items}\n]")
+        elif not isinstance(value, dict) and not _is_tables(value):
+            out.append(f"{_toml_string(str(key))} = {_toml_value(value)}")
+    for key, value in data.items():
+        path = (*header, _toml_string(str(key)))
+        if isinstance(value, dict):
+            out.append(f"\n[{'.'.join(path)}]")
+            _table(path, value, out)
+        elif _is_tables(value):
+            for item in value:
+                out.append(f"\n[[{'.'.join(path)}]]")
+                _table(path, item, out)
+
+
 def dumps(data: dict[str, Any]) -> bytes:
-    """``data`` as TOML, every table inline (lone surrogates become invalid UTF-8)."""
-    text = "".join(f"{_toml_string(str(k))} = {_toml_value(v)}\n" for k, v in data.items())
-    return text.encode("utf-8", "surrogatepass")
+    """``data`` as TOML (lone surrogates become invalid UTF-8)."""
+    out: list[str] = []
+    _table((), data, out)
+    return ("\n".join(out) + "\n").encode("utf-8", "surrogatepass")
 
 
 # -- damage to parsed TOML -------------------------------------------------------------------
@@ -594,9 +616,16 @@ class Damaged:
 
 
 def _parsed(data: bytes) -> dict[str, Any] | None:
+    """``data`` parsed (a fresh copy to damage), None when it is not TOML."""
+    parsed = _parse(data)
+    return None if parsed is None else json_copy(parsed)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(data: bytes) -> dict[str, Any] | None:
     try:
         return tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError):
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError, RecursionError):
         return None
 
 
@@ -640,7 +669,9 @@ class Hang(BaseException):
 
 @contextmanager
 def deadline(seconds: float) -> Iterator[None]:
-    """Raise Hang in the main thread after ``seconds`` (SIGALRM; no-op without it)."""
+    """Raise Hang in the main thread after ``seconds`` (SIGALRM). A hang in C code, which
+    no signal handler interrupts, ends the process after four times that, with every
+    thread's traceback (faulthandler): a run never hangs."""
     if not hasattr(signal, "setitimer"):  # pragma: no cover
         yield
         return
@@ -650,9 +681,11 @@ def deadline(seconds: float) -> Iterator[None]:
 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
+    faulthandler.dump_traceback_later(seconds * 4, exit=True)
     try:
         yield
     finally:
+        faulthandler.cancel_dump_traceback_later()
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 

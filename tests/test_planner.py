@@ -643,9 +643,7 @@ def test_pinned_digest():
         ("", "", False, "automatic"),
     ],
 )
-def test_seed_reads_tool_uv_below_the_environment(
-    seed_project, tool_uv, env, compiles, downloads
-):
+def test_seed_reads_tool_uv_below_the_environment(seed_project, tool_uv, env, compiles, downloads):
     pyproject = seed_project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + f"\n[tool.uv]\n{tool_uv}")
     (seed_project / "Dockerfile").write_text(
