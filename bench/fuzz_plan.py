@@ -31,6 +31,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,41 +47,22 @@ class _Found(AssertionError):
     """The problem the current Hypothesis run shrinks."""
 
 
-def _run(search, target: list[tuple[str, str]], counts: dict[str, int]) -> None:
-    target.clear()
-    counts["runs"] += 1
-    with contextlib.suppress(_Found):
-        search()
+Found = dict[tuple[str, str], tuple[damage.Problem, damage.Damaged]]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="how long to search")
-    parser.add_argument(
-        "--corpus",
-        type=Path,
-        default=Path(os.environ.get("UVBUILD_CORPUS") or REPO.parent / "shared" / "corpus"),
-    )
-    parser.add_argument("--no-corpus", action="store_true", help="the fixture projects only")
-    parser.add_argument("--deadline", type=float, default=20.0, help="seconds per example")
-    parser.add_argument("--chunk", type=int, default=25, help="examples per Hypothesis run")
-    parser.add_argument("--out", type=Path, help="where minimal examples go (default: a tmp dir)")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    args = parser.parse_args(argv)
-
-    seeds = damage.fixture_seeds()
-    if not args.no_corpus:
-        seeds += damage.corpus_seeds(args.corpus)
-    out = args.out or Path(tempfile.mkdtemp(prefix="uvbuild-fuzz-"))
+def search(
+    seeds: list[damage.Seed], seconds: float, deadline: float, chunk: int, progress: bool
+) -> tuple[Found, dict[str, int]]:
+    """Hypothesis runs of ``chunk`` examples each until ``seconds`` are up; the problems
+    found (signature -> problem, minimal example) and the counts."""
     work = Path(tempfile.mkdtemp(prefix="uvbuild-fuzz-work-"))
     set_hypothesis_home_dir(work / "hypothesis")
-    stop = time.monotonic() + args.seconds
-    found: dict[tuple[str, str], tuple[damage.Problem, damage.Damaged]] = {}
+    found: Found = {}
     counts = {"examples": 0, "runs": 0}
     target: list[tuple[str, str]] = []  # the signature this run shrinks (one at most)
 
     @settings(
-        max_examples=args.chunk,
+        max_examples=chunk,
         database=None,
         deadline=None,
         derandomize=False,
@@ -90,12 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         report_multiple_bugs=False,
     )
     @given(case=damage.damaged(seeds))
-    def search(case: damage.Damaged) -> None:
+    def one(case: damage.Damaged) -> None:
         counts["examples"] += 1
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             project = Path(tmp) / "project"
             case.write(project)
-            problem = damage.outcome(project, args.deadline)
+            problem = damage.outcome(project, deadline)
         if problem is None:
             return
         signature = problem.signature
@@ -110,18 +92,62 @@ def main(argv: list[str] | None = None) -> int:
 
     started = shown = time.monotonic()
     try:
-        while time.monotonic() < stop:
-            _run(search, target, counts)
-            if not args.json and time.monotonic() >= shown + 15:
+        while time.monotonic() < started + seconds:
+            target.clear()
+            counts["runs"] += 1
+            with contextlib.suppress(_Found):
+                one()
+            if progress and time.monotonic() >= shown + 15:
                 shown = time.monotonic()
-                elapsed = time.monotonic() - started
                 print(
-                    f"{elapsed:6.0f} s  {counts['examples']} examples, {len(found)} problem(s)",
+                    f"{shown - started:6.0f} s  {counts['examples']} examples, "
+                    f"{len(found)} problem(s)",
                     file=sys.stderr,
                     flush=True,
                 )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return found, counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long to search")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=Path(os.environ.get("UVBUILD_CORPUS") or REPO.parent / "shared" / "corpus"),
+    )
+    parser.add_argument("--no-corpus", action="store_true", help="the fixture projects only")
+    parser.add_argument("--deadline", type=float, default=20.0, help="seconds per example")
+    parser.add_argument("--chunk", type=int, default=25, help="examples per Hypothesis run")
+    parser.add_argument("--jobs", type=int, default=1, help="searching processes")
+    parser.add_argument("--out", type=Path, help="where minimal examples go (default: a tmp dir)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+
+    seeds = damage.fixture_seeds()
+    if not args.no_corpus:
+        seeds += damage.corpus_seeds(args.corpus)
+    out = args.out or Path(tempfile.mkdtemp(prefix="uvbuild-fuzz-"))
+    started = time.monotonic()
+    how = (seeds, args.seconds, args.deadline, args.chunk)
+    if args.jobs <= 1:
+        runs = [search(*how, not args.json)]
+    else:  # each process its own search; the first one shows its progress
+        with ProcessPoolExecutor(args.jobs) as pool:
+            futures = [
+                pool.submit(search, *how, i == 0 and not args.json) for i in range(args.jobs)
+            ]
+            runs = [f.result() for f in futures]
+    found: Found = {}
+    counts = {"examples": 0, "runs": 0}
+    for problems, run_counts in runs:
+        for key in counts:
+            counts[key] += run_counts[key]
+        for signature, (problem, case) in problems.items():
+            if signature not in found or len(case.steps) < len(found[signature][1].steps):
+                found[signature] = (problem, case)
 
     results = []
     for number, (problem, case) in enumerate(found.values(), start=1):
