@@ -115,6 +115,29 @@ def test_a_lock_with_an_integer_too_long_for_python(project):
     )
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('requires-python = ">=3.11"', 'requires-python = ">=3.' + "1" * 5000 + '"'),
+        ('version = "1.17.0"', 'version = "1.' + "9" * 5000 + '"'),
+        ("six-1.17.0-py2.py3", "six-1." + "9" * 5000 + "-py2.py3"),
+    ],
+    ids=["requires-python", "version", "wheel-name"],
+)
+def test_a_lock_with_a_number_too_long_in_a_string(project, old, new):
+    # packaging's int() of it was a ValueError in planner.default_python, wheels, markers
+    lock = project / "uv.lock"
+    text = lock.read_text()
+    lock.write_text(text.replace(old, new, 1))
+    line = text[: text.index(old)].count("\n") + 1
+    with pytest.raises(LockError) as info:
+        planner.make_plan(project, damage.FLAGS)
+    assert str(info.value) == (
+        f"{lock}:{line}: a number of more than 4300 digits, which no version, marker or size "
+        "has; fix the file"
+    )
+
+
 def test_a_pyproject_nested_too_deeply(project):
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + "\n[x]\ny = " + "[" * 3000 + "]" * 3000 + "\n")

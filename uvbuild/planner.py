@@ -76,7 +76,7 @@ def _read_toml(path: Path, error: type[ConfigError] | type[LockError]) -> dict[s
     except OSError as exc:
         raise error(f"{path}: cannot read it ({exc})") from exc
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: not valid TOML ({exc}); fix the file") from exc
     except ValueError as exc:  # an integer of more digits than Python converts
@@ -85,6 +85,20 @@ def _read_toml(path: Path, error: type[ConfigError] | type[LockError]) -> dict[s
     except RecursionError as exc:
         reason = "nested too deeply"
         raise error(f"{path}: not valid TOML for uvbuild ({reason}); fix the file") from exc
+    long_number = _LONG_NUMBER.search(text)
+    if long_number:  # in a string: a version, a marker or a file name would fail to parse
+        line = text.count("\n", 0, long_number.start()) + 1
+        raise error(
+            f"{path}:{line}: a number of more than {_MAX_DIGITS} digits, which no version, "
+            "marker or size has; fix the file"
+        )
+    return data
+
+
+# Python converts no longer digit strings to int (sys.get_int_max_str_digits), nor, then,
+# does packaging parse a version, specifier, marker or wheel name that holds one
+_MAX_DIGITS = 4300
+_LONG_NUMBER = re.compile(f"[0-9]{{{_MAX_DIGITS + 1}}}")
 
 
 def _decode_problem(exc: UnicodeDecodeError) -> str:
