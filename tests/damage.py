@@ -503,6 +503,56 @@ DOCKERFILE_LINES = (
 )
 
 
+# words after a `uv sync` of the user's Dockerfile
+SYNC_WORDS = (
+    "--extra x",
+    "--extra \u202e",
+    "--extra",
+    "--all-extras",
+    "--no-extra x",
+    "--group dev",
+    "--group \u0301",
+    "--only-group x",
+    "--no-group dev",
+    "--all-groups",
+    "--no-default-groups",
+    "--dev",
+    "--only-dev",
+    "--no-dev",
+    "--package gpuapp",
+    "--package x",
+    "--package",
+    "--all-packages",
+    "--python 3.12",
+    "--python 3.99999999999999999999",
+    "-p pypy",
+    "--python",
+    "--frozen",
+    "--locked",
+    "--no-install-project",
+    "--no-install-workspace",
+    "--no-sources",
+    "--no-binary",
+    "--compile-bytecode",
+    "--no-python-downloads",
+    "--directory /x",
+    "--project ..",
+    "--active",
+    "--inexact",
+    "--no-such-flag",
+    "&& echo done",
+    "|| true",
+    "; uv sync --frozen",
+    "--extra=x",
+    "-- x",
+    "'--extra' \"x\"",
+    "$EXTRA",
+    "${EXTRA:-x}",
+    "`id`",
+    "\\\n--frozen",
+)
+
+
 def _lines(data: bytes) -> list[bytes]:
     return data.splitlines(keepends=True)
 
@@ -521,9 +571,15 @@ def _bytes_damage(draw: st.DrawFn, data: bytes, name: str) -> tuple[bytes, str]:
     ]
     if name != "Dockerfile":
         ops.append("duplicate-table")
-    else:
-        ops.append("dockerfile-line")
+    else:  # the instructions and the sync's flags, more often than bytes
+        ops += ["dockerfile-line"] * 4 + ["sync-word"] * 4
     op = draw(st.sampled_from(ops))
+    if op == "sync-word":
+        syncs = [m.end() for m in re.finditer(rb"uv sync", data)]
+        if syncs:
+            at = syncs[draw(st.integers(0, len(syncs) - 1))]
+            word = draw(st.sampled_from(SYNC_WORDS)).encode()
+            return data[:at] + b" " + word + data[at:], f"{word!r} after `uv sync` at {at}"
     size = len(data)
     offset = draw(st.integers(0, size))
     lines = _lines(data)
