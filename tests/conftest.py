@@ -3,7 +3,13 @@ unit tests away from any Docker engine on the machine."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from tests.clirun import DEAD_SOCKET
 
@@ -20,3 +26,20 @@ def no_engine(request, monkeypatch):
     provisional, wherever the tests run. Tests that follow an engine pass a FakeEngine."""
     if "integration" not in request.node.path.parts:
         monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
+
+
+# Hypothesis (tests/test_planner_fuzz.py): the same examples on every run, in CI and here
+# (derandomize), no example database and no cache written into the repository, no timing
+# health checks (the machine is shared; tests/damage.py's deadline catches a hang).
+# HYPOTHESIS_PROFILE=fuzz draws new examples on every run; bench/fuzz_plan.py runs more.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "uvbuild-hypothesis")  # its caches
+settings.register_profile(
+    "unit",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("fuzz", settings.get_profile("unit"), derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "unit"))

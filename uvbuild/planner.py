@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import platform as host
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -70,12 +71,39 @@ def _read_toml(path: Path, error: type[ConfigError] | type[LockError]) -> dict[s
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text ({_decode_problem(exc)}); fix the file") from exc
+    except OSError as exc:
         raise error(f"{path}: cannot read it ({exc})") from exc
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: not valid TOML ({exc}); fix the file") from exc
+    except ValueError as exc:  # an integer of more digits than Python converts
+        reason = str(exc).split("; use sys.")[0]
+        raise error(f"{path}: not valid TOML for uvbuild ({reason}); fix the file") from exc
+    except RecursionError as exc:
+        reason = "nested too deeply"
+        raise error(f"{path}: not valid TOML for uvbuild ({reason}); fix the file") from exc
+    long_number = _LONG_NUMBER.search(text)
+    if long_number:  # in a string: a version, a marker or a file name would fail to parse
+        line = text.count("\n", 0, long_number.start()) + 1
+        raise error(
+            f"{path}:{line}: a number of more than {_MAX_DIGITS} digits, which no version, "
+            "marker or size has; fix the file"
+        )
+    return data
+
+
+# Python converts no longer digit strings to int (sys.get_int_max_str_digits), nor, then,
+# does packaging parse a version, specifier, marker or wheel name that holds one
+_MAX_DIGITS = 4300
+_LONG_NUMBER = re.compile(f"[0-9]{{{_MAX_DIGITS + 1}}}")
+
+
+def _decode_problem(exc: UnicodeDecodeError) -> str:
+    """``byte 0xff at offset 12``: where the text stops being UTF-8."""
+    return f"{exc.reason}: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
 
 
 def read_project(project_dir: Path) -> Project:
@@ -149,7 +177,15 @@ def _pinned_python(project_dir: Path) -> str | None:
     pinned = project_dir / ".python-version"
     if not pinned.is_file():
         return None
-    first = pinned.read_text(encoding="utf-8").strip().splitlines()
+    try:
+        first = pinned.read_text(encoding="utf-8").strip().splitlines()
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{pinned}: not UTF-8 text ({_decode_problem(exc)}); write a version such as 3.11 "
+            "in it, or delete it"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"{pinned}: cannot read it ({exc})") from exc
     return first[0].strip() if first else None
 
 
@@ -210,7 +246,7 @@ def _python_from_file(text: str | None) -> str | None:
         return None
     version = text.removeprefix("cpython-").removeprefix("cpython@").split("-")[0]
     parts = version.split(".")
-    if len(parts) >= 2 and parts[0] == "3" and parts[1].isdigit():
+    if len(parts) >= 2 and parts[0] == "3" and re.fullmatch("[0-9]{1,2}", parts[1]):
         return f"3.{parts[1]}"
     return None
 
@@ -230,13 +266,32 @@ def default_python(requires_python: str | None) -> str:
     return DEFAULT_PYTHON
 
 
+def _check_pinned(python: str, requires_python: str | None, origin: Path) -> None:
+    """``.python-version``'s Python against the lock's requires-python (uv refuses it too)."""
+    try:
+        allowed = SpecifierSet(requires_python or "")
+    except InvalidSpecifier:
+        return  # the lock's own error comes with the selection
+    if not allowed.contains(f"{python}.99", prereleases=True):
+        raise ConfigError(
+            f"{origin}: Python {python} is outside the lock's requires-python "
+            f"{requires_python!r}; change the file, or pass --python"
+        )
+
+
 def resolve_config(
     project: Project, flags: Mapping[str, Any] | None, requires_python: str | None = None
 ) -> Config:
+    try:  # the project's own values first, so that their errors name the file
+        load_config(project.tool_uvbuild)
+    except ConfigError as exc:
+        raise ConfigError(f"{project.dir / 'pyproject.toml'}: {exc}") from exc
     config = load_config(project.tool_uvbuild, flags)
     explicit = (project.tool_uvbuild or {}).get("python") or (flags or {}).get("python")
     if not explicit:
         pinned = _python_from_file(project.python_version_file)
+        if pinned:
+            _check_pinned(pinned, requires_python, project.dir / ".python-version")
         config = replace(config, python=pinned or default_python(requires_python))
     if config.platform is None:
         config = replace(config, platform=host_platform())
@@ -319,15 +374,37 @@ def make_plan(
     lock_data = read_lock(lock_file)
     config = resolve_config(project, flags, lock_data.requires_python)
     user = user_dockerfile(root, config, dockerfile, build_args or {}, project.uv_settings)
+    try:
+        if user.seed is not None:
+            _refuse_selection_flags(flags or {}, user.seed)
+            seeded = seed_flags(user.seed)
+            config = resolve_config(project, {**(flags or {}), **seeded}, lock_data.requires_python)
+            # the sync's selection, exactly: tool.uvbuild's extras or groups (which an empty
+            # flag leaves, and a given one extends) would plan packages the sync does not
+            # install
+            synced = load_config(None, seeded)
+            config = replace(config, **{name: getattr(synced, name) for name in _SELECTION})
+        return plan_from(project, config, lock_data, str(lock_file), digests, user)
+    except ConfigError as exc:
+        raise _with_origin(exc, flags or {}, project, user) from exc
+
+
+def _with_origin(
+    exc: ConfigError, flags: Mapping[str, Any], project: Project, user: UserDockerfile
+) -> ConfigError:
+    """``exc`` as it is, or, when it names a uv sync flag (``--extra x: ...``) that the
+    command line did not give, with where the value came from: the user's ``uv sync``, else
+    pyproject.toml."""
+    message = str(exc)
+    flag = message.split(" ", 1)[0].rstrip(":")
+    if not flag.startswith("--"):
+        return exc
+    field = {v: k for k, v in _SELECTION_FLAGS.items()}.get(flag, flag[2:].replace("-", "_"))
+    if flags.get(field) not in (None, ()) or (field == "packages" and flags.get("package")):
+        return exc
     if user.seed is not None:
-        _refuse_selection_flags(flags or {}, user.seed)
-        seeded = seed_flags(user.seed)
-        config = resolve_config(project, {**(flags or {}), **seeded}, lock_data.requires_python)
-        # the sync's selection, exactly: tool.uvbuild's extras or groups (which an empty
-        # flag leaves, and a given one extends) would plan packages the sync does not install
-        synced = load_config(None, seeded)
-        config = replace(config, **{name: getattr(synced, name) for name in _SELECTION})
-    return plan_from(project, config, lock_data, str(lock_file), digests, user)
+        return ConfigError(f"{user.seed.path}:{user.seed.sync_line}: its `uv sync` {message}")
+    return ConfigError(f"{project.dir / 'pyproject.toml'}: [tool.uvbuild] {message}")
 
 
 def user_dockerfile(
@@ -651,7 +728,7 @@ def check_installable(plan: BuildPlan) -> None:
     if len(missing) > 1:
         others = short_list(s.name for s in missing[1:])
         more = f" (also {others})"
-    raise ConfigError(f"{first}{more}")
+    raise ConfigError(f"{plan.lock_path}: {first}{more}")
 
 
 def read_dockerfile(path: Path) -> str:

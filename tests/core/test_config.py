@@ -223,6 +223,15 @@ def test_parse_size(value, expected):
     assert parse_size(value, "x") == expected
 
 
+@pytest.mark.parametrize("value", ["1" + "0" * 400, "9" * 400 + "GB", "99999999999999999999TB"])
+def test_parse_size_refuses_sizes_no_disk_holds(value):
+    # found by tests/test_planner_fuzz.py: a size past float range was OverflowError
+    with pytest.raises(
+        ConfigError, match=r"^tool\.uvbuild\.pool-threshold: .* is larger than any size"
+    ):
+        parse_size(value, "tool.uvbuild.pool-threshold")
+
+
 @pytest.mark.parametrize("value", ["lots", "5XB", "", "-5MB", -1, True, 1.5, None, ["50MB"]])
 def test_parse_size_rejects(value):
     with pytest.raises(ConfigError) as info:
@@ -350,6 +359,38 @@ def test_unknown_key_names_the_key_and_lists_known():
     message = str(info.value)
     assert message.startswith("tool.uvbuild.heavy-treshold: unknown setting")
     assert "heavy-threshold" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("\n", 'tool.uvbuild."\\n"'),
+        ("a b", 'tool.uvbuild."a b"'),
+        ("\u202e", 'tool.uvbuild."\\u202e"'),
+    ],
+)
+def test_an_odd_unknown_key_is_quoted_on_one_line(key, shown):
+    # found by tests/test_planner_fuzz.py: a key with a newline made a two-line error
+    with pytest.raises(ConfigError) as info:
+        load_config({key: 1})
+    message = str(info.value)
+    assert message.startswith(f"{shown}: unknown setting")
+    assert len(message.splitlines()) == 1
+
+
+def test_an_odd_layer_group_name_is_quoted():
+    with pytest.raises(ConfigError) as info:
+        load_config({"layers": {"gpu\n": ["nvidia-*"]}})
+    assert str(info.value).startswith('tool.uvbuild.layers."gpu\\n": a group name is')
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("python", "3.\u0661\u0661"), ("glibc", "2.\u0662\u0668")]
+)
+def test_versions_take_ascii_digits_only(key, value):
+    # Arabic-Indic digits match \d and int() reads them, but no image is tagged with them
+    with pytest.raises(ConfigError, match=rf"^tool\.uvbuild\.{key}: expected"):
+        load_config({key: value})
 
 
 def test_table_must_be_a_table():

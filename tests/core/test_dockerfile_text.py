@@ -97,6 +97,13 @@ def test_parse_error_names_the_file(text):
         dockerfile_text.parse(text, "build/Dockerfile")
 
 
+@pytest.mark.parametrize("text", ["\\\n", "\\\n\\\n", "ARG A=1\n\\\n"])
+def test_line_continuations_alone_are_no_instruction(text):
+    # found by tests/test_planner_fuzz.py: the parser's node for them has no command
+    with pytest.raises(ConfigError, match=r"^Dockerfile: "):
+        dockerfile_text.parse(text, "Dockerfile")
+
+
 def test_no_from_is_refused():
     with pytest.raises(ConfigError, match=r"^Dockerfile: no FROM instruction"):
         dockerfile_text.parse("ARG A=1\n", "Dockerfile")

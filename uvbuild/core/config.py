@@ -19,6 +19,7 @@ from uvbuild.core.settings import (
     PLATFORMS,
     Setting,
     convert,
+    dotted,
     normalize_platform,
     rows,
     setting,
@@ -229,7 +230,7 @@ def load_config(
     for key, value in (table or {}).items():
         if key not in _BY_KEY:
             raise ConfigError(
-                f"{prefix}.{key}: unknown setting; known settings: {', '.join(CONFIG_KEYS)}"
+                f"{dotted(prefix, key)}: unknown setting; known settings: " + ", ".join(CONFIG_KEYS)
             )
         row = _BY_KEY[key]
         values[row.name] = convert(row.kind, value, f"{prefix}.{key}")

@@ -94,6 +94,7 @@ def parse(text: str, path: str) -> ParsedDockerfile:
             text="\n".join(lines[c.start_line - 1 : c.end_line]),
         )
         for c in commands
+        if c.cmd  # the parser's node for a file of line continuations only has none
     ]
     globals_: list[Instruction] = []
     stages: list[Stage] = []

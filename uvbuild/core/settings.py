@@ -11,6 +11,7 @@ users know what to fix.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -103,6 +104,16 @@ def rows(config_class: type) -> tuple[Setting, ...]:
 # -- the kinds of value --------------------------------------------------------------------
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def dotted(prefix: str, key: Any) -> str:
+    """``tool.uvbuild.heavy``; a key that is not a bare TOML key is quoted as TOML does
+    (``tool.uvbuild."a b"``), its control and non-ASCII characters escaped: one line."""
+    text = str(key)
+    return f"{prefix}.{text}" if _BARE_KEY.fullmatch(text) else f"{prefix}.{json.dumps(text)}"
+
+
 def normalize_platform(value: str, where: str) -> str:
     text = value.strip().lower()
     parts = text.split("/")
@@ -148,7 +159,7 @@ def _python(value: Any, where: str) -> str:
             f'{where}: write the version as a string, e.g. "3.11" (got the number {value!r})'
         )
     text = value.strip() if isinstance(value, str) else ""
-    if isinstance(value, bool) or not re.fullmatch(r"3\.\d{1,2}(\.\d{1,3})?", text):
+    if isinstance(value, bool) or not re.fullmatch(r"3\.[0-9]{1,2}(\.[0-9]{1,3})?", text):
         raise ConfigError(f"{where}: expected a Python version such as 3.11, got {value!r}")
     return text
 
@@ -183,7 +194,7 @@ def _layers(value: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
         raise ConfigError(f"{where}: name at least one group, or leave the table out")
     groups = []
     for name, patterns in value.items():
-        here = f"{where}.{name}"
+        here = dotted(where, name)
         if not isinstance(name, str) or not _LAYER_NAME.fullmatch(name):
             raise ConfigError(
                 f"{here}: a group name is lowercase letters, digits and '-' (at most 40), "
@@ -227,7 +238,7 @@ def _index_names(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _glibc(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"2\.\d{1,2}", value.strip()):
+    if not isinstance(value, str) or not re.fullmatch(r"2\.[0-9]{1,2}", value.strip()):
         raise ConfigError(f"{where}: expected a glibc version such as 2.28, got {value!r}")
     return value.strip()
 

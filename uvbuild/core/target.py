@@ -36,7 +36,7 @@ def parse_platform(platform: str) -> str:
 
 def parse_python(python: str) -> tuple[int, int, int | None]:
     """``3.11`` -> (3, 11, None); ``3.11.4`` -> (3, 11, 4)."""
-    match = re.fullmatch(r"\s*(\d+)\.(\d+)(?:\.(\d+))?\s*", python)
+    match = re.fullmatch(r"\s*([0-9]{1,4})\.([0-9]{1,4})(?:\.([0-9]{1,4}))?\s*", python)
     if not match or int(match.group(1)) != 3:
         raise ConfigError(f"--python {python}: expected a CPython version like 3.11 or 3.11.4")
     patch = match.group(3)

@@ -51,4 +51,7 @@ def parse_size(value: Any, where: str) -> int:
     scale = _UNITS[unit[:1]]
     if "i" in unit:
         scale = {1: 1, 10**3: 2**10, 10**6: 2**20, 10**9: 2**30, 10**12: 2**40}[scale]
-    return int(float(number) * scale)
+    size = float(number) * scale
+    if size >= 2**63:  # also inf: no disk holds it, and int(inf) would fail
+        raise ConfigError(f"{where}: {value!r} is larger than any size uvbuild handles")
+    return int(size)

@@ -12,8 +12,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from packaging.version import InvalidVersion
+from packaging.utils import parse_wheel_filename
 
 from uvbuild.core.model import Artifact, LockedPackage, SelectedPackage, Target
 from uvbuild.core.target import parse_platform, parse_python
@@ -62,7 +61,7 @@ def _tag_ranks(target: Target) -> Mapping[Tag, int]:
 def _wheel_file_tags(filename: str) -> frozenset[Tag] | None:
     try:
         return parse_wheel_filename(filename)[3]
-    except (InvalidWheelFilename, InvalidVersion):
+    except ValueError:  # InvalidWheelFilename, InvalidVersion, InvalidTag, ...
         return None
 
 
