@@ -17,9 +17,7 @@ asked. Other verdicts are never kept. Delete the file to forget them.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -29,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from uvbuild.docker import prefetch, process
+from uvbuild.docker import jsonfile, prefetch, process
 
 CHECK_TIMEOUT = 30
 FILE_NAME = "lock-checks.json"
@@ -141,12 +139,7 @@ class VerdictCache:
         self._clock = clock
 
     def _read(self) -> dict[str, float]:
-        try:
-            found = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(found, dict):
-            return {}
+        found = jsonfile.read(self.path)
         return {k: v for k, v in found.items() if isinstance(v, (int, float))}
 
     def fresh(self, key: str) -> bool:
@@ -156,11 +149,7 @@ class VerdictCache:
     def keep(self, key: str) -> None:
         kept = {k: v for k, v in self._read().items() if k != key}
         newest = sorted(kept.items(), key=lambda item: -item[1])[: KEEP - 1]
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            scratch = self.path.with_name(f"{FILE_NAME}.{os.getpid()}.tmp")
-            scratch.write_text(json.dumps({key: self._clock(), **dict(newest)}, indent=1))
-            os.replace(scratch, self.path)
+        jsonfile.write(self.path, {key: self._clock(), **dict(newest)}, indent=1)
 
 
 def start_lock_check(

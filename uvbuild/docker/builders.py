@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-import os
 import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from uvbuild.docker import jsonfile
 from uvbuild.docker.facts import BuilderInfo
 
 FILE_NAME = "builders.json"
@@ -85,11 +84,7 @@ class BuilderCache:
         return float(self._clock())  # type: ignore[operator]
 
     def _read(self) -> dict[str, dict]:
-        try:
-            found = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return found if isinstance(found, dict) else {}
+        return jsonfile.read(self.path)
 
     def get(self, key: str) -> tuple[BuilderInfo, tuple[str, ...]] | None:
         entry = self._read().get(key)
@@ -123,11 +118,7 @@ class BuilderCache:
             self._write(kept)
 
     def _write(self, answers: dict[str, dict]) -> None:
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            scratch = self.path.with_name(f"{FILE_NAME}.{os.getpid()}.tmp")
-            scratch.write_text(json.dumps(answers, indent=1, sort_keys=True))
-            os.replace(scratch, self.path)
+        jsonfile.write(self.path, answers, indent=1, sort_keys=True)
 
 
 def contradicts(line: str, info: BuilderInfo) -> bool:

@@ -17,6 +17,7 @@ import os
 import re
 from pathlib import Path
 
+from uvbuild.docker import jsonfile
 from uvbuild.docker.facts import Layer
 
 DIR_NAME = "layers"
@@ -48,12 +49,8 @@ class LayerCache:
         if file is None:
             return
         rows = [[layer.diff_id, layer.created_by, layer.size] for layer in layers]
-        with contextlib.suppress(OSError):
-            self.path.mkdir(parents=True, exist_ok=True)
-            scratch = file.with_name(f"{file.name}.{os.getpid()}.tmp")
-            scratch.write_text(json.dumps({"image": image_id, "layers": rows}))
-            os.replace(scratch, file)
-            self._prune()
+        jsonfile.write(file, {"image": image_id, "layers": rows})
+        self._prune()
 
     def _prune(self) -> None:
         """Keep the newest KEEP answers."""

@@ -21,7 +21,6 @@ that this run would use (``shutil.which``, or uv beside the interpreter). Set
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -31,7 +30,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from uvbuild.docker import process
+from uvbuild.docker import jsonfile, process
 
 FILE_NAME = "prefetch.json"
 KEEP = 32  # records kept, newest first
@@ -92,11 +91,7 @@ class Prefetch:
         self.started: list[dict[str, object]] = []
 
     def _read(self) -> dict[str, dict]:
-        try:
-            found = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return found if isinstance(found, dict) else {}
+        return jsonfile.read(self.path)
 
     def begin(self) -> None:
         """Start the commands of this invocation's record; record what this run asks."""
@@ -118,14 +113,10 @@ class Prefetch:
             return
         records = {k: v for k, v in self._read().items() if k != self.key and isinstance(v, dict)}
         newest = sorted(records.items(), key=lambda item: -_at(item[1]))[: KEEP - 1]
-        kept = dict(newest)
+        records = dict(newest)
         if asked:
-            kept = {self.key: {"at": time.time(), "commands": asked}, **kept}
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            scratch = self.path.with_name(f"{FILE_NAME}.{os.getpid()}.tmp")
-            scratch.write_text(json.dumps(kept, indent=1, sort_keys=True))
-            os.replace(scratch, self.path)
+            records = {self.key: {"at": time.time(), "commands": asked}, **records}
+        jsonfile.write(self.path, records, indent=1, sort_keys=True)
 
 
 def _at(entry: dict) -> float:
