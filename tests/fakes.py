@@ -346,10 +346,12 @@ class FakeEngine:
     ) -> None:
         """Prints ``output`` (the app) or one line (the base), can be told to fail or be
         interrupted, and writes the iidfile."""
-        stage = "base" if request.target == render.BASE_STAGE else "app"
+        stage = {render.BASE_STAGE: "base", render.LIGHT_WARM_STAGE: "light"}.get(
+            request.target, "app"
+        )
         self._record("build", stage)
         self.builds.append(request)
-        lines = self.output if stage == "app" else self.base_output
+        lines = {"app": self.output, "base": self.base_output}.get(stage, ())
         for line in lines:
             on_line(line)
         if self.interrupt == stage:

@@ -133,6 +133,40 @@ def test_missing_base_is_built_then_tagged(plan):
     assert result.image_id == APP_ID
 
 
+def light_plan():
+    return keyed_plan(FIXTURES / "two_indexes", {**FLAGS, "pool_threshold": "10kB"})
+
+
+def test_the_light_stages_build_beside_the_base_with_the_app_builds_flags():
+    engine = FakeEngine()
+    run(light_plan(), engine, network="host", build_args=(("A", "1"),))
+    by_target = {r.target: r for r in engine.builds}
+    light, app = by_target[render.LIGHT_WARM_STAGE], by_target[None]
+    assert sorted(stage for _, stage in engine.named("build")) == ["app", "base", "light"]
+    # what decides the light stages' cache keys is the app build's
+    assert (light.network, light.build_args, light.file) == (app.network, app.build_args, app.file)
+    assert light.outputs == ("type=cacheonly",) and not (light.load or light.push or light.tags)
+    assert light.iidfile is None
+    # the base does not exist yet: its named context is left out
+    assert render.BASE_STAGE in _context(app) and render.BASE_STAGE not in _context(light)
+    assert f"AS {render.LIGHT_WARM_STAGE}\n" in render.dockerfile(light_plan())
+
+
+def test_a_failing_light_stages_build_is_left_to_the_app_build():
+    result, report = run(light_plan(), FakeEngine(fail="light"))
+    assert result.image_id == APP_ID
+    assert not report.of("warn")
+
+
+def test_no_light_stages_build_without_light_layers_or_with_a_base(plan):
+    engine = FakeEngine()
+    run(plan, engine)
+    assert [stage for _, stage in engine.named("build")] == ["base", "app"]
+    engine = FakeEngine(exists=True)
+    run(light_plan(), engine)
+    assert [stage for _, stage in engine.named("build")] == ["app"]
+
+
 def test_app_build_writes_the_light_layers_requirements_in_its_dockerfile():
     plan = keyed_plan(FIXTURES / "two_indexes", {**FLAGS, "pool_threshold": "10kB"})
     seen = {}

@@ -62,6 +62,9 @@ PYTHON_MIRRORS = ("UV_PYTHON_INSTALL_MIRROR", "UV_PYTHON_DOWNLOADS_JSON_URL")
 PYTHON_STAGE = "uvbuild-python"
 LAYER_STAGE_PREFIX = "uvbuild-layer-"
 LIGHT_STAGE_PREFIX = "uvbuild-layers-light-"
+# Depends on every light stage and holds nothing: built (cache only) beside the base, so
+# the light layers are installed while the base is, not after it.
+LIGHT_WARM_STAGE = "uvbuild-layers-light"
 # Where a layer stage gathers the files its install added, laid out as in the venv.
 LAYER_DIR = "/uvbuild-layer"
 VENV_BEFORE = "/tmp/uvbuild-venv-before"
@@ -481,6 +484,14 @@ def light_stage(plan: BuildPlan, number: int, groups: tuple[LayerGroup, ...]) ->
     )
 
 
+def light_warm_stage(plan: BuildPlan) -> str:
+    """``uvbuild-layers-light``: on the first light stage, a RUN that binds the others; its
+    build has every light stage built, and leaves only BuildKit's cache behind."""
+    names = [light_stage_name(n) for n in range(1, len(plan.light_stages) + 1)]
+    mounts = [f"--mount=type=bind,from={name},target=/tmp/{name}" for name in names[1:]]
+    return "\n".join([f"FROM {names[0]} AS {LIGHT_WARM_STAGE}", _run(mounts, ["true"])])
+
+
 def _file_mounts(files: Iterable[HeavyFile]) -> list[str]:
     """One bind mount per requirements file: a stage's cache key then covers its own files
     only, not the other layers' in the same context."""
@@ -649,6 +660,8 @@ def _keyed_stages(plan: BuildPlan) -> list[str]:
         light_stage(plan, number, groups)
         for number, groups in enumerate(plan.light_stage_groups, start=1)
     ]
+    if plan.light_stages:
+        parts.append(light_warm_stage(plan))
     return parts
 
 

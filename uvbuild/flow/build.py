@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -409,6 +410,7 @@ class BuildFlow:
                 seen.append(line)
             self.report.stream(line)
 
+        light = self._start_light_stages(work, the_policy)
         try:
             self._run_build(request, sink, f"the base build ({plan.tag})")
         except BuildFailed as exc:
@@ -421,6 +423,8 @@ class BuildFlow:
                 "not tagged; the next run builds it again",
                 exc.signum,
             ) from exc
+        if light is not None:
+            light.join()  # the app build would wait for the same stages
         action = base_action(step, dry_run=False)
         if not the_policy.base_in_engine:
             # BuildKit pushed the layers, then the manifest: the tag exists only now.
@@ -432,6 +436,27 @@ class BuildFlow:
         seconds = time.monotonic() - started
         pushed = step.push and self._push_built_base()
         return BaseOutcome(action, "engine", seconds, pushed, None, warnings)
+
+    def _start_light_stages(self, work: Path, the_policy: Policy) -> threading.Thread | None:
+        """Build the light stages beside the base (render.LIGHT_WARM_STAGE, BuildKit's
+        cache only): they start from the system image, not from the base, so on a cold
+        build their installs overlap the base's instead of following it. Its output is not
+        shown and a failure is left to the app build, which builds the same stages and
+        says what failed; on an error of the base build it is not waited for (uvbuild's
+        exit stops it)."""
+        if not self.plan.light_stages or self.options.call is not None:
+            return None
+        step = decide.app_step(the_policy, base_from_engine=the_policy.base_in_engine)
+        app = self._app_request(work, step, None, self.plan.tag)
+        request = requests.light_warm_request(app)
+
+        def build() -> None:
+            with contextlib.suppress(UvbuildError):
+                self.engine.build(request, lambda line: None, step="the light stages' build")
+
+        thread = threading.Thread(target=build, name="uvbuild-light-stages", daemon=True)
+        thread.start()
+        return thread
 
     def _push_built_base(self) -> bool:
         """Push the base built here, unless its registry got this key's base meanwhile:

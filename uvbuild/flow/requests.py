@@ -10,6 +10,7 @@ build's context).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,31 @@ def base_request(
         # nothing the base holds, so it is not part of the key
         pull=options.pull,
         **_run_flags(plan, options),
+    )
+
+
+def light_warm_request(app: BuildRequest) -> BuildRequest:
+    """The build of the light stages alone (render.LIGHT_WARM_STAGE), run beside the base
+    build: every flag that reaches a RUN is the app build's, so BuildKit keys the light
+    stages alike and the app build finds them done; nothing is exported, and the base,
+    which does not exist yet, is not named."""
+    return replace(
+        app,
+        tags=(),
+        target=render.LIGHT_WARM_STAGE,
+        build_contexts=tuple(c for c in app.build_contexts if c[0] != render.BASE_STAGE),
+        load=False,
+        push=False,
+        progress="plain",
+        iidfile=None,
+        metadata_file=None,
+        outputs=("type=cacheonly",),
+        cache_to=(),
+        provenance=None,
+        sbom=None,
+        attests=(),
+        annotations=(),
+        call=None,
     )
 
 
