@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,7 +33,7 @@ import pytest
 
 from tests import synth
 from tests.integration import engines, seeding
-from tests.integration.helpers import delete_repository, heavy_mb, tool_uvbuild
+from tests.integration.helpers import delete_repository, heavy_mb, registry_tags, tool_uvbuild
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_PYTHON_IMAGE = "uvbuild-test/python:3.11-bookworm"
@@ -244,6 +245,35 @@ def _no_second_engine_left() -> Iterator[None]:
 # -- the local registry (127.0.0.1:5000) -----------------------------------------------------
 
 REGISTRY = "127.0.0.1:5000"
+# every repository the tests push to is named under it (unique_repo, the fault tests)
+TEST_REPOSITORIES = "uvbuild-test/"
+
+
+def _tagged_test_repositories() -> list[str] | None:
+    """The registry's ``uvbuild-test/`` repositories that still have tags; None when the
+    registry does not answer."""
+    try:
+        url = f"http://{REGISTRY}/v2/_catalog?n=100000"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            names = json.load(answer).get("repositories") or []
+    except (OSError, ValueError):
+        return None
+    return [
+        name
+        for name in names
+        if name.startswith(TEST_REPOSITORIES) and registry_tags(REGISTRY, name)
+    ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_registry_tag_left() -> Iterator[None]:
+    """At the end of the session no repository the tests pushed to has a tag left (each
+    test removes its own, also on failure); tags from before the session do not count."""
+    before = set(_tagged_test_repositories() or [])
+    yield
+    after = _tagged_test_repositories()
+    left = sorted(set(after or []) - before)
+    assert not left, f"registry tags left behind by the tests: {left}"
 
 
 @pytest.fixture(scope="session")
