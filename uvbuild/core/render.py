@@ -462,10 +462,8 @@ def light_stage(plan: BuildPlan, number: int, groups: tuple[LayerGroup, ...]) ->
     own ``COPY --link``. Nothing else of the stage reaches the image, so its other files
     keep the times they got."""
     venv = shlex.quote(plan.config.venv)
-    files = {
-        group.name: [f for f in requirement_files(plan) if f.layer == group.name]
-        for group in groups
-    }
+    every_file = requirement_files(plan)
+    files = {group.name: [f for f in every_file if f.layer == group.name] for group in groups}
     steps = [*_seed_exports(plan), *_secret_exports(plan), _make_venv(plan), f"cd {venv}"]
     steps.append(f"mkdir -p {HEAVY_MOUNT}")
     for group in groups:
