@@ -104,6 +104,17 @@ def test_line_continuations_alone_are_no_instruction(text):
         dockerfile_text.parse(text, "Dockerfile")
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [("FROM alpine\0evil AS x\nRUN echo\n", 1), ("FROM a\nRUN echo \\\n  b\0\n", 3)],
+)
+def test_a_nul_byte_is_refused_with_its_line(text, line):
+    # the Go parser reads lines as C strings: `FROM alpine\0evil` would read as `FROM alpine`
+    expected = rf"^Dockerfile:{line}: a NUL byte in the Dockerfile; remove it"
+    with pytest.raises(ConfigError, match=expected):
+        dockerfile_text.parse(text, "Dockerfile")
+
+
 def test_no_from_is_refused():
     with pytest.raises(ConfigError, match=r"^Dockerfile: no FROM instruction"):
         dockerfile_text.parse("ARG A=1\n", "Dockerfile")

@@ -233,6 +233,21 @@ def test_a_registry_base_with_lost_blobs_is_not_used(the_policy, lookup, expecte
     assert "\n" not in step.warning
 
 
+@pytest.mark.parametrize(
+    ("intent", "pushes"),
+    [(Intent(), False), (Intent(push=True, tags=("127.0.0.1:5000/team/app:1",)), True)],
+)
+def test_a_bake_file_says_its_own_way_to_repair_a_broken_tag(intent, pushes):
+    # a bake file's base target pushes with `--push` (Policy.bake_base_pushes): the
+    # warning must not send a bake user to build's --push-base
+    step = base_step(
+        policy(REGISTRY, intent, "docker"), Lookup(TAG, KEY, registry=LOST), False, True
+    )
+    assert step.action == "build" and "--push-base" not in step.warning
+    assert ("it is pushed over the broken tag" in step.warning) is pushes
+    assert ("until a bake file written with --push pushes the base" in step.warning) is not pushes
+
+
 def test_lost_blobs_of_another_image_still_refuse_it():
     lookup = Lookup(TAG, KEY, registry=Seen(OTHER.label, lost=(BLOB,)))
     assert lookup.broken is None

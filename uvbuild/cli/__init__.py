@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from uvbuild.cli.app import App, EngineFactory, docker_engine
     from uvbuild.cli.commands import cli
 
-__all__ = ["App", "EngineFactory", "cli", "docker_engine", "main"]
+__all__ = ["App", "EngineFactory", "cli", "docker_engine", "main", "printable"]
 
 
 def __getattr__(name: str) -> Any:
@@ -37,6 +37,20 @@ def __getattr__(name: str) -> Any:
 
         return cli
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def printable(message: str) -> str:
+    """``message`` with every character a terminal would not print as itself escaped.
+
+    Error lines quote damaged input (a lock, a Dockerfile, a flag): a bidi override such as
+    U+202E would reorder the rest of the line on screen, a newline or a NUL would break the
+    promise of one line."""
+    if message.isprintable():
+        return message
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in message
+    )
 
 
 def _on_signal(signum: int, _frame: Any) -> None:
@@ -75,7 +89,7 @@ def _main(args: list[str], engine_factory: EngineFactory | None) -> None:
     except UvbuildError as exc:
         if app.debug:
             raise
-        app.terminal.error(str(exc))
+        app.terminal.error(printable(str(exc)))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         app.terminal.error("interrupted")

@@ -75,8 +75,21 @@ def _syntax_directive(text: str) -> str | None:
     return None
 
 
+def _refuse_nul(text: str, path: str) -> None:
+    # The parser reads each line as a C string, so a NUL silently cuts the word it is in
+    # (`FROM a\0b` reads as `FROM a`), where BuildKit reads the whole word.
+    at = text.find("\0")
+    if at >= 0:
+        line = text.count("\n", 0, at) + 1
+        raise ConfigError(
+            f"{path}:{line}: a NUL byte in the Dockerfile; remove it "
+            "(BuildKit reads the file as text)"
+        )
+
+
 def parse(text: str, path: str) -> ParsedDockerfile:
     """The instructions of ``text`` (the file at ``path``), grouped into stages."""
+    _refuse_nul(text, path)
     try:
         commands = dockerfile.parse_string(text)
     except dockerfile.GoParseError as exc:

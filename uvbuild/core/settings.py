@@ -220,9 +220,7 @@ def _layer_mode(value: Any, where: str) -> str:
 
 def _python_downloads(value: Any, where: str) -> str:
     if not isinstance(value, str) or value.strip() not in PYTHON_DOWNLOADS:
-        raise ConfigError(
-            f"{where}: expected one of {', '.join(PYTHON_DOWNLOADS)}, got {value!r}"
-        )
+        raise ConfigError(f"{where}: expected one of {', '.join(PYTHON_DOWNLOADS)}, got {value!r}")
     return value.strip()
 
 

@@ -84,7 +84,7 @@ def write(flow: BuildFlow, output: Path, report: Reporter) -> BakeResult:
     _check_bake_keeps(flow, work)
     requests.write_inputs(plan, options, work)
     lookup, _image = flow.locate(the_policy)
-    step = decide.base_step(the_policy, lookup, options.rebuild_base)
+    step = decide.base_step(the_policy, lookup, options.rebuild_base, bake=True)
     base = None
     if step.action == "build":
         if step.warning:

@@ -226,17 +226,19 @@ def foreign_base(lookup: Lookup, seen: Seen) -> str:
     )
 
 
-def lost_blobs(lookup: Lookup, seen: Seen, pushes: bool, built: bool) -> str:
+def lost_blobs(lookup: Lookup, seen: Seen, pushes: bool, built: bool, bake: bool) -> str:
     """The warning for the plan's base in the registry whose registry lost blobs of it:
     what happens instead (``built``: the base is built again; else the engine's is used),
-    and whether this run repairs the registry's tag (``pushes``)."""
+    and whether this run repairs the registry's tag (``pushes``); ``bake``: the run writes a
+    bake file, whose base target pushes the base only when written with ``--push``."""
     count = len(seen.lost)
     blobs = short_list(shorten(digest, 19) for digest in seen.lost)
     what = "building the base again" if built else "using the engine's base"
+    later = "a bake file written with --push" if bake else "a run with --push-base"
     repair = (
         "it is pushed over the broken tag"
         if pushes
-        else "the registry's tag stays broken until a run with --push-base pushes the base"
+        else f"the registry's tag stays broken until {later} pushes the base"
     )
     return (
         f"base {lookup.tag} in the registry lacks {count} blob{'s' * (count > 1)} its "
@@ -357,8 +359,10 @@ def _check_platforms(base_repo: str, intent: Intent, registry: bool) -> None:
         )
 
 
-def base_step(the_policy: Policy, lookup: Lookup, rebuild: bool) -> BaseStep:
-    """What to do with the base, given what the lookups found and ``--rebuild-base``.
+def base_step(the_policy: Policy, lookup: Lookup, rebuild: bool, bake: bool = False) -> BaseStep:
+    """What to do with the base, given what the lookups found and ``--rebuild-base``;
+    ``bake``: the step is written as a bake file's base target (see
+    :attr:`Policy.bake_base_pushes`).
     Another image under the tag in the registry raises ConfigError (see
     :func:`foreign_base`)."""
     found = lookup.found
@@ -374,15 +378,15 @@ def base_step(the_policy: Policy, lookup: Lookup, rebuild: bool) -> BaseStep:
     if found is not None and not rebuild:
         push = found == "engine" and the_policy.push_base and the_policy.registry
         push = push and not in_registry
-        warning = lost_blobs(lookup, broken, push, built=False) if broken is not None else ""
+        warning = lost_blobs(lookup, broken, push, False, bake) if broken is not None else ""
         return BaseStep("reuse", found, push=push, warning=warning, lost=broken is not None)
     stale = lookup.stale
     push = the_policy.base_in_engine and the_policy.push_base and (rebuild or not in_registry)
     if stale is not None:
         warning = stale_base(lookup, stale)
     elif broken is not None:
-        pushes = push or the_policy.base_build_pushes
-        warning = lost_blobs(lookup, broken, pushes, built=True)
+        pushes = push or (the_policy.bake_base_pushes if bake else the_policy.base_build_pushes)
+        warning = lost_blobs(lookup, broken, pushes, True, bake)
     else:
         warning = ""
     return BaseStep(

@@ -17,7 +17,6 @@ from uvbuild.flow.decide import BaseStep
 BUILD_SCHEMA = "uvbuild.build/1"
 
 
-
 @dataclass(frozen=True, slots=True)
 class LayerReport:
     diff_id: str
