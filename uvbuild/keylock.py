@@ -58,24 +58,49 @@ def _acquire(
     """Take ``flock(fd, mode)``; returns whether it had to wait. Waiting polls with a
     non-blocking flock so that SIGINT and SIGTERM stay deliverable."""
     waited = False
-    while True:
-        try:
-            fcntl.flock(fd, mode | fcntl.LOCK_NB)
-            return waited
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            if not waited and on_wait is not None:
-                on_wait(_holder(path))
-            waited = True
-            time.sleep(poll)
+    while not _try_lock(fd, mode):
+        if not waited and on_wait is not None:
+            on_wait(_holder(path))
+        waited = True
+        time.sleep(poll)
+    return waited
 
 
-def _open(cache_dir: Path, name: str) -> tuple[int, Path]:
+def _try_lock(fd: int, mode: int) -> bool:
+    """Take ``flock(fd, mode)`` if no one holds it against us now."""
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _lock_file(cache_dir: Path, name: str) -> Iterator[tuple[int, Path]]:
     directory = lock_dir(cache_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
-    return os.open(path, os.O_RDWR | os.O_CREAT, 0o644), path
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        yield fd, path
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _locked(fd: int, signed: bool) -> Iterator[None]:
+    """Release the lock already taken on ``fd`` when the block ends; ``signed``: the
+    holder's record is written for the waiting message, and wiped on release."""
+    if signed:
+        _sign(fd)
+    try:
+        yield
+    finally:
+        if signed:
+            os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _sign(fd: int) -> None:
@@ -92,17 +117,10 @@ def hold(
     poll: float = 0.2,
 ) -> Iterator[bool]:
     """Hold the lock of ``key``; yields whether this run had to wait for another one."""
-    fd, path = _open(cache_dir, f"{key[:32]}.lock")
-    try:
+    with _lock_file(cache_dir, f"{key[:32]}.lock") as (fd, path):
         waited = _acquire(fd, path, fcntl.LOCK_EX, on_wait, poll)
-        _sign(fd)
-        try:
+        with _locked(fd, signed=True):
             yield waited
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 # -- using a base, and removing one ---------------------------------------------------------
@@ -123,15 +141,10 @@ def use(
 ) -> Iterator[bool]:
     """Hold a shared lock on the base of ``key`` (its full key) while a build uses it;
     any number of builds hold it at once. Yields whether it had to wait (for gc)."""
-    fd, path = _open(cache_dir, f"{key[:32]}.use")
-    try:
+    with _lock_file(cache_dir, f"{key[:32]}.use") as (fd, path):
         waited = _acquire(fd, path, fcntl.LOCK_SH, on_wait, poll)
-        try:
+        with _locked(fd, signed=False):
             yield waited
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -139,20 +152,9 @@ def claim(cache_dir: Path, key: str) -> Iterator[bool]:
     """Try to take the base of ``key`` for removal, without waiting: yields True and
     keeps builds from starting to use it until the block ends, or False when a build
     uses it now (nothing is held then)."""
-    fd, _path = _open(cache_dir, f"{key[:32]}.use")
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
+    with _lock_file(cache_dir, f"{key[:32]}.use") as (fd, _path):
+        if not _try_lock(fd, fcntl.LOCK_EX):
             yield False
             return
-        _sign(fd)
-        try:
+        with _locked(fd, signed=True):
             yield True
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
