@@ -137,7 +137,7 @@ def explicit_system(
 
 
 @dataclass(frozen=True, slots=True)
-class _Found:
+class _FoundSync:
     stage: Stage
     position: int  # of the RUN in the stage's body
     run: Instruction
@@ -145,7 +145,7 @@ class _Found:
     sync_index: int  # of the segment that is the sync
 
 
-def _find_sync(parsed: ParsedDockerfile) -> _Found:
+def _find_sync(parsed: ParsedDockerfile) -> _FoundSync:
     path = parsed.path
     pip_line = None
     for stage in parsed.stages:
@@ -162,7 +162,7 @@ def _find_sync(parsed: ParsedDockerfile) -> _Found:
             for index, segment in enumerate(commands):
                 command = script[segment.start : segment.end]
                 if is_sync(command):
-                    return _Found(stage, position, instruction, tuple(commands), index)
+                    return _FoundSync(stage, position, instruction, tuple(commands), index)
                 if pip_line is None and installs_by_pip(command):
                     pip_line = instruction.start
     if pip_line is not None:
@@ -196,7 +196,7 @@ def _refuse_secret_mounts(path: str, run: Instruction) -> None:
         )
 
 
-def _refuse_other_chaining(path: str, found: _Found) -> None:
+def _refuse_other_chaining(path: str, found: _FoundSync) -> None:
     """The commands before the sync move to the system part only when the sync runs
     after them whatever they did (``&&``) or regardless (``;``)."""
     before = found.segments[: found.sync_index]
@@ -212,7 +212,7 @@ def _refuse_other_chaining(path: str, found: _Found) -> None:
 
 
 def _read_sync_settings(
-    path: str, found: _Found, scope: Scope, project_settings: Mapping[str, str]
+    path: str, found: _FoundSync, scope: Scope, project_settings: Mapping[str, str]
 ) -> SyncSettings:
     """The sync's options, read with the environment it runs in: the project's settings,
     then the stage's ARG and ENV, then the variables set on the command."""
@@ -247,7 +247,7 @@ class _RunCut:
     sync_run: str  # the RUN from `uv sync` on, after the commands that set shell state
 
 
-def _cut_run(found: _Found) -> _RunCut:
+def _cut_run(found: _FoundSync) -> _RunCut:
     run = found.run
     script = run_script(run)
     before = found.segments[: found.sync_index]
