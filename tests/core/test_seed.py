@@ -1,15 +1,11 @@
 """uvbuild.core.seed: the user's Dockerfile cut at its first ``uv sync``: the system part,
-the prelude, the sync and the rest, the plan flags the sync decides, and the refusals."""
+the prelude, the sync and the rest, and the refusals of what cannot be cut safely."""
 
 from __future__ import annotations
 
 import pytest
 
-from uvbuild.core import dockerfile_text, seed
-from uvbuild.errors import ConfigError
-
-WAY_OUT = "start the Python stage with `FROM uvbuild-base`"
-GENERATED = 'or set tool.uvbuild.dockerfile = "generated"'
+from tests.core.splitting import GENERATED, WAY_OUT, one_stage, refusal, split
 
 # uv issue #9324, as its author wrote it (the apt line shortened)
 UV_9324 = """\
@@ -25,23 +21,6 @@ WORKDIR /project
 COPY pyproject.toml uv.lock README.md /project
 RUN --mount=type=cache,target=/root/.cache/uv uv sync --no-dev --no-install-project --frozen
 """
-
-
-def split(text: str, build_args=None, path: str = "Dockerfile") -> seed.SeedSplit:
-    return seed.split(dockerfile_text.parse(text, path), build_args)
-
-
-def refusal(text: str, build_args=None) -> str:
-    with pytest.raises(ConfigError) as info:
-        split(text, build_args)
-    assert info.value.exit_code == 2
-    message = str(info.value)
-    assert "\n" not in message
-    return message
-
-
-def one_stage(*lines: str) -> str:
-    return "\n".join(["FROM debian:bookworm", *lines]) + "\n"
 
 
 # -- uv #9324 ------------------------------------------------------------------------------
@@ -217,198 +196,6 @@ def test_the_first_sync_is_the_split():
     assert found.system.context_sources == ()
 
 
-# -- sync flags ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        ("--extra a --extra b", {"extras": ("a", "b")}),
-        ("--extra=a", {"extras": ("a",)}),
-        ("--group g", {"groups": ("g",)}),
-        ("--no-group g --no-extra e", {"no_groups": ("g",), "no_extras": ("e",)}),
-        ("--only-group g", {"only_groups": ("g",)}),
-        ("--package p", {"package": "p"}),
-        ("--package p --package q", {"packages": ("p", "q")}),
-        ("--all-packages", {"all_packages": True}),
-        ("--all-extras", {"all_extras": True}),
-        ("--all-groups", {"all_groups": True}),
-        ("--no-default-groups", {"no_default_groups": True}),
-        ("--no-dev", {"no_dev": True}),
-        ("--dev", {"dev": True}),
-        ("--only-dev", {"only_dev": True}),
-        ("--python 3.12", {"python": "3.12"}),
-        ("--python=3.12", {"python": "3.12"}),
-        ("-p 3.10", {"python": "3.10"}),
-        ("--python cpython-3.13.1", {"python": "3.13"}),
-        ("--compile-bytecode", {"compile_bytecode": True}),
-        ("--frozen --no-install-project --link-mode copy -q", {}),
-    ],
-)
-def test_sync_flags(args, expected):
-    flags = dict(split(one_stage(f"RUN uv sync {args}")).flags)
-    assert flags == {"compile_bytecode": False, "venv": "/.venv", **expected}
-
-
-@pytest.mark.parametrize(
-    ("env", "expected"),
-    [
-        ("UV_NO_DEV=1", {"no_dev": True}),
-        ("UV_NO_DEV=0", {}),
-        ("UV_NO_DEFAULT_GROUPS=true", {"no_default_groups": True}),
-        ("UV_COMPILE_BYTECODE=yes", {"compile_bytecode": True}),
-        ("UV_PYTHON=3.13", {"python": "3.13"}),
-        ("UV_PROJECT_ENVIRONMENT=/opt/venv", {"venv": "/opt/venv"}),
-    ],
-)
-def test_sync_settings_from_env(env, expected):
-    flags = dict(split(one_stage(f"ENV {env}", "RUN uv sync")).flags)
-    assert flags == {"compile_bytecode": False, "venv": "/.venv", **expected}
-
-
-def test_flag_wins_over_env():
-    found = split(
-        one_stage(
-            "ENV UV_PYTHON=3.11 UV_COMPILE_BYTECODE=1", "RUN uv sync -p 3.12 --no-compile-bytecode"
-        )
-    )
-    assert found.flags["python"] == "3.12" and found.flags["compile_bytecode"] is False
-
-
-def test_interpreter_without_a_version_is_a_note():
-    found = split(one_stage("ENV UV_PYTHON=python3", "RUN uv sync"))
-    assert "python" not in found.flags
-    assert found.python_request == "python3"
-    assert len(found.notes) == 1 and found.notes[0].startswith("Dockerfile:3: the interpreter")
-
-
-@pytest.mark.parametrize(
-    ("lines", "expected"),
-    [
-        ((), "automatic"),
-        (("ENV UV_PYTHON_DOWNLOADS=never",), "never"),
-        (("ENV UV_PYTHON_DOWNLOADS=manual",), "manual"),
-        (("ENV UV_PYTHON_DOWNLOADS=0",), "never"),
-        (("ENV UV_PYTHON_DOWNLOADS=false",), "never"),
-    ],
-)
-def test_python_downloads(lines, expected):
-    assert split(one_stage(*lines, "RUN uv sync")).python_downloads == expected
-
-
-def test_python_downloads_flag():
-    assert split(one_stage("RUN uv sync --no-python-downloads")).python_downloads == "never"
-
-
-# -- venv and working directory --------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("lines", "venv"),
-    [
-        ((), "/.venv"),
-        (("WORKDIR /app",), "/app/.venv"),
-        (("WORKDIR /a", "WORKDIR b", "WORKDIR ../c"), "/a/c/.venv"),
-        (("ENV ROOT=/srv", "WORKDIR $ROOT/app"), "/srv/app/.venv"),
-        (("WORKDIR /w", "ENV UV_PROJECT_ENVIRONMENT=env"), "/w/env"),
-        (("WORKDIR /w", "ENV UV_PROJECT_ENVIRONMENT=../env"), "/env"),
-        (("WORKDIR /w", "ENV UV_PROJECT_ENVIRONMENT=/opt/venv"), "/opt/venv"),
-    ],
-)
-def test_venv(lines, venv):
-    assert split(one_stage(*lines, "RUN uv sync")).flags["venv"] == venv
-
-
-def test_workdir_and_env_carry_over_from_the_parent_stage():
-    text = "\n".join(
-        [
-            "FROM debian AS sys",
-            "WORKDIR /app",
-            "ENV UV_COMPILE_BYTECODE=1",
-            "FROM sys AS deps",
-            "RUN uv sync",
-            "",
-        ]
-    )
-    found = split(text)
-    assert found.flags["venv"] == "/app/.venv" and found.flags["compile_bytecode"] is True
-    assert found.stage_name == "deps"
-    assert found.system.head == ("FROM debian AS sys\nWORKDIR /app\nENV UV_COMPILE_BYTECODE=1",)
-    assert found.system.system_from == "FROM sys AS uvbuild-system"
-    assert found.system.images == ("debian",)
-
-
-# -- global ARGs and build args --------------------------------------------------------------
-
-GLOBAL_ARG = """\
-ARG BASE=python:3.11-slim
-FROM $BASE
-ARG X=1
-RUN echo $X
-RUN uv sync
-"""
-
-
-def test_global_arg_in_from():
-    found = split(GLOBAL_ARG)
-    assert found.system.system_from == "FROM $BASE AS uvbuild-system"
-    assert found.system.head == ("ARG BASE=python:3.11-slim",)
-    assert found.system.images == ("python:3.11-slim",)
-    assert found.system.recipe[0] == "ARG BASE=python:3.11-slim"
-
-
-def test_build_args_override_arg_defaults():
-    default = split(GLOBAL_ARG)
-    found = split(GLOBAL_ARG, {"BASE": "python:3.12-slim", "X": "2"})
-    assert found.system.images == ("python:3.12-slim",)
-    assert "ARG BASE=python:3.12-slim" in found.system.recipe
-    assert "RUN echo $X [args: X=2]" in found.system.recipe
-    assert "RUN echo $X [args: X=1]" in default.system.recipe
-
-
-def test_unrelated_build_args_leave_the_recipe():
-    assert split(GLOBAL_ARG, {"OTHER": "x"}).system.recipe == split(GLOBAL_ARG).system.recipe
-
-
-def test_global_arg_declared_again_in_the_stage():
-    found = split("ARG V=3.12\nFROM debian\nARG V\nENV UV_PYTHON=$V\nRUN uv sync\n")
-    assert found.flags["python"] == "3.12"
-    # not declared again: the stage does not see it
-    found = split("ARG V=3.12\nFROM debian\nENV UV_PYTHON=$V\nRUN uv sync\n")
-    assert "python" not in found.flags
-
-
-# -- images and context sources --------------------------------------------------------------
-
-
-def test_images_of_from_copy_and_mount():
-    found = split(
-        one_stage(
-            "COPY --from=ghcr.io/astral-sh/uv:0.5.2 /uv /bin/uv",
-            "RUN --mount=type=bind,from=busybox:1,target=/b true",
-            "RUN uv sync",
-        )
-    )
-    assert found.system.images == ("debian:bookworm", "ghcr.io/astral-sh/uv:0.5.2", "busybox:1")
-
-
-def test_context_sources_of_the_system_part():
-    found = split(
-        one_stage(
-            "ARG DIR=scripts",
-            "COPY $DIR/setup.sh /tmp/",
-            "ADD vendor/ /vendor/",
-            "RUN --mount=type=bind,source=apt.txt,target=/apt.txt xargs apt-get install < /apt.txt",
-            "COPY pyproject.toml uv.lock ./",
-            "COPY extra.txt /",
-            "RUN uv sync",
-        )
-    )
-    assert found.system.context_sources == ("scripts/setup.sh", "vendor/", "apt.txt")
-    # the first copy of the project's files starts the prelude, whatever follows
-    assert found.prelude == ("COPY pyproject.toml uv.lock ./", "COPY extra.txt /")
-
-
 @pytest.mark.parametrize(
     "copy",
     [
@@ -484,16 +271,6 @@ def test_numbered_reference_to_an_earlier_stage_is_kept():
     assert found.system.head == ("FROM busybox AS tools",)
 
 
-def test_stage_copied_into_the_system_part_is_in_its_inputs():
-    text = (
-        "FROM busybox:1 AS tools\nCOPY tool.sh /tool.sh\n"
-        "FROM debian\nCOPY --from=tools /tool.sh /tool.sh\nRUN uv sync\n"
-    )
-    found = split(text)
-    assert found.system.images == ("busybox:1", "debian")
-    assert found.system.context_sources == ("tool.sh",)
-
-
 # -- syntax ----------------------------------------------------------------------------------
 
 
@@ -532,23 +309,6 @@ def test_docker_frontends_are_accepted_and_kept(syntax):
         ),
         (one_stage("RUN echo", "RUN false || uv sync"), "Dockerfile:3: the `uv sync` follows `||`"),
         (one_stage("RUN echo", "RUN echo | uv sync"), "Dockerfile:3: the `uv sync` follows `|`"),
-        (one_stage("RUN echo", "RUN uv sync --frobnicate"), "Dockerfile:3: `uv sync --frobnicate`"),
-        (one_stage("RUN echo", "RUN uv sync extra"), "Dockerfile:3: `uv sync extra`"),
-        (
-            one_stage("RUN echo", "RUN uv sync --extra"),
-            "Dockerfile:3: `uv sync --extra` needs a value",
-        ),
-        (one_stage("RUN echo", "RUN uv sync --no-sources"), "Dockerfile:3: `uv sync --no-sources`"),
-        (
-            one_stage("RUN echo", "RUN uv sync --directory /x"),
-            "Dockerfile:3: `uv sync --directory`",
-        ),
-        (
-            one_stage("ENV UV_NO_SOURCES=1", "RUN echo", "RUN uv sync"),
-            "Dockerfile:4: UV_NO_SOURCES",
-        ),
-        (one_stage("RUN echo", "RUN UV_NO_BINARY=1 uv sync"), "Dockerfile:3: UV_NO_BINARY"),
-        (one_stage("ENV UV_PROJECT=/x", "RUN uv sync"), "Dockerfile:3: UV_PROJECT is set"),
     ],
 )
 def test_refusals_name_the_line_and_the_way_out(text, start):

@@ -54,7 +54,7 @@ from uvbuild.core.requirements import (
     requirement_files,
     source_date_epoch,
 )
-from uvbuild.core.seed import SYSTEM_STAGE
+from uvbuild.core.seed_system import SYSTEM_STAGE
 
 BASE_STAGE = "uvbuild-base"
 # uv's mirrors for Python downloads: build args of the stages that may install Python
