@@ -1,24 +1,20 @@
-"""uvbuild.core.render: the generated Dockerfile (golden file), stages, sync flags, labels.
+"""uvbuild.core.render: the whole Dockerfile (golden files), its header, the order of its
+stages in each mode, and whether a user's Dockerfile uses the base.
 
 Update the golden files with ``UVBUILD_UPDATE_GOLDEN=1 python -m pytest tests/core/test_render.py``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from tests.core.plans import FLAGS, PYPI, TORCH_INDEX
+from tests.core.plans import FLAGS, SEED, pooled_plan, seed_plan
+from tests.core.stages import from_lines, stage
 from tests.paths import FIXTURES, GOLDEN
 from uvbuild import __version__, planner
-from uvbuild.core import hashing, render, requirements
-from uvbuild.core.model import Request
+from uvbuild.core import render
 
 
 def assert_golden(name: str, text: str) -> None:
@@ -56,54 +52,6 @@ def test_stages(two_indexes):
     assert text.endswith("\n")
 
 
-def test_require_hashes_only_for_a_hashed_file(two_indexes):
-    text = render.dockerfile(two_indexes)
-    install = [line for line in text.splitlines() if "uv pip install" in line]
-    assert len(install) == 2
-    torch_line, pypi_line = install
-    assert "--require-hashes" not in torch_line and f"--index-url {TORCH_INDEX}" in torch_line
-    assert "--require-hashes" in pypi_line and f"--index-url {PYPI}" in pypi_line
-    assert all("--no-deps" in line for line in install)
-
-
-def test_sync_flags_empty_request():
-    assert render.sync_flags(Request()) == []
-
-
-def test_sync_flags_map_the_request():
-    request = Request(
-        package="member",
-        all_packages=True,
-        extras=("a", "b"),
-        all_extras=True,
-        groups=("g",),
-        only_groups=("o",),
-        no_dev=True,
-    )
-    assert render.sync_flags(request) == [
-        "--package",
-        "member",
-        "--all-packages",
-        "--all-extras",
-        "--extra",
-        "a",
-        "--extra",
-        "b",
-        "--group",
-        "g",
-        "--only-group",
-        "o",
-        "--no-dev",
-    ]
-
-
-def test_sync_flags_reach_both_sync_commands(two_indexes):
-    plan = replace(two_indexes, request=Request(extras=("gpu",), no_dev=True))
-    text = render.dockerfile(plan)
-    assert "uv sync --frozen --no-install-project --extra gpu --no-dev" in text
-    assert "uv sync --frozen --no-editable --extra gpu --no-dev" in text
-
-
 def test_no_syntax_line_by_default(two_indexes):
     text = render.dockerfile(two_indexes)
     assert not any(line.startswith("# syntax=") for line in text.splitlines())
@@ -114,33 +62,6 @@ def test_syntax_line_comes_first(two_indexes):
     text = render.dockerfile(two_indexes, syntax="docker/dockerfile:1.7")
     assert text.splitlines()[0] == "# syntax=docker/dockerfile:1.7"
     assert text.count("# syntax=") == 1
-
-
-def test_workspace_members_and_no_install_workspace(workspace):
-    assert workspace.members == ("a", "b")
-    text = render.dockerfile(workspace)
-    assert "COPY pyproject.toml uv.lock ./\n" in text
-    assert "COPY a/pyproject.toml a/pyproject.toml\n" in text
-    assert "COPY b/pyproject.toml b/pyproject.toml\n" in text
-    assert "uv sync --frozen --no-install-workspace" in text
-    assert "--no-install-project" not in text
-
-
-def test_single_project_uses_no_install_project(two_indexes):
-    text = render.dockerfile(two_indexes)
-    assert "uv sync --frozen --no-install-project" in text
-    assert "--no-install-workspace" not in text
-    assert text.count("COPY pyproject.toml uv.lock ./") == 1
-
-
-def test_base_environment_and_labels(two_indexes):
-    plan = replace(two_indexes, config=replace(two_indexes.config, compile_bytecode=False))
-    text = render.dockerfile(plan)
-    assert "UV_COMPILE_BYTECODE=0" in text
-    assert "UV_PROJECT_ENVIRONMENT=/opt/venv" in text
-    labels = render.base_labels(two_indexes)
-    assert labels["io.uvbuild.key"] == two_indexes.key
-    assert labels["io.uvbuild.packages"] == "nvidia-cublas-cu12==12.8.4.1 torch==2.7.1+cu128"
 
 
 @pytest.mark.parametrize(
@@ -189,244 +110,6 @@ def test_uses_base_reads_flags_not_arguments(line, uses):
     assert render.uses_base(f"FROM python:3.11\n{line}\n") is uses
 
 
-# -- layer groups --------------------------------------------------------------------------
-
-
-def stage(text: str, name: str) -> str:
-    """The lines of one stage (from its FROM line to the next stage's comment or FROM)."""
-    start = text.index(f" AS {name}\n")
-    start = text.rindex("\n", 0, start) + 1
-    end = text.find("\n\n", start)
-    return text[start : end if end != -1 else None]
-
-
-def test_layered_plan_has_two_groups(layered):
-    assert [g.name for g in layered.layers] == ["cuda", "frameworks"]
-    assert [c.selected.name for c in layered.layers[0].packages] == ["nvidia-cublas-cu12"]
-    assert layered.layer_of("torch").name == "frameworks"
-    assert all(len(g.key) == 64 for g in layered.layers)
-
-
-def test_layer_stages_come_first_and_install_only_their_group(layered):
-    text = render.dockerfile(layered)
-    order = [line.split(" AS ")[1] for line in text.splitlines() if line.startswith("FROM ")]
-    assert order == [
-        "uvbuild-layer-cuda",
-        "uvbuild-layer-frameworks",
-        "uvbuild-base",
-        "uvbuild-deps",
-        "uvbuild-app",
-    ]
-    cuda = stage(text, "uvbuild-layer-cuda")
-    assert cuda.startswith("FROM python:3.11-slim-bookworm AS uvbuild-layer-cuda\n")
-    # only its own requirements file reaches the stage, so another group's change
-    # leaves this stage's cache key alone
-    assert (
-        "--mount=type=bind,from=uvbuild-heavy,source=layer-cuda-1.txt,"
-        "target=/tmp/uvbuild-heavy/layer-cuda-1.txt" in cuda
-    )
-    assert "frameworks" not in cuda
-    assert cuda.count("uv pip install") == 1 and "--require-hashes" in cuda
-    assert "uv venv --prompt gpuapp /opt/venv" in cuda and f"mkdir {render.LAYER_DIR}" in cuda
-    frameworks = stage(text, "uvbuild-layer-frameworks")
-    assert f"--index-url {TORCH_INDEX} -r /tmp/uvbuild-heavy/layer-frameworks-1.txt" in frameworks
-    assert "--require-hashes" not in frameworks
-
-
-def test_layered_base_copies_each_group_with_link(layered):
-    base = stage(render.dockerfile(layered), "uvbuild-base")
-    assert "uv pip install" not in base
-    assert "uvbuild-heavy" not in base
-    lines = base.splitlines()
-    venv = lines.index("    uv venv --prompt gpuapp /opt/venv && \\") + 2  # then the mtimes are set
-    assert lines[venv + 1 : venv + 3] == [
-        "COPY --link --from=uvbuild-layer-cuda /uvbuild-layer/ /opt/venv/",
-        "COPY --link --from=uvbuild-layer-frameworks /uvbuild-layer/ /opt/venv/",
-    ]
-    labels = render.base_labels(layered)
-    assert labels["io.uvbuild.layers"] == "cuda frameworks"
-    for group in layered.layers:
-        assert labels[f"io.uvbuild.layer.{group.name}.key"] == group.key
-        assert f'io.uvbuild.layer.{group.name}.key="{group.key}"' in base
-    assert labels["io.uvbuild.recipe"] == hashing.RECIPE_VERSION
-
-
-def test_single_layer_base_has_no_layer_labels(two_indexes):
-    assert two_indexes.layers == ()
-    labels = render.base_labels(two_indexes)
-    assert not any(k.startswith("io.uvbuild.layer") for k in labels)
-    assert "COPY --link" not in render.dockerfile(two_indexes)
-
-
-def run_new_tops(tmp_path: Path, before: list[str], after: list[str]) -> set[str]:
-    """Run the layer stage's gathering step on a fake venv in tmp_path."""
-    import subprocess
-
-    venv, layer = tmp_path / "venv", tmp_path / "layer"
-    listing = tmp_path / "before"
-
-    def make(paths):
-        for rel in paths:
-            path = venv / rel
-            if rel.endswith("/"):
-                path.mkdir(parents=True, exist_ok=True)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(rel)
-
-    make(before)
-    subprocess.run(f"cd {venv} && find . > {listing}", shell=True, check=True)
-    make(after)
-    layer.mkdir()
-    script = render._new_tops(str(layer)).replace(render.VENV_BEFORE, str(listing))
-    subprocess.run(["sh", "-c", f"cd {venv} && {script}"], check=True)
-    moved = {str(p.relative_to(layer)) for p in layer.rglob("*") if p.is_file()}
-    kept = {str(p.relative_to(venv)) for p in venv.rglob("*") if p.is_file()}
-    assert not moved & kept
-    assert kept == {p for p in before if not p.endswith("/")}
-    return moved
-
-
-def test_layer_stage_gathers_exactly_what_the_install_added(tmp_path):
-    site = "lib/python3.11/site-packages"
-    before = ["pyvenv.cfg", "bin/python", "bin/activate", f"{site}/", ".gitignore"]
-    added = [
-        f"{site}/torch/__init__.py",
-        f"{site}/torch/lib/libtorch.so",
-        f"{site}/torch/__pycache__/__init__.cpython-311.pyc",
-        f"{site}/torch-2.0.dist-info/RECORD",
-        f"{site}/torch-x/a.py",  # sorts between torch and torch/ in C order
-        f"{site}/__pycache__/six.cpython-311.pyc",
-        f"{site}/nvidia/cublas/lib/libcublas.so",
-        "bin/torchrun",
-        "bin/name with space",
-        "share/man/man1/torch.1",
-    ]
-    assert run_new_tops(tmp_path, before, added) == set(added)
-
-
-# -- reproducible bases ------------------------------------------------------------------
-
-
-def test_every_base_and_layer_run_sets_the_epoch_and_clamps_mtimes(layered, two_indexes):
-    for plan in (layered, two_indexes):
-        text = render.dockerfile(plan)
-        for name in [render.layer_stage_name(g) for g in plan.layers] + ["uvbuild-base"]:
-            body = stage(text, name)
-            runs = body.count("\nRUN ")
-            assert runs >= 2  # uv, then the venv
-            assert body.count("export SOURCE_DATE_EPOCH=") == runs
-            assert body.count("find / -xdev") == runs
-            assert "COPY --from=" not in body  # a COPY would date /bin with the build time
-        # the app stages are the user's: no epoch there
-        assert "SOURCE_DATE_EPOCH" not in stage(text, "uvbuild-deps")
-        assert "SOURCE_DATE_EPOCH" not in stage(text, "uvbuild-app")
-        assert "ENV SOURCE_DATE_EPOCH" not in text
-
-
-def test_layer_epochs_come_from_their_own_group(layered):
-    text = render.dockerfile(layered)
-    for group in layered.layers:
-        epoch = requirements.layer_epoch(group)
-        assert f"export SOURCE_DATE_EPOCH={epoch} &&" in stage(text, render.layer_stage_name(group))
-    # the base's own venv holds no package: epoch 0, whatever the groups hold
-    base = stage(text, "uvbuild-base")
-    # (three RUNs, each with epoch 0: uv, the Python where the image has none, the venv)
-    assert "export SOURCE_DATE_EPOCH=0 &&" in base and base.count("SOURCE_DATE_EPOCH=0") == 3
-    assert requirements.source_date_epoch(layered) == requirements.upload_epoch(layered.heavy)
-
-
-def test_clamp_leaves_mounts_and_engine_files_alone(two_indexes):
-    base = stage(render.dockerfile(two_indexes), "uvbuild-base")
-    clamp = next(line for line in base.splitlines() if "-newer" in line and "/opt/venv" in line)
-    for path in ("/proc", "/sys", "/dev", "/etc/hosts", "/etc/resolv.conf", render.UV_CACHE):
-        assert f"-path {path} " in clamp
-    assert f"-path {render.HEAVY_MOUNT} " in clamp
-    assert "-xdev" in clamp and f"-newer {render.RUN_START}" in clamp
-
-
-def test_run_start_marker_clamps_what_the_run_wrote(tmp_path):
-    """The find/touch of a RUN, run here on a scratch tree: new files get the epoch, older
-    ones keep their time."""
-    old = tmp_path / "old"
-    old.write_text("x")
-    os.utime(old, (1_000_000, 1_000_000))
-    marker = tmp_path / "start"
-    marker.write_text("")
-    os.utime(marker, (2_000_000, 2_000_000))
-    new = tmp_path / "dir" / "new"
-    new.parent.mkdir()
-    new.write_text("y")
-    script = (
-        f"find {tmp_path} \\( -path {marker} \\) -prune -o \\( -newer {marker} \\) "
-        '-exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +'
-    )
-    subprocess.run(["sh", "-c", script], check=True, env={**os.environ, "SOURCE_DATE_EPOCH": "5"})
-    assert int(old.stat().st_mtime) == 1_000_000
-    assert int(new.stat().st_mtime) == 5 and int(new.parent.stat().st_mtime) == 5
-
-
-# -- private indexes ---------------------------------------------------------------------
-
-
-def test_every_uv_run_mounts_the_secrets_and_exports_them_in_its_shell(private):
-    text = render.dockerfile(private)
-    # the only ARGs are uv's Python mirrors; no credential is an ARG
-    assert "ENV UV_INDEX" not in text and "ARG UV_INDEX" not in text
-    assert {line for line in text.splitlines() if line.startswith("ARG ")} == {
-        f"ARG {name}" for name in render.PYTHON_MIRRORS
-    }
-    for name in ("uvbuild-base", "uvbuild-deps", "uvbuild-app"):
-        body = stage(text, name)
-        run = body[body.rindex("\nRUN ") :]
-        assert "--mount=type=secret,id=uv-index-pytorch-username \\" in run
-        assert "--mount=type=secret,id=uv-index-pytorch-password \\" in run
-        assert (
-            "if [ -f /run/secrets/uv-index-pytorch-password ]; then export "
-            'UV_INDEX_PYTORCH_PASSWORD="$(cat /run/secrets/uv-index-pytorch-password)"; fi'
-        ) in run
-        # the exports come before uv runs, in the same shell
-        assert run.index("export UV_INDEX_PYTORCH_USERNAME") < run.index(" uv ")
-    base = stage(text, "uvbuild-base")
-    # the named index: uv matches the credentials by its name
-    assert f"--default-index pytorch={TORCH_INDEX} -r" in base
-    assert f"--index-url {PYPI} -r" in base  # the other index needs none
-    assert "-path /run/secrets " in base  # never touched by the clamp
-
-
-# -- the user's Dockerfile: seed mode and an explicit system stage ---------------------------
-
-SEED = """\
-# syntax=docker/dockerfile:1
-FROM debian:bookworm AS builder
-ARG python_version=3.11
-COPY --from=ghcr.io/astral-sh/uv:0.5.2 /uv /usr/local/bin/uv
-RUN apt-get update && apt-get install -y curl
-ENV UV_PYTHON="python$python_version" UV_PROJECT_ENVIRONMENT=/app UV_COMPILE_BYTECODE=1
-WORKDIR /project
-COPY pyproject.toml uv.lock /project/
-RUN --mount=type=cache,target=/root/.cache/uv uv sync --no-dev --no-install-project --frozen
-COPY . /project
-RUN uv sync --frozen --no-dev
-
-FROM debian:bookworm-slim AS runtime
-COPY --from=builder /app /app
-CMD ["/app/bin/python"]
-"""
-
-
-def seed_plan(tmp_path: Path, text: str, **flags):
-    project = tmp_path / "proj"
-    if not project.exists():
-        shutil.copytree(FIXTURES / "two_indexes", project)
-    (project / "Dockerfile").write_text(text)
-    return planner.make_plan(project, {**FLAGS, **flags}, dockerfile=project / "Dockerfile")
-
-
-def from_lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.startswith("FROM ")]
-
-
 def test_seed_dockerfile_stages(tmp_path):
     plan = seed_plan(tmp_path, SEED)
     text = render.dockerfile(plan)
@@ -455,54 +138,6 @@ def test_seed_dockerfile_stages(tmp_path):
     assert SEED[SEED.index("FROM debian:bookworm-slim") :] in text
     assert "uvbuild-deps" not in text and "uvbuild-app" not in text
     assert f"from {plan.dockerfile.path}" in text.splitlines()[1]
-
-
-def test_seed_keyed_stages_add_no_env(tmp_path):
-    text = render.dockerfile(seed_plan(tmp_path, SEED))
-    base = text[text.index("FROM uvbuild-python AS uvbuild-base") :]
-    base = base[: base.index("\nFROM ", 1)]
-    assert not any(line.startswith("ENV ") for line in base.splitlines())
-    for name in ("uvbuild-python", "uvbuild-layer-cuda", "uvbuild-layer-frameworks"):
-        assert "\nENV " not in stage(text, name)
-        assert "\nARG python_version=3.11\n" in stage(text, name)
-    # uv's settings are the sync's, in each RUN's own shell
-    assert (
-        'export PATH="/tmp/uvbuild-uv:$PATH" UV_LINK_MODE="copy" UV_PYTHON="python3.11" '
-        'UV_PROJECT_ENVIRONMENT="/app" VIRTUAL_ENV="/app"'
-    ) in base
-    assert "cp /tmp/uvbuild-uv/uv" not in text  # no uv copied into the user's image
-    assert "{ [ -e /app/pyvenv.cfg ] || uv venv --prompt gpuapp /app; }" in base
-
-
-def test_seed_without_layer_groups_has_no_env_either(tmp_path):
-    text = render.dockerfile(seed_plan(tmp_path, SEED, layer_mode="single"))
-    start = text.index("FROM uvbuild-python AS uvbuild-base")
-    base = text[start : text.index("\nFROM ", start + 1)]
-    assert "\nENV " not in base and "uv pip install --python /app" in base
-
-
-@pytest.mark.parametrize(
-    ("change", "python_stage"),
-    [
-        ((), True),  # uv may download Python and nothing installs one
-        (("ENV UV_PYTHON=", "ENV UV_PYTHON_DOWNLOADS=never UV_PYTHON="), False),
-        (("apt-get install -y curl", "apt-get install -y curl && uv python install 3.11"), False),
-    ],
-)
-def test_python_stage_only_when_the_sync_would_download_python(tmp_path, change, python_stage):
-    text = SEED.replace(*change) if change else SEED
-    plan = seed_plan(tmp_path, text)
-    rendered = render.dockerfile(plan)
-    assert render.python_stage_needed(plan) is python_stage
-    assert ("AS uvbuild-python" in rendered) is python_stage
-    below = "uvbuild-python" if python_stage else "uvbuild-system"
-    assert f"FROM {below} AS uvbuild-base\n" in rendered
-    if python_stage:
-        python = stage(rendered, "uvbuild-python")
-        assert (
-            "{ uv python find python3.11 >/dev/null 2>&1 || "
-            "UV_PYTHON_DOWNLOADS=automatic uv python install python3.11; }"
-        ) in python
 
 
 def test_seed_chained_run_is_in_the_system_stage(tmp_path):
@@ -556,95 +191,6 @@ def test_explicit_system_stage_is_below_the_layers(tmp_path):
     assert "python:3.11-slim-bookworm" not in text
 
 
-# -- light layers (pool-threshold) ---------------------------------------------------------
-
-POOLED = {**FLAGS, "pool_threshold": "10kB"}  # six's wheel (11 kB) gets a layer of its own
-
-
-def pooled_plan(**flags):
-    return planner.make_plan(FIXTURES / "two_indexes", {**POOLED, **flags})
-
-
-def test_light_layer_stage_on_the_system_image_and_copied_above_the_base():
-    plan = pooled_plan()
-    assert [g.name for g in plan.light_layers] == ["light-six"]
-    text = render.dockerfile(plan)
-    assert plan.light_stages == (("light-six",),)
-    light = stage(text, "uvbuild-layers-light-1")
-    assert light.splitlines()[0] == "FROM python:3.11-slim-bookworm AS uvbuild-layers-light-1"
-    # its requirements are in the RUN's text (no mount: one load of the context less)
-    assert "from=uvbuild-heavy" not in light
-    assert (
-        "printf '%s\\n' 'six==1.17.0 --hash=sha256:"
-        "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274' "
-        "> /tmp/uvbuild-heavy/layer-light-six-1.txt &&"
-    ) in light
-    assert "layer-cuda" not in light and "layer-frameworks" not in light
-    assert "-r /tmp/uvbuild-heavy/layer-light-six-1.txt" in light
-    assert "compileall" in light  # the layer compiles its own files
-    assert "mkdir -p /uvbuild-layer/light-six &&" in light
-    # above the base: its stage comes after it, and the deps stage copies it first thing
-    assert text.index("AS uvbuild-base\n") < text.index("AS uvbuild-layers-light-1\n")
-    deps = stage(text, "uvbuild-deps").splitlines()
-    assert deps[:2] == [
-        "FROM uvbuild-base AS uvbuild-deps",
-        "COPY --link --from=uvbuild-layers-light-1 /uvbuild-layer/light-six/ /opt/venv/",
-    ]
-    # the base does not copy it, and the final sync stays
-    assert "light-six" not in stage(text, "uvbuild-base")
-    assert "uv sync --frozen --no-editable" in stage(text, "uvbuild-app")
-
-
-def test_light_layers_leave_the_base_and_heavy_layers_alone():
-    pooled, plain = pooled_plan(), planner.make_plan(FIXTURES / "two_indexes", FLAGS)
-    assert plain.light_layers == ()  # six is under the default 1 MB: in the pool
-    assert pooled.key == plain.key and pooled.layers == plain.layers
-    for name in ("uvbuild-layer-cuda", "uvbuild-layer-frameworks", "uvbuild-base"):
-        assert stage(render.dockerfile(pooled), name) == stage(render.dockerfile(plain), name)
-    single = pooled_plan(layer_mode="single")
-    base = stage(render.dockerfile(single), "uvbuild-base")
-    assert "light-six" not in base  # the single base mounts its own files only
-    assert "source=heavy-1.txt" in base
-
-
-def test_light_layer_requirements_and_key():
-    plan = pooled_plan()
-    files = [f for f in requirements.requirement_files(plan) if f.layer == "light-six"]
-    assert [(f.name, f.text) for f in files] == [
-        (
-            "layer-light-six-1.txt",
-            "six==1.17.0 --hash=sha256:"
-            "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274\n",
-        )
-    ]
-    assert files[0] not in requirements.heavy_files(plan)
-    (group,) = plan.light_layers
-    inputs = json.loads(plan.key_document)
-    assert group.key and group.key not in {g.key for g in plan.layers}
-    assert [p["name"] for p in hashing.layer_document(group, _inputs(plan))["packages"]] == ["six"]
-    assert "six" not in plan.key_document and inputs["layers"] == [
-        {"name": g.name, "key": g.key} for g in plan.layers
-    ]
-
-
-def _inputs(plan):
-    document = json.loads(plan.key_document)
-    return hashing.KeyInputs(
-        platform=document["platform"],
-        python=document["python"],
-        base_image=document["base-image"],
-        uv_image=document["uv-image"],
-        venv=document["venv"],
-        compile_bytecode=document["compile-bytecode"],
-    )
-
-
-def test_light_layer_key_is_its_layer_document():
-    plan = pooled_plan()
-    (group,) = plan.light_layers
-    assert group.key == hashing.base_key(hashing.layer_document(group, _inputs(plan)))
-
-
 def test_plan_json_lists_every_layer():
     document = pooled_plan().to_dict()
     layers = {entry["name"]: entry for entry in document["base"]["layers"]}
@@ -661,16 +207,3 @@ def test_plan_json_lists_every_layer():
     plain = planner.make_plan(FIXTURES / "two_indexes", FLAGS).to_dict()
     assert [(e["name"], e["layer"]) for e in plain["light"]] == [("six", "pool")]
     assert plain["totals"]["pool"]["count"] == 1
-
-
-def test_seed_sync_stage_takes_the_light_layers(tmp_path):
-    plan = seed_plan(tmp_path, SEED, pool_threshold="10kB")
-    assert [g.name for g in plan.light_layers] == ["light-six"]
-    text = render.dockerfile(plan)
-    assert "FROM uvbuild-python AS uvbuild-layers-light-1" in text
-    builder = text[text.index("FROM uvbuild-base AS builder") :]
-    assert builder.startswith(
-        "FROM uvbuild-base AS builder\nARG python_version=3.11\n"
-        "COPY --link --from=uvbuild-layers-light-1 /uvbuild-layer/light-six/ /app/\n"
-        "COPY pyproject.toml uv.lock /project/\n"
-    )
