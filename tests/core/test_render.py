@@ -10,10 +10,10 @@ import os
 
 import pytest
 
-from tests.core.plans import FLAGS, SEED, pooled_plan, seed_plan
+from tests.core.plans import SEED, seed_plan
 from tests.core.stages import from_lines, stage
-from tests.paths import FIXTURES, GOLDEN
-from uvbuild import __version__, planner
+from tests.paths import GOLDEN
+from uvbuild import __version__
 from uvbuild.core import render
 
 
@@ -189,21 +189,3 @@ def test_explicit_system_stage_is_below_the_layers(tmp_path):
     assert "cp /tmp/uvbuild-uv/uv /tmp/uvbuild-uv/uvx /bin/" in stage(text, "uvbuild-base")
     assert "UV_PROJECT_ENVIRONMENT=/opt/venv" in stage(text, "uvbuild-base")
     assert "python:3.11-slim-bookworm" not in text
-
-
-def test_plan_json_lists_every_layer():
-    document = pooled_plan().to_dict()
-    layers = {entry["name"]: entry for entry in document["base"]["layers"]}
-    assert [(e["name"], e["kind"]) for e in document["base"]["layers"]] == [
-        ("cuda", "heavy"),
-        ("frameworks", "heavy"),
-        ("light-six", "light"),
-    ]
-    assert layers["light-six"]["packages"] == ["six"]
-    assert layers["light-six"]["bytes"] == 11050
-    assert len(layers["light-six"]["key"]) == 64
-    assert [(e["name"], e["layer"]) for e in document["light"]] == [("six", "light-six")]
-    assert document["totals"]["pool"] == {"count": 0, "bytes": 0, "unknown-size": 0}
-    plain = planner.make_plan(FIXTURES / "two_indexes", FLAGS).to_dict()
-    assert [(e["name"], e["layer"]) for e in plain["light"]] == [("six", "pool")]
-    assert plain["totals"]["pool"]["count"] == 1
