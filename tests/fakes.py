@@ -13,9 +13,9 @@ from pathlib import Path
 
 from uvbuild import planner
 from uvbuild.core import render
+from uvbuild.core.dockerfile_names import KEY_LABEL
 from uvbuild.core.hashing import TAG_LENGTH
 from uvbuild.core.model import BuildPlan
-from uvbuild.core.render import KEY_LABEL
 from uvbuild.docker.facts import (
     FIX_BUILDER,
     FIX_BUILDX,

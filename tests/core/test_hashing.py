@@ -7,9 +7,10 @@ from dataclasses import replace
 
 import pytest
 
+from tests.core.plans import pooled_plan
 from tests.paths import CORPUS
 from uvbuild import planner
-from uvbuild.core import hashing
+from uvbuild.core import hashing, requirements
 from uvbuild.core.config import Config
 from uvbuild.core.model import Artifact, Lock, LockedPackage
 
@@ -404,3 +405,44 @@ def test_layer_changes_name_the_layers_a_lock_change_moves():
         "pool rebuilt: idna 3.6 -> 3.7",
     ]
     assert hashing.layer_changes(old, old, pool_old, pool_old) == []
+
+
+# -- a light layer's key ---------------------------------------------------------------------
+
+
+def test_light_layer_requirements_and_key():
+    plan = pooled_plan()
+    files = [f for f in requirements.requirement_files(plan) if f.layer == "light-six"]
+    assert [(f.name, f.text) for f in files] == [
+        (
+            "layer-light-six-1.txt",
+            "six==1.17.0 --hash=sha256:"
+            "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274\n",
+        )
+    ]
+    assert files[0] not in requirements.heavy_files(plan)
+    (group,) = plan.light_layers
+    inputs = json.loads(plan.key_document)
+    assert group.key and group.key not in {g.key for g in plan.layers}
+    assert [p["name"] for p in hashing.layer_document(group, _inputs(plan))["packages"]] == ["six"]
+    assert "six" not in plan.key_document and inputs["layers"] == [
+        {"name": g.name, "key": g.key} for g in plan.layers
+    ]
+
+
+def _inputs(plan):
+    document = json.loads(plan.key_document)
+    return hashing.KeyInputs(
+        platform=document["platform"],
+        python=document["python"],
+        base_image=document["base-image"],
+        uv_image=document["uv-image"],
+        venv=document["venv"],
+        compile_bytecode=document["compile-bytecode"],
+    )
+
+
+def test_light_layer_key_is_its_layer_document():
+    plan = pooled_plan()
+    (group,) = plan.light_layers
+    assert group.key == hashing.base_key(hashing.layer_document(group, _inputs(plan)))

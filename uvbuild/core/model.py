@@ -1,14 +1,15 @@
 """Frozen dataclasses shared by the pure core: the lock, the target, the selection and the plan.
 
 Everything here is immutable and uses tuples, so a plan can be hashed, compared and
-serialised without surprises.
+serialised without surprises; the plan's JSON document is :mod:`uvbuild.core.plan_json`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from uvbuild.core.plan_json import plan_document
 
 SOURCE_KINDS = ("registry", "git", "url", "path", "directory", "editable", "virtual")
 
@@ -257,9 +258,6 @@ def pinned_digest(ref: str) -> str | None:
     return digest if at and digest.startswith("sha256:") else None
 
 
-PLAN_SCHEMA = "uvbuild.plan/1"
-
-
 @dataclass(frozen=True, slots=True)
 class UserDockerfile:
     """The Dockerfile a build runs, when it is the user's.
@@ -376,67 +374,7 @@ class BuildPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """The stable, versioned document ``plan --json`` prints (schema in README)."""
-        heavy = []
-        for choice in self.grouping.heavy:
-            group = self.layer_of(choice.selected.name)
-            layer = group.name if group else None
-            heavy.append(
-                {**_package_entry(choice.selected), "reason": choice.reason, "layer": layer}
-            )
-        base: dict[str, Any] = {
-            "key": self.key,
-            "tag": self.tag,
-            "repo": self.base_repo,
-            "inputs": json.loads(self.key_document),
-            "layer-mode": self.layer_mode,
-            "layers": [
-                *(_layer_entry(group, "heavy") for group in self.layers),
-                *(
-                    {**_layer_entry(group, "light"), "stage": self.light_stage_of(group.name)}
-                    for group in self.light_layers
-                ),
-            ],
-        }
-        if self.digests or self.provisional is not None:
-            digests = dict(self.digests)
-            base["images"] = [
-                {"ref": image.ref, "setting": image.setting, "digest": digests.get(image.ref)}
-                for image in self.image_refs
-            ]
-            base["provisional"] = self.provisional is not None
-        return {
-            "schema": PLAN_SCHEMA,
-            "project": {
-                "name": self.project_name,
-                "dir": self.project_dir,
-                "lock": self.lock_path,
-                "members": list(self.members),
-            },
-            "target": {
-                "platform": self.target.platform,
-                "python": self.target.python,
-                "glibc": "{}.{}".format(*self.target.glibc),
-            },
-            "request": _request_entry(self.request),
-            "base": base,
-            "heavy": heavy,
-            "light": [
-                {**_package_entry(s), "layer": self._light_layer_name(s.name)} for s in self.light
-            ],
-            "totals": {
-                "heavy": _totals(self.heavy),
-                "light": _totals(self.light),
-                "pool": _totals(self.pool),
-            },
-            "notes": list(self.notes),
-            **({"dockerfile": _dockerfile_entry(self.dockerfile)} if self.dockerfile.path else {}),
-        }
-
-    def _light_layer_name(self, name: str) -> str:
-        for group in self.light_layers:
-            if any(c.selected.name == name for c in group.packages):
-                return group.name
-        return "pool"
+        return plan_document(self)
 
     def describe_dockerfile(self) -> str | None:
         """One line on the user's Dockerfile and how the build uses it (None: generated)."""
@@ -453,72 +391,3 @@ class BuildPlan:
             )
         where = "its stage uvbuild-system" if user.system is not None else "the base image"
         return f"Dockerfile {user.path}: uses FROM uvbuild-base; the keyed layers sit on {where}"
-
-
-def _dockerfile_entry(user: UserDockerfile) -> dict[str, Any]:
-    entry: dict[str, Any] = {"path": user.path, "mode": user.mode}
-    if user.system is not None:
-        entry["system"] = {
-            "images": list(user.system.images),
-            "context": dict(user.context_digests),
-            "instructions": len(user.system.system),
-        }
-    if user.seed is not None:
-        entry["sync-line"] = user.seed.sync_line
-        entry["python-downloads"] = user.seed.python_downloads
-    return entry
-
-
-def _package_entry(selected: SelectedPackage) -> dict[str, Any]:
-    wheel = selected.wheel
-    return {
-        "name": selected.name,
-        "version": selected.version,
-        "source": selected.package.source.describe(),
-        "source-kind": selected.package.source.kind,
-        "wheel": wheel.filename if wheel else None,
-        "hash": wheel.hash if wheel else None,
-        "size": selected.size,
-        "from-sdist": selected.from_sdist,
-    }
-
-
-def _totals(items: tuple[SelectedPackage, ...]) -> dict[str, int]:
-    return {
-        "count": len(items),
-        "bytes": sum(s.size or 0 for s in items),
-        "unknown-size": sum(1 for s in items if s.size is None),
-    }
-
-
-def _layer_entry(group: LayerGroup, kind: str) -> dict[str, Any]:
-    return {
-        "name": group.name,
-        "kind": kind,
-        "key": group.key,
-        "patterns": list(group.patterns),
-        "part": group.part,
-        "packages": [c.selected.name for c in group.packages],
-        "bytes": group.size,
-        "unknown-size": group.unknown_size,
-    }
-
-
-def _request_entry(request: Request) -> dict[str, Any]:
-    return {
-        "package": request.package,
-        "all-packages": request.all_packages,
-        "extras": list(request.extras),
-        "all-extras": request.all_extras,
-        "groups": list(request.groups),
-        "only-groups": list(request.only_groups),
-        "no-dev": request.no_dev,
-        "default-groups": list(request.default_groups),
-        "no-extras": list(request.no_extras),
-        "no-groups": list(request.no_groups),
-        "all-groups": request.all_groups,
-        "no-default-groups": request.no_default_groups,
-        "dev": request.dev,
-        "only-dev": request.only_dev,
-        "packages": list(request.members),
-    }

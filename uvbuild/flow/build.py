@@ -23,8 +23,8 @@ from typing import Protocol, TypeVar
 
 from uvbuild import keylock
 from uvbuild.core import credentials
+from uvbuild.core.dockerfile_names import KEY_LABEL
 from uvbuild.core.model import BuildPlan
-from uvbuild.core.render import KEY_LABEL
 from uvbuild.docker.facts import RegistryImage, wasted_base
 from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.docker.verbs import EngineLike

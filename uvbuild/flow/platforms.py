@@ -17,7 +17,8 @@ from dataclasses import replace
 from typing import Any
 
 from uvbuild.core.config import normalize_platform
-from uvbuild.core.model import PLAN_SCHEMA, BuildPlan
+from uvbuild.core.model import BuildPlan
+from uvbuild.core.plan_json import PLAN_SCHEMA
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow import decide
