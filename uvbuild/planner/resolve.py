@@ -1,6 +1,7 @@
-"""What the config leaves open, resolved: the Python (the project's, else .python-version,
-else the oldest the lock allows), the platform (the engine host's) and the indexes
-``index-credentials`` names."""
+"""What the config leaves open, resolved: the Python (``--python`` or tool.uvbuild.python,
+else .python-version's, else 3.11 when the lock allows it, else the oldest minor it
+allows), the platform (this machine's architecture) and the indexes ``index-credentials``
+names."""
 
 from __future__ import annotations
 
