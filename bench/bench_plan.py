@@ -38,8 +38,10 @@ GOAL_SECONDS = 1.0
 
 sys.path.insert(0, str(REPO))
 
-from uvbuild import planner  # noqa: E402
 from uvbuild.errors import UvbuildError  # noqa: E402
+from uvbuild.planner.plan import make_plan, plan_from  # noqa: E402
+from uvbuild.planner.project_files import read_lock, read_project  # noqa: E402
+from uvbuild.planner.resolve import resolve_config  # noqa: E402
 from uvbuild.uvcheck import check_lock  # noqa: E402
 
 
@@ -106,15 +108,15 @@ def bench_project(project: Path, platform: str, runs: int) -> dict[str, Any]:
     row["wall"] = summary(timed_runs(lambda: run_cli(cli_args), runs))
 
     def parse() -> Any:
-        return planner.read_project(project), planner.read_lock(project / "uv.lock")
+        return read_project(project), read_lock(project / "uv.lock")
 
     def select_and_hash() -> Any:
         # As make_plan does after reading the files: config, then select, split and hash.
-        if "requires_python" in inspect.signature(planner.resolve_config).parameters:
-            config = planner.resolve_config(proj, flags, lock_data.requires_python)
+        if "requires_python" in inspect.signature(resolve_config).parameters:
+            config = resolve_config(proj, flags, lock_data.requires_python)
         else:
-            config = planner.resolve_config(proj, flags)
-        return planner.plan_from(proj, config, lock_data, str(project / "uv.lock"))
+            config = resolve_config(proj, flags)
+        return plan_from(proj, config, lock_data, str(project / "uv.lock"))
 
     proj, lock_data = parse()
     try:
@@ -124,7 +126,7 @@ def bench_project(project: Path, platform: str, runs: int) -> dict[str, Any]:
         return row
     row["parse"] = summary(timed_runs(parse, runs))
     row["select+hash"] = summary(timed_runs(select_and_hash, runs))
-    row["make_plan"] = summary(timed_runs(lambda: planner.make_plan(project, flags), runs))
+    row["make_plan"] = summary(timed_runs(lambda: make_plan(project, flags), runs))
     row["uv-lock-check"] = summary(timed_runs(lambda: check_lock(project), runs))
     return row
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from uvbuild import planner
 from uvbuild.core import credentials, render
 from uvbuild.core.config import Config
 from uvbuild.errors import ConfigError
+from uvbuild.planner.project_files import read_project
+from uvbuild.planner.resolve import credential_indexes
 
 
 def test_index_env_name_follows_uv():
@@ -47,9 +48,9 @@ def test_index_credentials_resolve_to_named_indexes(tmp_path):
         '[[tool.uv.index]]\nname = "corp"\nurl = "https://pkgs.example/simple"\n'
         '[[tool.uv.index]]\nurl = "https://unnamed.example/simple"\n'
     )
-    project = planner.read_project(tmp_path)
+    project = read_project(tmp_path)
     assert project.indexes == (("corp", "https://pkgs.example/simple"),)
     config = Config(index_credentials=("corp",))
-    assert planner.credential_indexes(project, config) == (("corp", "https://pkgs.example/simple"),)
+    assert credential_indexes(project, config) == (("corp", "https://pkgs.example/simple"),)
     with pytest.raises(ConfigError, match=r"index-credentials: no \[\[tool.uv.index\]\] named 'x'"):
-        planner.credential_indexes(project, Config(index_credentials=("x",)))
+        credential_indexes(project, Config(index_credentials=("x",)))

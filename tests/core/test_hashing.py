@@ -9,31 +9,33 @@ import pytest
 
 from tests.core.plans import pooled_plan
 from tests.paths import CORPUS
-from uvbuild import planner
 from uvbuild.core import hashing, requirements
 from uvbuild.core.config import Config
 from uvbuild.core.model import Artifact, Lock, LockedPackage
+from uvbuild.planner.plan import plan_from
+from uvbuild.planner.project_files import Project, read_lock, read_project
+from uvbuild.planner.resolve import resolve_config
 
 TORCH_PROJECTS = ["OpenPipe__ART", "Zyphra__Zonos", "nari-labs__dia", "karpathy__nanochat"]
 
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
 
 
-def load(name: str) -> tuple[planner.Project, Config, Lock]:
-    project = planner.read_project(CORPUS / name)
-    lock_data = planner.read_lock(CORPUS / name / "uv.lock")
+def load(name: str) -> tuple[Project, Config, Lock]:
+    project = read_project(CORPUS / name)
+    lock_data = read_lock(CORPUS / name / "uv.lock")
     flags = {"platform": "linux/amd64"}
     if name == "karpathy__nanochat":
         flags["extras"] = ("gpu",)
-    config = planner.resolve_config(project, flags, lock_data.requires_python)
+    config = resolve_config(project, flags, lock_data.requires_python)
     return project, config, lock_data
 
 
-def plan_for(project: planner.Project, config: Config, lock_data: Lock):
-    return planner.plan_from(project, config, lock_data, "uv.lock")
+def plan_for(project: Project, config: Config, lock_data: Lock):
+    return plan_from(project, config, lock_data, "uv.lock")
 
 
-def key_of(project: planner.Project, config: Config, lock_data: Lock) -> str:
+def key_of(project: Project, config: Config, lock_data: Lock) -> str:
     return plan_for(project, config, lock_data).key
 
 

@@ -1,7 +1,8 @@
 """A parsed ``uv.lock`` mapping -> :class:`uvbuild.core.model.Lock`.
 
-Pure: takes the mapping ``tomllib`` produced (``planner.py`` opens the file) and returns
-frozen dataclasses, or raises :class:`LockError` naming the file and the broken field.
+Pure: takes the mapping ``tomllib`` produced (``uvbuild.planner.project_files`` opens the
+file) and returns frozen dataclasses, or raises :class:`LockError` naming the file and the
+broken field.
 Unknown keys are ignored, so newer lock revisions keep working as long as the fields
 uvbuild reads keep their meaning.
 

@@ -27,6 +27,7 @@ from uvbuild.errors import Interrupted
 
 # How long a build child may take to stop after the signal before it is killed.
 STOP_GRACE_SECONDS = 15.0
+KILL_WAIT_SECONDS = 5.0  # how long a killed group may take to be gone
 
 
 def signal_for(exc: BaseException) -> int:
@@ -81,6 +82,11 @@ def stop_process_group(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
             process.wait()
+            # SIGKILL is delivered when each process next runs: on a loaded machine the
+            # group's other members may still show as running for a moment
+            gone_by = time.monotonic() + KILL_WAIT_SECONDS
+            while group_alive(pgid) and time.monotonic() < gone_by:
+                time.sleep(0.02)
 
 
 def pseudo_terminal(terminal: int) -> tuple[int, int]:
