@@ -12,7 +12,7 @@ import pytest
 
 from tests.paths import REPO
 from uvbuild import cli
-from uvbuild.cli import commands
+from uvbuild.cli import planning
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.uvcheck import LockCheck
 
@@ -23,7 +23,7 @@ PLAN_ARGS = ("--platform", "linux/amd64", "--python", "3.11")
 def fake_lock_check(monkeypatch, check: LockCheck | None = None) -> None:
     """``uv lock --check`` answers ``check`` (default: fresh) without running uv."""
     answer = check or LockCheck("fresh")
-    monkeypatch.setattr(commands, "start_lock_check", lambda _dir: lambda: answer)
+    monkeypatch.setattr(planning, "start_lock_check", lambda _dir: lambda: answer)
 
 
 def engine_factory(engine: EngineLike) -> cli.EngineFactory:

@@ -20,7 +20,8 @@ from uvbuild.flow import decide, requests
 from uvbuild.flow.inputs import user_cache_dir
 
 if TYPE_CHECKING:
-    from uvbuild.flow.build import BuildFlow, Reporter
+    from uvbuild.flow.build import BuildFlow
+    from uvbuild.flow.run import Reporter
 
 
 # BuildOptions a bake file cannot carry, and what to do instead.

@@ -22,9 +22,10 @@ from uvbuild.core.plan_json import PLAN_SCHEMA
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import ConfigError, EngineUnavailable
 from uvbuild.flow import decide
-from uvbuild.flow.build import BuildFlow, Reporter
+from uvbuild.flow.build import BuildFlow
 from uvbuild.flow.options import BuildOptions
 from uvbuild.flow.result import BuildResult
+from uvbuild.flow.run import Reporter
 
 PLANS_SCHEMA = "uvbuild.plans/1"
 BUILDS_SCHEMA = "uvbuild.builds/1"
