@@ -16,7 +16,7 @@ import pytest
 
 from tests.fakes import docker_on_path
 from uvbuild.docker.engine import Engine
-from uvbuild.docker.facts import FIX_CLI, FIX_DISK, FIX_ENGINE
+from uvbuild.docker.facts.faults import FIX_CLI, FIX_DISK, FIX_ENGINE
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 

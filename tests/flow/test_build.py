@@ -22,7 +22,8 @@ from tests.fakes import (
 from tests.paths import FIXTURES
 from uvbuild import keylock
 from uvbuild.core import render, requirements
-from uvbuild.docker.facts import Storage, wasted_base
+from uvbuild.docker.facts.build_output import wasted_base
+from uvbuild.docker.facts.values import Storage
 from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 from uvbuild.flow.build import BuildFlow

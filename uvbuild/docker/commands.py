@@ -20,14 +20,34 @@ from pathlib import Path
 from typing import Any
 
 from uvbuild.docker import process, registry_api
-from uvbuild.docker.facts import (
+from uvbuild.docker.facts.answers import (
+    LABELS_AND_LAYERS_FORMAT,
+    LOCAL_DIGEST_FORMAT,
+    local_digest,
+    manifest_digest,
+    parse_du,
+    parse_history,
+    parse_labels_and_layers,
+    platform_entry,
+)
+from uvbuild.docker.facts.build_output import disk_full, failing_step, last_line
+from uvbuild.docker.facts.faults import (
     FIX_BUILDER,
     FIX_BUILDX,
     FIX_CLI,
     FIX_DISK,
     FIX_ENGINE,
-    LABELS_AND_LAYERS_FORMAT,
-    LOCAL_DIGEST_FORMAT,
+    engine_down,
+    invalid_reference,
+    no_such_image,
+    push_failed,
+    registry_denied,
+    registry_error,
+    registry_not_found,
+    text_tail,
+)
+from uvbuild.docker.facts.refs import registry_host, repo_of
+from uvbuild.docker.facts.values import (
     BlobCheck,
     CacheRecord,
     ImageInfo,
@@ -35,26 +55,7 @@ from uvbuild.docker.facts import (
     Probe,
     RegistryImage,
     Storage,
-    disk_full,
-    engine_down,
-    failing_step,
-    invalid_reference,
-    last_line,
-    local_digest,
-    manifest_digest,
-    no_such_image,
-    parse_du,
-    parse_history,
-    parse_labels_and_layers,
-    platform_entry,
-    push_failed,
-    registry_denied,
-    registry_error,
-    registry_host,
-    registry_not_found,
-    repo_of,
     sorted_labels,
-    text_tail,
 )
 from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable
@@ -217,7 +218,7 @@ class EngineCommands:
         repository that does not exist).
 
         Without ``pull``: the engine's image when it has one (BuildKit's docker driver reads
-        the engine's image store, see :func:`~uvbuild.docker.facts.local_digest`), else the
+        the engine's image store, see :func:`~uvbuild.docker.facts.answers.local_digest`), else the
         registry's manifest digest. With ``pull`` (``docker build --pull``, or a builder
         that does not read the engine's store): the registry first, the engine's image
         when the registry does not hold the tag. No engine at the endpoint, or a registry

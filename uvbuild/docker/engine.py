@@ -28,23 +28,17 @@ from typing import TYPE_CHECKING, Any
 from uvbuild.docker import process
 from uvbuild.docker.builders import BuilderCache, contradicts, state_key
 from uvbuild.docker.commands import EngineCommands
-from uvbuild.docker.facts import (
+from uvbuild.docker.facts.answers import builder_running, pair_layers, parse_builder, parse_history
+from uvbuild.docker.facts.faults import (
     FIX_BUILDER,
     FIX_BUILDX,
     FIX_CLI,
     FIX_ENGINE,
-    BuilderInfo,
-    EngineInfo,
-    Layer,
-    LineSink,
-    builder_running,
     invalid_reference,
     no_such_image,
-    pair_layers,
-    parse_builder,
-    parse_history,
     text_tail,
 )
+from uvbuild.docker.facts.values import BuilderInfo, EngineInfo, Layer, LineSink
 from uvbuild.docker.layers import LayerCache
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable

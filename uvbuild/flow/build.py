@@ -25,7 +25,8 @@ from uvbuild import keylock
 from uvbuild.core import credentials
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.render import KEY_LABEL
-from uvbuild.docker.facts import RegistryImage, wasted_base
+from uvbuild.docker.facts.build_output import wasted_base
+from uvbuild.docker.facts.values import RegistryImage
 from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted, UvbuildError
