@@ -2,7 +2,7 @@
 
 ``Engine`` answers the verbs of ``uvbuild.docker.verbs.EngineLike``. The verbs of a build
 (the builder, images, tags, layers) are docker commands through the one runner
-(``EngineCommands`` in commands.py, and the builder's ``buildx inspect`` here), one command
+(``EngineCommands`` in commands/, and the builder's ``buildx inspect`` here), one command
 each: importing python-on-whales (with pydantic) costs more than a no-op build's docker
 commands together, and its ``buildx.inspect`` runs ``buildx ls`` as well. python-on-whales
 answers what only ``uvbuild doctor`` and the diagnosis of a broken setup ask (the
