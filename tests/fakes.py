@@ -16,11 +16,8 @@ from uvbuild.core import render
 from uvbuild.core.dockerfile_names import KEY_LABEL
 from uvbuild.core.hashing import TAG_LENGTH
 from uvbuild.core.model import BuildPlan
-from uvbuild.docker.facts import (
-    FIX_BUILDER,
-    FIX_BUILDX,
-    FIX_CLI,
-    FIX_ENGINE,
+from uvbuild.docker.facts.faults import FIX_BUILDER, FIX_BUILDX, FIX_CLI, FIX_ENGINE
+from uvbuild.docker.facts.values import (
     BlobCheck,
     BuilderInfo,
     CacheRecord,

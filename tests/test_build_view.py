@@ -18,7 +18,7 @@ from tests.clirun import DEAD_SOCKET, PLAN_ARGS, run_main
 from tests.fakes import FakeEngine, FakeReport, docker_on_path
 from tests.paths import FIXTURES
 from uvbuild import planner
-from uvbuild.console import Terminal
+from uvbuild.console.terminal import Terminal
 from uvbuild.docker.engine import Engine
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed

@@ -10,13 +10,7 @@ import pytest
 from tests.fakes import FakeEngine
 from tests.paths import FIXTURES
 from uvbuild import planner
-from uvbuild.docker.facts import (
-    FIX_BUILDER,
-    FIX_BUILDX,
-    FIX_CLI,
-    FIX_DRIVER,
-    FIX_ENGINE,
-)
+from uvbuild.docker.facts.faults import FIX_BUILDER, FIX_BUILDX, FIX_CLI, FIX_DRIVER, FIX_ENGINE
 from uvbuild.doctor import (
     DOCTOR_SCHEMA,
     FIX_BASE_REPO,

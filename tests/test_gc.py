@@ -8,7 +8,8 @@ import pytest
 from tests.fakes import FakeEngine, FakeReport
 from tests.paths import FIXTURES
 from uvbuild import keylock, planner
-from uvbuild.docker.facts import CacheRecord, ImageInfo, parse_du
+from uvbuild.docker.facts.answers import parse_du
+from uvbuild.docker.facts.values import CacheRecord, ImageInfo
 from uvbuild.gc import (
     BASE_LABEL,
     KEY_LABEL,

@@ -17,15 +17,8 @@ from typing import Any
 
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.units import format_size
-from uvbuild.docker.facts import (
-    FIX_BUILDER,
-    FIX_BUILDX,
-    FIX_CLI,
-    FIX_ENGINE,
-    BuilderInfo,
-    EngineInfo,
-    Probe,
-)
+from uvbuild.docker.facts.faults import FIX_BUILDER, FIX_BUILDX, FIX_CLI, FIX_ENGINE
+from uvbuild.docker.facts.values import BuilderInfo, EngineInfo, Probe
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import ConfigError, EngineUnavailable, UvbuildError
 from uvbuild.flow.decide import FIX_DRIVER, driver_problem, is_registry_repo

@@ -11,7 +11,7 @@ import pytest
 from tests.fakes import docker_on_path
 from uvbuild.docker.builders import TTL_SECONDS, BuilderCache, contradicts, state_key
 from uvbuild.docker.engine import Engine
-from uvbuild.docker.facts import BuilderInfo
+from uvbuild.docker.facts.values import BuilderInfo
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed
 

@@ -7,7 +7,7 @@ import os
 
 from uvbuild.docker import layers
 from uvbuild.docker.engine import Engine
-from uvbuild.docker.facts import Layer
+from uvbuild.docker.facts.values import Layer
 
 IMAGE_ID = "sha256:" + "cd" * 32
 LAYERS = [Layer("sha256:l1", "FROM python", 100), Layer("sha256:l2", "RUN uv sync", 7)]

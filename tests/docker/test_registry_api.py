@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from uvbuild.docker import registry_api
-from uvbuild.docker.facts import push_failed
+from uvbuild.docker.facts.faults import push_failed
 
 THERE = "sha256:" + "a" * 64
 GONE = "sha256:" + "b" * 64

@@ -11,7 +11,7 @@ from tests.fakes import APP_ID, FakeEngine, keyed_plan
 from tests.flow.flows import FLAGS, RegistryEngine, contexts_of, run
 from tests.paths import FIXTURES
 from uvbuild.core import render
-from uvbuild.docker.facts import wasted_base
+from uvbuild.docker.facts.build_output import wasted_base
 from uvbuild.docker.requests import build_args
 from uvbuild.errors import BuildFailed, ConfigError, Interrupted
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from uvbuild.docker.facts import Storage
+from uvbuild.docker.facts.values import Storage
 from uvbuild.flow.inputs import (
     CACHE_FACTOR,
     LAYER_FACTOR,

@@ -35,7 +35,7 @@ from tests.integration.helpers import (
     venv_files,
 )
 from tests.integration.seeding import Images, assert_same_venv, buildx, seed_build, write_dockerfile
-from uvbuild.docker.facts import outside_layer_stages
+from uvbuild.docker.facts.build_output import outside_layer_stages
 
 MID_A, MID_B = "midpkg-a", "midpkg-b"
 MATES = ("midpkg-c", "midpkg-d", "midpkg-e")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from uvbuild.console import Terminal
-from uvbuild.docker.facts import LineSink
+from uvbuild.console.terminal import Terminal
+from uvbuild.docker.facts.values import LineSink
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.flow.inputs import user_cache_dir
 

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from uvbuild.docker import jsonfile
-from uvbuild.docker.facts import BuilderInfo
+from uvbuild.docker.facts.values import BuilderInfo
 
 FILE_NAME = "builders.json"
 TTL_SECONDS = 600.0

@@ -2,7 +2,7 @@
 
 ``Engine`` answers the verbs of ``uvbuild.docker.verbs.EngineLike``. The verbs of a build
 (the builder, images, tags, layers) are docker commands through the one runner
-(``EngineCommands`` in commands.py, and the builder's ``buildx inspect`` here), one command
+(``EngineCommands`` in commands/, and the builder's ``buildx inspect`` here), one command
 each: importing python-on-whales (with pydantic) costs more than a no-op build's docker
 commands together, and its ``buildx.inspect`` runs ``buildx ls`` as well. python-on-whales
 answers what only ``uvbuild doctor`` and the diagnosis of a broken setup ask (the
@@ -28,23 +28,17 @@ from typing import TYPE_CHECKING, Any
 from uvbuild.docker import process
 from uvbuild.docker.builders import BuilderCache, contradicts, state_key
 from uvbuild.docker.commands import EngineCommands
-from uvbuild.docker.facts import (
+from uvbuild.docker.facts.answers import builder_running, pair_layers, parse_builder, parse_history
+from uvbuild.docker.facts.faults import (
     FIX_BUILDER,
     FIX_BUILDX,
     FIX_CLI,
     FIX_ENGINE,
-    BuilderInfo,
-    EngineInfo,
-    Layer,
-    LineSink,
-    builder_running,
     invalid_reference,
     no_such_image,
-    pair_layers,
-    parse_builder,
-    parse_history,
     text_tail,
 )
+from uvbuild.docker.facts.values import BuilderInfo, EngineInfo, Layer, LineSink
 from uvbuild.docker.layers import LayerCache
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from uvbuild.docker import jsonfile
-from uvbuild.docker.facts import Layer
+from uvbuild.docker.facts.values import Layer
 
 DIR_NAME = "layers"
 KEEP = 64

@@ -27,7 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from uvbuild.docker import process
-from uvbuild.docker.facts import BlobCheck, registry_host, repo_of
+from uvbuild.docker.facts.refs import registry_host, repo_of
+from uvbuild.docker.facts.values import BlobCheck
 
 TIMEOUT = 15.0
 _HUB = "docker.io"

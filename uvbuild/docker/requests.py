@@ -58,6 +58,14 @@ def build_args(request: BuildRequest) -> list[str]:
         if value is not None:
             args.extend([flag, value])
 
+    def attached(flag: str, value: str | None) -> None:
+        if value is not None:
+            args.append(f"{flag}={value}")
+
+    def switch(flag: str, on: bool) -> None:
+        if on:
+            args.append(flag)
+
     one("--builder", request.builder)
     one("--file", request.file)
     many("--tag", request.tags)
@@ -77,26 +85,19 @@ def build_args(request: BuildRequest) -> list[str]:
     one("--progress", request.progress)
     one("--iidfile", request.iidfile)
     one("--metadata-file", request.metadata_file)
-    if request.provenance is not None:
-        value = request.provenance
-        args.append(f"--provenance={str(value).lower() if isinstance(value, bool) else value}")
-    if request.sbom is not None:
-        args.append(f"--sbom={request.sbom}")
+    value = request.provenance
+    attached("--provenance", str(value).lower() if isinstance(value, bool) else value)
+    attached("--sbom", request.sbom)
     many("--attest", request.attests)
     many("--annotation", request.annotations)
     one("--shm-size", request.shm_size)
     many("--ulimit", request.ulimits)
     many("--allow", request.allow)
-    if request.call is not None:
-        args.append(f"--call={request.call}")
-    if request.pull:
-        args.append("--pull")
-    if request.load:
-        args.append("--load")
-    if request.push:
-        args.append("--push")
-    if request.no_cache:
-        args.append("--no-cache")
+    attached("--call", request.call)
+    switch("--pull", request.pull)
+    switch("--load", request.load)
+    switch("--push", request.push)
+    switch("--no-cache", request.no_cache)
     args.append(request.context)
     return args
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from uvbuild.docker.facts import (
+from uvbuild.docker.facts.values import (
     BlobCheck,
     BuilderInfo,
     CacheRecord,

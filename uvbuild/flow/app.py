@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from uvbuild.docker.facts import wasted_base
+from uvbuild.docker.facts.build_output import wasted_base
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import BuildFailed, UvbuildError
 from uvbuild.flow import decide, requests

@@ -10,7 +10,7 @@ import time
 from uvbuild import keylock
 from uvbuild.core.dockerfile_names import KEY_LABEL
 from uvbuild.core.model import BuildPlan
-from uvbuild.docker.facts import RegistryImage
+from uvbuild.docker.facts.values import RegistryImage
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 from uvbuild.flow import decide, requests
 from uvbuild.flow.decide import BaseStep, Lookup, Seen

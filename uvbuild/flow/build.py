@@ -22,7 +22,7 @@ from pathlib import Path
 from uvbuild import keylock
 from uvbuild.core import credentials
 from uvbuild.core.model import BuildPlan
-from uvbuild.docker.facts import RegistryImage
+from uvbuild.docker.facts.values import RegistryImage
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import BuildFailed, ConfigError
 from uvbuild.flow import decide, images, requests

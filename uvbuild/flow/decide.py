@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from uvbuild.docker.facts import FIX_DRIVER, shorten
+from uvbuild.docker.facts.faults import FIX_DRIVER, shorten
 from uvbuild.errors import ConfigError, EngineUnavailable, short_list
 from uvbuild.flow.options import (
     BuildOptions,

@@ -10,7 +10,7 @@ from pathlib import Path
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.units import format_size
 from uvbuild.docker import prefetch
-from uvbuild.docker.facts import Storage
+from uvbuild.docker.facts.values import Storage
 
 # What building the base costs in the engine's storage, per byte of heavy wheel: the venv
 # layer holds the unpacked files plus their bytecode (about 2.2x the wheel), and uv's cache

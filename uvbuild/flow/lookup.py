@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from uvbuild.core.dockerfile_names import KEY_LABEL
 from uvbuild.core.model import BuildPlan
-from uvbuild.docker.facts import RegistryImage
+from uvbuild.docker.facts.values import RegistryImage
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import EngineUnavailable
 from uvbuild.flow import decide

@@ -10,7 +10,7 @@ from typing import Any
 
 from uvbuild.core.config import GENERATED
 from uvbuild.core.model import BuildPlan
-from uvbuild.docker.facts import RegistryImage
+from uvbuild.docker.facts.values import RegistryImage
 from uvbuild.errors import BuildFailed
 from uvbuild.flow.decide import BaseStep
 
