@@ -12,8 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from uvbuild import planner
-from uvbuild.core import render
-from uvbuild.core.dockerfile_names import KEY_LABEL
+from uvbuild.core.dockerfile_names import BASE_STAGE, KEY_LABEL, LIGHT_WARM_STAGE
 from uvbuild.core.hashing import TAG_LENGTH
 from uvbuild.core.model import BuildPlan
 from uvbuild.docker.facts.faults import FIX_BUILDER, FIX_BUILDX, FIX_CLI, FIX_ENGINE
@@ -343,9 +342,7 @@ class FakeEngine:
     ) -> None:
         """Prints ``output`` (the app) or one line (the base), can be told to fail or be
         interrupted, and writes the iidfile."""
-        stage = {render.BASE_STAGE: "base", render.LIGHT_WARM_STAGE: "light"}.get(
-            request.target, "app"
-        )
+        stage = {BASE_STAGE: "base", LIGHT_WARM_STAGE: "light"}.get(request.target, "app")
         self._record("build", stage)
         self.builds.append(request)
         lines = {"app": self.output, "base": self.base_output}.get(stage, ())
@@ -406,9 +403,7 @@ class FakeEngine:
         return [call for call in self.calls if call[0] == name]
 
     def stage(self, stage: str) -> BuildRequest:
-        (request,) = [
-            r for r in self.builds if (r.target == render.BASE_STAGE) == (stage == "base")
-        ]
+        (request,) = [r for r in self.builds if (r.target == BASE_STAGE) == (stage == "base")]
         return request
 
 

@@ -14,7 +14,7 @@ from tests.clirun import DEAD_SOCKET, PLAN_ARGS, assert_one_error_line, fake_loc
 from tests.fakes import FakeEngine, fake_digest
 from tests.paths import FIXTURES
 from uvbuild import planner
-from uvbuild.core import render
+from uvbuild.core import app_stages, render
 from uvbuild.uvcheck import LockCheck
 
 # -- plan and dockerfile ----------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_sync_flags_carry_the_new_flags():
         FIXTURES / "default_groups_all",
         {"no_groups": ("lint",), "no_default_groups": True, "dev": True, "packages": ("m", "app")},
     )
-    assert render.sync_flags(plan.request) == [
+    assert app_stages.sync_flags(plan.request) == [
         *("--package", "m", "--package", "app", "--dev"),
         *("--no-group", "lint", "--no-default-groups"),
     ]

@@ -11,7 +11,7 @@ from tests.paths import FIXTURES
 from uvbuild import planner
 from uvbuild.console.summary import describe_packages, layer_names
 from uvbuild.console.terminal import Terminal
-from uvbuild.core import render
+from uvbuild.core import app_stages, heavy_stages
 
 # -- layer names in the build summary -----------------------------------------------------
 
@@ -39,8 +39,8 @@ def history_of(stage: str) -> list[str]:
 
 def image_history(plan) -> list[tuple[str, bool]]:
     base = ["ADD rootfs.tar.xz / # buildkit", "RUN /bin/sh -c apt-get update # buildkit"]
-    base += history_of(render.base_stage(plan))
-    app = history_of(render.deps_stage(plan) + "\n" + render.app_stage(plan))
+    base += history_of(heavy_stages.base_stage(plan))
+    app = history_of(app_stages.deps_stage(plan) + "\n" + app_stages.app_stage(plan))
     return [(step, True) for step in base] + [(step, False) for step in app]
 
 
@@ -91,7 +91,7 @@ def test_layer_names_with_one_heavy_layer():
 
 def test_layer_names_of_a_users_dockerfile_are_its_instructions():
     plan = fixture_plan()
-    layers = [(step, True) for step in history_of(render.base_stage(plan))]
+    layers = [(step, True) for step in history_of(heavy_stages.base_stage(plan))]
     layers += [("RUN /bin/sh -c apt-get install -y git # buildkit", False), ("", False)]
     assert layer_names(plan, layers)[-2:] == ["RUN apt-get install -y git", ""]
 

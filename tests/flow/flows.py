@@ -4,7 +4,7 @@ engine with a registry."""
 from __future__ import annotations
 
 from tests.fakes import REGISTRY_BLOBS, RIGHT_KEY, FakeEngine, FakeReport, registry_base
-from uvbuild.core import render
+from uvbuild.core.dockerfile_names import BASE_STAGE
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import EngineUnavailable
 from uvbuild.flow.build import BuildFlow
@@ -61,7 +61,7 @@ class RegistryEngine(FakeEngine):
 
     def build(self, request: BuildRequest, on_line, step: str) -> None:
         super().build(request, on_line, step)
-        if request.push and request.target == render.BASE_STAGE:
+        if request.push and request.target == BASE_STAGE:
             self.registry.update(request.tags)
 
 

@@ -10,7 +10,7 @@ import pytest
 from tests.fakes import APP_ID, FakeEngine, keyed_plan
 from tests.flow.flows import FLAGS, RegistryEngine, contexts_of, run
 from tests.paths import FIXTURES
-from uvbuild.core import render
+from uvbuild.core.dockerfile_names import BASE_STAGE, HEAVY_CONTEXT
 from uvbuild.docker.facts.build_output import wasted_base
 from uvbuild.docker.requests import build_args
 from uvbuild.errors import BuildFailed, ConfigError, Interrupted
@@ -36,8 +36,8 @@ def test_app_build_writes_the_light_layers_requirements_in_its_dockerfile():
 
     class Inspecting(FakeEngine):
         def build(self, request, on_line, step):
-            if request.target != render.BASE_STAGE:
-                heavy = Path(contexts_of(request)[render.HEAVY_CONTEXT])
+            if request.target != BASE_STAGE:
+                heavy = Path(contexts_of(request)[HEAVY_CONTEXT])
                 seen.update({p.name: p.read_text() for p in heavy.iterdir()})
                 seen["Dockerfile"] = Path(request.file).read_text()
             super().build(request, on_line, step)
@@ -209,7 +209,7 @@ def test_run_flags_reach_both_builds_image_flags_only_the_app(plan):
     )
     assert app.outputs == ("type=oci,dest=app.tar",)
     assert contexts_of(app)["assets"] == "/srv/assets"
-    assert contexts_of(app)[render.BASE_STAGE] == f"docker-image://{plan.tag}"
+    assert contexts_of(app)[BASE_STAGE] == f"docker-image://{plan.tag}"
     # the base keeps its own destination and none of the app image's attestations
     assert (base.provenance, base.sbom, base.attests, base.annotations, base.outputs) == (
         None,
@@ -317,7 +317,7 @@ def test_check_evaluates_the_app_dockerfile_and_builds_no_base(plan, exists, tmp
         None,
     )
     base_ref = plan.tag if exists else plan.config.resolved_base_image
-    assert contexts_of(app)[render.BASE_STAGE] == f"docker-image://{base_ref}"
+    assert contexts_of(app)[BASE_STAGE] == f"docker-image://{base_ref}"
     assert result.base_action == "not needed"
     assert engine.named("tag") == []
 

@@ -14,6 +14,7 @@ from tests.flow.flows import FLAGS, LOST_BLOB, RegistryEngine, contexts_of, run
 from tests.paths import FIXTURES
 from uvbuild import keylock
 from uvbuild.core import render, requirements
+from uvbuild.core.dockerfile_names import BASE_STAGE, HEAVY_CONTEXT
 from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 
@@ -30,7 +31,7 @@ def test_existing_base_is_reused(plan):
     assert engine.named("build") == [("build", "app")]
     assert engine.named("image_labels") == [("image_labels", plan.tag)]
     app = engine.stage("app")
-    assert contexts_of(app)[render.BASE_STAGE] == f"docker-image://{plan.tag}"
+    assert contexts_of(app)[BASE_STAGE] == f"docker-image://{plan.tag}"
     assert app.tags == ("app:dev",)
     assert result.base_action == "reused"
     assert any("reusing base" in m for m in report.of("step"))
@@ -47,7 +48,7 @@ def test_missing_base_is_built_then_tagged(plan):
     assert base.load is True
     assert base.no_cache is False
     assert base.platforms == ("linux/amd64",)
-    assert render.HEAVY_CONTEXT in contexts_of(base)
+    assert HEAVY_CONTEXT in contexts_of(base)
     assert result.base_action == "built"
     assert result.image_id == APP_ID
 
@@ -57,8 +58,8 @@ def test_base_build_gets_the_heavy_requirement_files(plan):
 
     class Inspecting(FakeEngine):
         def build(self, request, on_line, step):
-            if request.target == render.BASE_STAGE:
-                heavy = Path(contexts_of(request)[render.HEAVY_CONTEXT])
+            if request.target == BASE_STAGE:
+                heavy = Path(contexts_of(request)[HEAVY_CONTEXT])
                 seen.update({p.name: p.read_text() for p in heavy.iterdir()})
                 seen["Dockerfile"] = Path(request.file).read_text()
             super().build(request, on_line, step)
@@ -176,7 +177,7 @@ def test_registry_base_is_reused_without_building(registry_plan):
     assert engine.named("tag") == []
     assert engine.named("image_labels") == [("image_labels", registry_plan.tag)]
     app = engine.stage("app")
-    assert contexts_of(app)[render.BASE_STAGE] == f"docker-image://{registry_plan.tag}"
+    assert contexts_of(app)[BASE_STAGE] == f"docker-image://{registry_plan.tag}"
     assert result.base_action == "reused"
     assert result.to_dict()["base"]["source"] == "registry"
     assert any(m.startswith("reusing base from registry") for m in report.of("step"))
@@ -242,7 +243,7 @@ class RacedEngine(RegistryEngine):
 
     def build(self, request: BuildRequest, on_line, step: str) -> None:
         super().build(request, on_line, step)
-        if request.target == render.BASE_STAGE:
+        if request.target == BASE_STAGE:
             self.registry.add(self.raced)
 
 
@@ -302,7 +303,7 @@ def test_builder_outside_the_engine_reuses_the_registry_base(registry_plan):
     assert engine.named("image_labels") == []  # the engine's store is not the builder's
     assert engine.named("build") == [("build", "app")]
     app = engine.stage("app")
-    assert contexts_of(app)[render.BASE_STAGE] == f"docker-image://{registry_plan.tag}"
+    assert contexts_of(app)[BASE_STAGE] == f"docker-image://{registry_plan.tag}"
     assert app.load is True  # loaded through the builder's own docker exporter
     assert result.base_source == "registry"
 
@@ -321,7 +322,7 @@ def test_builder_outside_the_engine_pushes_the_base_it_builds(registry_plan):
     assert result.base_source == "registry"
     assert any("pushed by the docker-container builder" in m for m in report.of("step"))
     app = engine.stage("app")
-    assert contexts_of(app)[render.BASE_STAGE] == f"docker-image://{registry_plan.tag}"
+    assert contexts_of(app)[BASE_STAGE] == f"docker-image://{registry_plan.tag}"
 
 
 @pytest.mark.parametrize(("options", "load"), [({}, True), ({"load": False}, False)])
@@ -383,7 +384,7 @@ def test_base_build_holds_the_lock_and_releases_it(plan, tmp_path):
 
     class Watching(FakeEngine):
         def build(self, request, on_line, step):
-            if request.target == render.BASE_STAGE:
+            if request.target == BASE_STAGE:
                 seen.extend(_locked(path) for path in _lock_files(tmp_path))
             super().build(request, on_line, step)
 

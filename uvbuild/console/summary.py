@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from uvbuild.console.markup import escape
-from uvbuild.core import render
+from uvbuild.core.dockerfile_names import LAYER_DIR, UV_MOUNT
 from uvbuild.core.model import BuildPlan, HeavyChoice
 from uvbuild.core.units import format_size
 from uvbuild.flow.result import BuildResult
@@ -67,7 +67,7 @@ def layer_names(plan: BuildPlan, layers: Sequence[tuple[str, bool]]) -> list[str
     """What each image layer holds, from the plan and the image history.
 
     ``layers`` is (created by, shared with the base) per layer, oldest first. The base's
-    own layers follow render.base_stage: the uv binaries (``uv``), the target Python where
+    own layers follow heavy_stages.base_stage: the uv binaries (``uv``), the target Python where
     the image has none (``python 3.11, ...``), then either the venv and
     one ``COPY --link`` per layer group in plan.layers order (``venv``,
     ``cuda: 12 packages, 2.9 GB``...), or one RUN holding the venv and every heavy package;
@@ -80,7 +80,7 @@ def layer_names(plan: BuildPlan, layers: Sequence[tuple[str, bool]]) -> list[str
     )
     light = [s for s in plan.pool if not s.package.source.is_local]
     created = [_short_step(step, width=10_000) for step, _ in layers]
-    uv_at = next((i for i, step in enumerate(created) if f"cp {render.UV_MOUNT}/uv " in step), None)
+    uv_at = next((i for i, step in enumerate(created) if f"cp {UV_MOUNT}/uv " in step), None)
     names = []
     for index, ((_, shared), step) in enumerate(zip(layers, created, strict=True)):
         name = None
@@ -88,7 +88,7 @@ def layer_names(plan: BuildPlan, layers: Sequence[tuple[str, bool]]) -> list[str
             name = "base image"
         elif index == uv_at:
             name = "uv"
-        elif step.startswith(f"COPY {render.LAYER_DIR}/"):
+        elif step.startswith(f"COPY {LAYER_DIR}/"):
             group = next(copy_group, None)
             name = describe_packages(group.packages, group.name) if group else None
         elif step.startswith("RUN ") and "uv python find" in step and "uv python install" in step:

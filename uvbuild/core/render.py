@@ -21,36 +21,15 @@ from __future__ import annotations
 import re
 
 from uvbuild import __version__
-from uvbuild.core.app_stages import app_stage, deps_stage, seed_app, sync_flags
+from uvbuild.core.app_stages import app_stage, deps_stage, seed_app
 from uvbuild.core.dockerfile_names import (
     BASE_STAGE,
     HEAVY_CONTEXT,
-    LAYER_DIR,
-    LIGHT_WARM_STAGE,
-    PYTHON_MIRRORS,
-    UV_MOUNT,
 )
 from uvbuild.core.heavy_stages import base_stage, layer_stage
 from uvbuild.core.light_stages import light_stage, light_warm_stage
 from uvbuild.core.model import BuildPlan
 from uvbuild.core.venv_stages import python_stage, python_stage_needed
-
-# The flow, the console and their tests address the Dockerfile's names and stages as
-# ``render.X``; these are the ones they use, defined in the modules above.
-__all__ = [
-    "BASE_STAGE",
-    "HEAVY_CONTEXT",
-    "LAYER_DIR",
-    "LIGHT_WARM_STAGE",
-    "PYTHON_MIRRORS",
-    "UV_MOUNT",
-    "app_stage",
-    "base_stage",
-    "deps_stage",
-    "dockerfile",
-    "sync_flags",
-    "uses_base",
-]
 
 _USES_BASE = re.compile(
     rf"^\s*FROM\s+(?:--\S+\s+)*{BASE_STAGE}(?:\s|$)"

@@ -1,4 +1,4 @@
-"""The light stages built beside the base (render.LIGHT_WARM_STAGE, BuildKit's cache only):
+"""The light stages built beside the base (stage uvbuild-layers-light, BuildKit's cache only):
 they start from the system image, not from the base, so on a cold build their installs
 overlap the base's instead of following it."""
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from uvbuild.core import render
+from uvbuild.core.dockerfile_names import BASE_STAGE, HEAVY_CONTEXT
 from uvbuild.errors import ConfigError
 
 
@@ -148,7 +148,7 @@ def user_contexts(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
         if name.lower().startswith("uvbuild-"):
             raise ConfigError(
                 f"--build-context {name}: names starting with uvbuild- are uvbuild's own "
-                f"({render.BASE_STAGE}, {render.HEAVY_CONTEXT} and its stages); rename the "
+                f"({BASE_STAGE}, {HEAVY_CONTEXT} and its stages); rename the "
                 "context and the stage or COPY --from that reads it"
             )
         if "://" not in source and Path(source).is_dir():  # a local directory

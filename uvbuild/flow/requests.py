@@ -15,6 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from uvbuild.core import credentials, ignore, render, requirements
+from uvbuild.core.dockerfile_names import (
+    BASE_STAGE,
+    HEAVY_CONTEXT,
+    LIGHT_WARM_STAGE,
+    PYTHON_MIRRORS,
+)
 from uvbuild.core.model import BuildPlan
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.flow.decide import AppStep, Policy
@@ -87,7 +93,7 @@ def base_request(
     # environment uvbuild runs in (they decide where Python comes from, not what it is)
     mirrors = tuple(
         (name, given.get(name) or os.environ[name])
-        for name in render.PYTHON_MIRRORS
+        for name in PYTHON_MIRRORS
         if given.get(name) or os.environ.get(name)
     )
     # the user's system part reads the project's context and its ARGs (in the key)
@@ -95,10 +101,10 @@ def base_request(
     return BuildRequest(
         context=plan.project_dir if user_system else str(work / "empty"),
         file=str(work / "Dockerfile"),
-        target=render.BASE_STAGE,
+        target=BASE_STAGE,
         # the image's creation and history times (the stages set their files' own)
         build_args=(*options.build_args, epoch) if user_system else (*mirrors, epoch),
-        build_contexts=((render.HEAVY_CONTEXT, str(work / "heavy")),),
+        build_contexts=((HEAVY_CONTEXT, str(work / "heavy")),),
         platforms=(plan.target.platform,),
         tags=(plan.tag,) if bake or pushes else (),
         load=not pushes,
@@ -113,15 +119,15 @@ def base_request(
 
 
 def light_warm_request(app: BuildRequest) -> BuildRequest:
-    """The build of the light stages alone (render.LIGHT_WARM_STAGE), run beside the base
+    """The build of the light stages alone (LIGHT_WARM_STAGE), run beside the base
     build: every flag that reaches a RUN is the app build's, so BuildKit keys the light
     stages alike and the app build finds them done; nothing is exported, and the base,
     which does not exist yet, is not named."""
     return replace(
         app,
         tags=(),
-        target=render.LIGHT_WARM_STAGE,
-        build_contexts=tuple(c for c in app.build_contexts if c[0] != render.BASE_STAGE),
+        target=LIGHT_WARM_STAGE,
+        build_contexts=tuple(c for c in app.build_contexts if c[0] != BASE_STAGE),
         load=False,
         push=False,
         progress="plain",
@@ -175,8 +181,8 @@ def app_request(
         # The frontend resolves every stage it parses, the replaced base stage too, so
         # the heavy context goes along although nothing reads it.
         build_contexts=(
-            (render.BASE_STAGE, f"docker-image://{base_ref}"),
-            (render.HEAVY_CONTEXT, str(work / "heavy")),
+            (BASE_STAGE, f"docker-image://{base_ref}"),
+            (HEAVY_CONTEXT, str(work / "heavy")),
             *options.build_contexts,
         ),
         platforms=(plan.target.platform,),
