@@ -28,7 +28,7 @@ def no_engine(request, monkeypatch):
         monkeypatch.setenv("DOCKER_HOST", DEAD_SOCKET)
 
 
-# Hypothesis (tests/test_planner_fuzz.py): the same examples on every run, in CI and here
+# Hypothesis (tests/planner/test_plan_fuzz.py): the same examples on every run, in CI and here
 # (derandomize), no example database and no cache written into the repository, no timing
 # health checks (the machine is shared; tests/damage.py's deadline catches a hang).
 # HYPOTHESIS_PROFILE=fuzz draws new examples on every run; bench/fuzz_plan.py runs more.

@@ -1,5 +1,4 @@
-"""uvbuild.console.plan_table: the plan readable at 80 and 120 columns and in a pipe; sizes
-with unknown parts."""
+"""uvbuild.console.plan_table: the plan readable at 80 and 120 columns and in a pipe."""
 
 from __future__ import annotations
 
@@ -12,21 +11,6 @@ from rich.console import Console
 from tests.paths import CORPUS, FIXTURES
 from uvbuild import planner
 from uvbuild.console.terminal import Terminal
-from uvbuild.core.units import size_total
-
-
-@pytest.mark.parametrize(
-    ("known", "unknown", "text"),
-    [
-        (3_100_000_000, 0, "3.1 GB"),
-        (3_100_000_000, 4, "3.1 GB + 4 of unknown size"),
-        (0, 2, "2 of unknown size"),
-        (0, 0, "0 B"),
-    ],
-)
-def test_size_total_counts_unknown_sizes_visibly(known, unknown, text):
-    assert size_total(known, unknown) == text
-
 
 # -- plan at 80 and 120 columns and in a pipe ---------------------------------------------
 

@@ -225,7 +225,7 @@ def test_parse_size(value, expected):
 
 @pytest.mark.parametrize("value", ["1" + "0" * 400, "9" * 400 + "GB", "99999999999999999999TB"])
 def test_parse_size_refuses_sizes_no_disk_holds(value):
-    # found by tests/test_planner_fuzz.py: a size past float range was OverflowError
+    # found by tests/planner/test_plan_fuzz.py: a size past float range was OverflowError
     with pytest.raises(
         ConfigError, match=r"^tool\.uvbuild\.pool-threshold: .* is larger than any size"
     ):
@@ -370,7 +370,7 @@ def test_unknown_key_names_the_key_and_lists_known():
     ],
 )
 def test_an_odd_unknown_key_is_quoted_on_one_line(key, shown):
-    # found by tests/test_planner_fuzz.py: a key with a newline made a two-line error
+    # found by tests/planner/test_plan_fuzz.py: a key with a newline made a two-line error
     with pytest.raises(ConfigError) as info:
         load_config({key: 1})
     message = str(info.value)

@@ -99,7 +99,7 @@ def test_parse_error_names_the_file(text):
 
 @pytest.mark.parametrize("text", ["\\\n", "\\\n\\\n", "ARG A=1\n\\\n"])
 def test_line_continuations_alone_are_no_instruction(text):
-    # found by tests/test_planner_fuzz.py: the parser's node for them has no command
+    # found by tests/planner/test_plan_fuzz.py: the parser's node for them has no command
     with pytest.raises(ConfigError, match=r"^Dockerfile: "):
         dockerfile_text.parse(text, "Dockerfile")
 

@@ -11,7 +11,6 @@ from tests.fakes import APP_ID, FakeEngine, keyed_plan
 from tests.flow.flows import FLAGS, RegistryEngine, contexts_of, run
 from tests.paths import FIXTURES
 from uvbuild.core.dockerfile_names import BASE_STAGE, HEAVY_CONTEXT
-from uvbuild.docker.facts.build_output import wasted_base
 from uvbuild.docker.requests import build_args
 from uvbuild.errors import BuildFailed, ConfigError, Interrupted
 
@@ -90,42 +89,6 @@ def test_layer_report_marks_layers_shared_with_the_base(plan):
 
 
 # -- wasted base ------------------------------------------------------------------------------
-
-
-def test_wasted_base_warns_on_a_reinstalled_heavy_package():
-    lines = ["#9 1.2 Installed 2 packages in 3ms", "#9 1.2  + fake-torch==2.0.0", " + six==1.0"]
-    (warning,) = wasted_base(lines, ["fake-torch"], "/opt/venv")
-    assert "fake-torch" in warning and "reinstalled" in warning
-    assert "six" not in warning
-
-
-def test_wasted_base_normalises_names():
-    (warning,) = wasted_base([" - Fake_Torch==1.0", " + Fake_Torch==2.0"], ["fake-torch"], "/v")
-    assert "heavy package(s) from the base: fake-torch;" in warning
-
-
-def test_wasted_base_warns_on_a_recreated_venv():
-    lines = ["#9 0.3 Removed virtual environment at: /opt/venv", " + fake-torch==2.0.0"]
-    (warning,) = wasted_base(lines, ["fake-torch"], "/opt/venv")
-    assert "recreated the virtual environment /opt/venv" in warning
-
-
-def test_wasted_base_is_silent_for_light_packages():
-    lines = [" + six==1.17.0", " - idna==3.9", " + idna==3.10", "Resolved 12 packages"]
-    assert wasted_base(lines, ["fake-torch", "nvidia-cublas-cu12"], "/opt/venv") == []
-
-
-def test_wasted_base_leaves_out_the_layer_stages():
-    lines = [
-        "#14 [uvbuild-layers-light-1 4/4] RUN uv venv --prompt synthapp /opt/venv",
-        "#14 0.171 Creating virtual environment at: /opt/venv",
-        "#14 0.3  + midpkg-a==1.0.0",
-        "#15 [uvbuild-deps 3/3] RUN uv sync --frozen --no-install-project",
-        "#15 0.4  + six==1.17.0",
-    ]
-    assert wasted_base(lines, ["midpkg-a"], "/opt/venv") == []
-    (warning,) = wasted_base([*lines, "#15 0.5  + midpkg-a==1.0.0"], ["midpkg-a"], "/opt/venv")
-    assert "midpkg-a" in warning
 
 
 def test_wasted_base_reaches_the_result(plan):

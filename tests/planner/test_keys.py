@@ -106,14 +106,6 @@ def test_digests_move_every_key_and_with_digests_rekeys_without_reading_files():
         with_digests(plain, {"ghcr.io/astral-sh/uv:0.13.9": "sha256:u"})
 
 
-def test_pinned_digest():
-    from uvbuild.core.model import pinned_digest
-
-    assert pinned_digest("python:3.11@sha256:" + "a" * 64) == "sha256:" + "a" * 64
-    assert pinned_digest("python:3.11") is None
-    assert pinned_digest("host:5000/x") is None
-
-
 def test_digests_rekey_the_light_layers_too():
     flags = {"platform": "linux/amd64", "pool_threshold": "10kB"}
     plain = make_plan(FIXTURES / "two_indexes", flags)

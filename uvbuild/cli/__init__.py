@@ -1,8 +1,10 @@
 """The click command line: parse flags, call the planner and the build flow, print.
 
 ``main()`` is the one place where UvbuildError becomes a red line and an exit code; the
-commands are in ``commands``, their options (read from the settings tables) in ``options``,
-the per-invocation state (terminal, ``--debug``, engine factory) in ``app``.
+root group is in ``commands``, the commands in ``plan_commands`` (plan, dockerfile),
+``build_commands`` (build, bake) and ``upkeep_commands`` (doctor, gc), how they plan in
+``planning``, their options (read from the settings tables) in ``options``, the
+per-invocation state (terminal, ``--debug``, engine factory) in ``app``.
 
 This module imports nothing heavy itself: ``main()`` first starts the answers the same
 invocation asked last time (``uvbuild.docker.prefetch``), so they run while click, rich and

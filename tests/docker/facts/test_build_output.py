@@ -1,9 +1,9 @@
-"""uvbuild.docker.facts.build_output: what a failed build's output says (the step and its
-error, a full disk)."""
+"""uvbuild.docker.facts.build_output: what a build's output says (the failed step and
+its error, a full disk, heavy packages of the base installed again)."""
 
 from __future__ import annotations
 
-from uvbuild.docker.facts.build_output import disk_full, failing_step
+from uvbuild.docker.facts.build_output import disk_full, failing_step, wasted_base
 
 
 def test_failing_step_without_a_step_block_gives_the_solver_verdict():
@@ -68,3 +68,39 @@ def test_disk_full_finds_enospc_in_buildkit_and_uv_words():
     cp = "#8 0.411 cp: error copying '/tmp/uv' to '/bin/uv': No space left on device"
     assert disk_full([cp]) == "cp: error copying '/tmp/uv' to '/bin/uv': No space left on device"
     assert disk_full(["ERROR: failed to solve: exit code: 1"]) is None
+
+
+def test_wasted_base_warns_on_a_reinstalled_heavy_package():
+    lines = ["#9 1.2 Installed 2 packages in 3ms", "#9 1.2  + fake-torch==2.0.0", " + six==1.0"]
+    (warning,) = wasted_base(lines, ["fake-torch"], "/opt/venv")
+    assert "fake-torch" in warning and "reinstalled" in warning
+    assert "six" not in warning
+
+
+def test_wasted_base_normalises_names():
+    (warning,) = wasted_base([" - Fake_Torch==1.0", " + Fake_Torch==2.0"], ["fake-torch"], "/v")
+    assert "heavy package(s) from the base: fake-torch;" in warning
+
+
+def test_wasted_base_warns_on_a_recreated_venv():
+    lines = ["#9 0.3 Removed virtual environment at: /opt/venv", " + fake-torch==2.0.0"]
+    (warning,) = wasted_base(lines, ["fake-torch"], "/opt/venv")
+    assert "recreated the virtual environment /opt/venv" in warning
+
+
+def test_wasted_base_is_silent_for_light_packages():
+    lines = [" + six==1.17.0", " - idna==3.9", " + idna==3.10", "Resolved 12 packages"]
+    assert wasted_base(lines, ["fake-torch", "nvidia-cublas-cu12"], "/opt/venv") == []
+
+
+def test_wasted_base_leaves_out_the_layer_stages():
+    lines = [
+        "#14 [uvbuild-layers-light-1 4/4] RUN uv venv --prompt synthapp /opt/venv",
+        "#14 0.171 Creating virtual environment at: /opt/venv",
+        "#14 0.3  + midpkg-a==1.0.0",
+        "#15 [uvbuild-deps 3/3] RUN uv sync --frozen --no-install-project",
+        "#15 0.4  + six==1.17.0",
+    ]
+    assert wasted_base(lines, ["midpkg-a"], "/opt/venv") == []
+    (warning,) = wasted_base([*lines, "#15 0.5  + midpkg-a==1.0.0"], ["midpkg-a"], "/opt/venv")
+    assert "midpkg-a" in warning
