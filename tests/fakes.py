@@ -12,9 +12,9 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from uvbuild import planner
-from uvbuild.core.dockerfile_names import BASE_STAGE, KEY_LABEL, LIGHT_WARM_STAGE
 from uvbuild.core.hashing import TAG_LENGTH
 from uvbuild.core.model import BuildPlan
+from uvbuild.core.render.dockerfile_names import BASE_STAGE, KEY_LABEL, LIGHT_WARM_STAGE
 from uvbuild.docker.facts.faults import FIX_BUILDER, FIX_BUILDX, FIX_CLI, FIX_ENGINE
 from uvbuild.docker.facts.values import (
     BlobCheck,

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from uvbuild import keylock
-from uvbuild.core.dockerfile_names import KEY_LABEL, LABEL_PREFIX
 from uvbuild.core.model import BuildPlan
+from uvbuild.core.render.dockerfile_names import KEY_LABEL, LABEL_PREFIX
 from uvbuild.docker.facts.values import CacheRecord, ImageInfo
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.flow.inputs import user_cache_dir

@@ -14,7 +14,8 @@ from tests.clirun import DEAD_SOCKET, PLAN_ARGS, assert_one_error_line, fake_loc
 from tests.fakes import FakeEngine, fake_digest
 from tests.paths import FIXTURES
 from uvbuild import planner
-from uvbuild.core import app_stages, render
+from uvbuild.core import render
+from uvbuild.core.render import app_stages
 from uvbuild.uvcheck import LockCheck
 
 # -- plan and dockerfile ----------------------------------------------------------------------

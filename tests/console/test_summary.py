@@ -11,7 +11,7 @@ from tests.paths import FIXTURES
 from uvbuild import planner
 from uvbuild.console.summary import describe_packages, layer_names
 from uvbuild.console.terminal import Terminal
-from uvbuild.core import app_stages, heavy_stages
+from uvbuild.core.render import app_stages, heavy_stages
 
 # -- layer names in the build summary -----------------------------------------------------
 

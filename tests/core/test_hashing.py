@@ -9,9 +9,10 @@ import pytest
 
 from tests.core.plans import pooled_plan
 from tests.paths import CORPUS
-from uvbuild.core import hashing, requirements
+from uvbuild.core import hashing
 from uvbuild.core.config import Config
 from uvbuild.core.model import Artifact, Lock, LockedPackage
+from uvbuild.core.render import requirements
 from uvbuild.planner.plan import plan_from
 from uvbuild.planner.project_files import Project, read_lock, read_project
 from uvbuild.planner.resolve import resolve_config

@@ -4,7 +4,7 @@ engine with a registry."""
 from __future__ import annotations
 
 from tests.fakes import REGISTRY_BLOBS, RIGHT_KEY, FakeEngine, FakeReport, registry_base
-from uvbuild.core.dockerfile_names import BASE_STAGE
+from uvbuild.core.render.dockerfile_names import BASE_STAGE
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.errors import EngineUnavailable
 from uvbuild.flow.build import BuildFlow

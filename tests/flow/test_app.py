@@ -10,7 +10,7 @@ import pytest
 from tests.fakes import APP_ID, FakeEngine, keyed_plan
 from tests.flow.flows import FLAGS, RegistryEngine, contexts_of, run
 from tests.paths import FIXTURES
-from uvbuild.core.dockerfile_names import BASE_STAGE, HEAVY_CONTEXT
+from uvbuild.core.render.dockerfile_names import BASE_STAGE, HEAVY_CONTEXT
 from uvbuild.docker.requests import build_args
 from uvbuild.errors import BuildFailed, ConfigError, Interrupted
 

@@ -13,8 +13,9 @@ from tests.fakes import APP_ID, BASE_ID, RIGHT_KEY, FakeEngine, keyed_plan
 from tests.flow.flows import FLAGS, LOST_BLOB, RegistryEngine, contexts_of, run
 from tests.paths import FIXTURES
 from uvbuild import keylock
-from uvbuild.core import render, requirements
-from uvbuild.core.dockerfile_names import BASE_STAGE, HEAVY_CONTEXT
+from uvbuild.core import render
+from uvbuild.core.render import requirements
+from uvbuild.core.render.dockerfile_names import BASE_STAGE, HEAVY_CONTEXT
 from uvbuild.docker.requests import BuildRequest, build_args
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 

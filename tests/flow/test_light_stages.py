@@ -8,7 +8,7 @@ from tests.fakes import APP_ID, FakeEngine, keyed_plan
 from tests.flow.flows import FLAGS, contexts_of, run
 from tests.paths import FIXTURES
 from uvbuild.core import render
-from uvbuild.core.dockerfile_names import BASE_STAGE, LIGHT_WARM_STAGE
+from uvbuild.core.render.dockerfile_names import BASE_STAGE, LIGHT_WARM_STAGE
 
 pytestmark = pytest.mark.usefixtures("cache_in_tmp_path")
 

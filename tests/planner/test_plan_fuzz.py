@@ -160,7 +160,7 @@ def test_a_python_version_file_that_is_not_text(project):
 
 @pytest.mark.parametrize("text", ["3." + "9" * 5000, "3.\u0661\u0661", "3.999"])
 def test_a_python_version_file_naming_no_python_is_not_read(project, text):
-    # 5000 digits made int() fail in core/target.py; none of these is a Python uv finds
+    # 5000 digits made int() fail in core/selection/target.py; none of these is a Python uv finds
     (project / ".python-version").write_text(text + "\n")
     assert planner.make_plan(project, damage.FLAGS).target.python == "3.11"
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from uvbuild.console.markup import escape
-from uvbuild.core.dockerfile_names import LAYER_DIR, UV_MOUNT
 from uvbuild.core.model import BuildPlan, HeavyChoice
+from uvbuild.core.render.dockerfile_names import LAYER_DIR, UV_MOUNT
 from uvbuild.core.units import format_size
 from uvbuild.flow.result import BuildResult
 

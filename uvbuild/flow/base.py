@@ -8,8 +8,8 @@ import hashlib
 import time
 
 from uvbuild import keylock
-from uvbuild.core.dockerfile_names import KEY_LABEL
 from uvbuild.core.model import BuildPlan
+from uvbuild.core.render.dockerfile_names import KEY_LABEL
 from uvbuild.docker.facts.values import RegistryImage
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable, Interrupted
 from uvbuild.flow import decide, requests

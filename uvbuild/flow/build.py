@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from uvbuild import keylock
-from uvbuild.core import credentials
 from uvbuild.core.model import BuildPlan
+from uvbuild.core.render import credentials
 from uvbuild.docker.facts.values import RegistryImage
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import BuildFailed, ConfigError

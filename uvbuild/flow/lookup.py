@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from uvbuild.core.dockerfile_names import KEY_LABEL
 from uvbuild.core.model import BuildPlan
+from uvbuild.core.render.dockerfile_names import KEY_LABEL
 from uvbuild.docker.facts.values import RegistryImage
 from uvbuild.docker.verbs import EngineLike
 from uvbuild.errors import EngineUnavailable

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from uvbuild.core.dockerfile_names import BASE_STAGE, HEAVY_CONTEXT
+from uvbuild.core.render.dockerfile_names import BASE_STAGE, HEAVY_CONTEXT
 from uvbuild.errors import ConfigError
 
 

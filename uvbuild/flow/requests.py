@@ -14,14 +14,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from uvbuild.core import credentials, ignore, render, requirements
-from uvbuild.core.dockerfile_names import (
+from uvbuild.core import render
+from uvbuild.core.model import BuildPlan
+from uvbuild.core.render import credentials, ignore, requirements
+from uvbuild.core.render.dockerfile_names import (
     BASE_STAGE,
     HEAVY_CONTEXT,
     LIGHT_WARM_STAGE,
     PYTHON_MIRRORS,
 )
-from uvbuild.core.model import BuildPlan
 from uvbuild.docker.requests import BuildRequest
 from uvbuild.flow.decide import AppStep, Policy
 from uvbuild.flow.options import BuildOptions, makes_no_image

@@ -11,7 +11,7 @@ from typing import Any
 from uvbuild.core import hashing
 from uvbuild.core.config import Config
 from uvbuild.core.model import BuildPlan, Grouping, ImageRef, LayerGroup, Target, UserDockerfile
-from uvbuild.core.seed_system import SYSTEM_STAGE
+from uvbuild.core.user_dockerfile.seed_system import SYSTEM_STAGE
 
 
 def image_refs(config: Config, user: UserDockerfile | None = None) -> tuple[ImageRef, ...]:

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from uvbuild.core import seed
 from uvbuild.core.config import Config, load_config
 from uvbuild.core.model import Lock, Request, UserDockerfile
+from uvbuild.core.user_dockerfile import seed
 from uvbuild.errors import ConfigError
 from uvbuild.planner.project_files import Project
 from uvbuild.planner.resolve import resolve_config

@@ -9,9 +9,10 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from uvbuild.core import dockerfile_text, render, seed
+from uvbuild.core import render
 from uvbuild.core.config import GENERATED, Config
 from uvbuild.core.model import UserDockerfile
+from uvbuild.core.user_dockerfile import dockerfile_text, seed
 from uvbuild.errors import ConfigError
 
 
