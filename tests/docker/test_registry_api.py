@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from uvbuild.docker import registry_api
-from uvbuild.docker.facts.faults import push_failed
 
 THERE = "sha256:" + "a" * 64
 GONE = "sha256:" + "b" * 64
@@ -190,20 +189,3 @@ def test_loopback_hosts():
     assert registry_api.is_loopback("127.0.0.1:5000") and registry_api.is_loopback("localhost")
     assert registry_api.is_loopback("[::1]:5000")
     assert not registry_api.is_loopback("registry.example.com:5000")
-
-
-@pytest.mark.parametrize(
-    ("tail", "refused"),
-    [
-        ("denied: requested access to the resource is denied", True),
-        ("unauthorized: authentication required", True),
-        ("received unexpected HTTP status: 500 Internal Server Error", False),
-        ("write tcp 127.0.0.1:1->127.0.0.1:2: write: broken pipe", False),
-    ],
-)
-def test_a_failed_push_names_its_cause_and_the_next_step(tail, refused):
-    message = push_failed("r:5000/b:k", tail)
-    assert message.startswith(f"pushing r:5000/b:k failed ({'refused' if refused else 'broke off'}")
-    assert tail in message and "no tag was made or moved" in message and "\n" not in message
-    assert ("docker login" in message) is refused
-    assert ("run again with --push-base" in message) is (not refused)

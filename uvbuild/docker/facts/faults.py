@@ -4,6 +4,8 @@ error line and by ``uvbuild doctor``)."""
 
 from __future__ import annotations
 
+import re
+
 FIX_CLI = (
     "install Docker Engine with the buildx plugin (https://docs.docker.com/engine/install/) "
     "or put `docker` on PATH"
@@ -55,14 +57,19 @@ FIX_BROKEN_PUSH = (
 )
 
 
+# HTTP 403 as a status, not the digits of a port or a size: a connection reset on
+# 127.0.0.1:54036 is a push broken off, not refused
+_STATUS_403 = re.compile(r"(?<![\d.:])403(?!\d)")
+
+
 def push_failed(ref: str, tail: str) -> str:
     """The one line for a ``docker push`` of the base that failed: refused (credentials,
     permissions), or broken off by the registry or the network half-way."""
     lowered = tail.lower()
     refused = any(
         word in lowered
-        for word in ("denied", "unauthorized", "authentication required", "forbidden", "403")
-    )
+        for word in ("denied", "unauthorized", "authentication required", "forbidden")
+    ) or bool(_STATUS_403.search(lowered))
     fix = FIX_PUSH if refused else FIX_BROKEN_PUSH
     what = "refused" if refused else "broke off"
     return (
