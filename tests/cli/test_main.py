@@ -309,6 +309,18 @@ def test_import_loads_no_docker_client():
     assert proc.stdout.strip() == "False", proc.stderr
 
 
+def test_a_build_loads_no_http_client_until_a_registry_is_asked():
+    """urllib.request (with http.client, ssl, email: ~17 ms) serves only the blob check of a
+    base found in a registry, not the start of every build."""
+    code = (
+        "import sys, uvbuild.cli.commands, uvbuild.cli.build_commands, uvbuild.flow.build, "
+        "uvbuild.docker.engine; "
+        "print(sorted(m for m in ('urllib.request', 'http.client', 'ssl') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.stdout.strip() == "[]", proc.stderr
+
+
 def test_the_entry_point_starts_the_prefetch_before_the_heavy_imports():
     """``uvbuild.cli`` (the console script's module) imports no click, rich or planner:
     main() starts the answers of the last same invocation first (uvbuild.docker.prefetch)."""

@@ -7,7 +7,6 @@ import json
 import os
 from collections.abc import Sequence
 
-from uvbuild.docker import registry_api
 from uvbuild.docker.commands.base import REGISTRY_TIMEOUT, DockerCommands
 from uvbuild.docker.facts.answers import platform_entry
 from uvbuild.docker.facts.faults import push_failed, registry_error, registry_not_found, text_tail
@@ -57,6 +56,10 @@ class RegistryCommands(DockerCommands):
         """Which blobs of ``image``'s manifest its registry no longer holds: a ``HEAD``
         request per blob (:mod:`uvbuild.docker.registry_api`; nothing is downloaded), with
         docker's credentials for that registry."""
+        # imported here: urllib.request brings http.client, ssl and email (~17 ms), which
+        # only a base found in a registry needs, not every build's start
+        from uvbuild.docker import registry_api
+
         return registry_api.missing_blobs(image.ref, image.blobs, os.environ, self._trace)
 
     def _raw_manifest(self, ref: str) -> dict:
