@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.core.plans import PYPI, TORCH_INDEX, registry_package, with_heavy
+from tests.core.plans import PYPI, TORCH_INDEX, pooled_plan, registry_package, with_heavy
 from uvbuild.core import render
 from uvbuild.core.model import (
     SelectedPackage,
@@ -79,3 +79,14 @@ def test_upload_epoch_is_the_newest_upload_time_or_zero():
     # one wheel without an upload time (the PyTorch index records none): 0, not a guess
     assert requirements.upload_epoch([_timed(a, newer), _timed(b, None)]) == 0
     assert requirements.upload_epoch([_timed(a, "yesterday")]) == 0
+
+
+def test_layer_files_are_a_groups_share_of_every_file(layered):
+    """A layer stage reads its own group's files, the ones the build writes for it."""
+    for plan in (layered, pooled_plan()):
+        every = requirements.requirement_files(plan)
+        for group in (*plan.layers, *plan.light_layers):
+            assert requirements.layer_files(group) == tuple(
+                f for f in every if f.layer == group.name
+            )
+    assert layered.layers and pooled_plan().light_layers  # neither loop is empty

@@ -37,7 +37,7 @@ from uvbuild.core.render.reproducible import reproducible_steps
 from uvbuild.core.render.requirements import (
     heavy_files,
     layer_epoch,
-    requirement_files,
+    layer_files,
     source_date_epoch,
 )
 from uvbuild.core.render.run_instructions import (
@@ -61,7 +61,7 @@ def layer_stage(plan: BuildPlan, group: LayerGroup) -> str:
     """``uvbuild-layer-<group>``: the group's packages installed alone into a venv like
     the base's, and what they added gathered in LAYER_DIR for ``COPY --link``."""
     venv = shlex.quote(plan.config.venv)
-    files = [f for f in requirement_files(plan) if f.layer == group.name]
+    files = layer_files(group)
     steps = [
         *seed_exports(plan),
         *secret_exports(plan),

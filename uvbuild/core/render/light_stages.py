@@ -25,7 +25,7 @@ from uvbuild.core.render.layer_installs import (
     layer_comment,
     move_added_files,
 )
-from uvbuild.core.render.requirements import HeavyFile, layer_epoch, requirement_files
+from uvbuild.core.render.requirements import HeavyFile, layer_epoch, layer_files
 from uvbuild.core.render.run_instructions import (
     run_instruction,
     secret_exports,
@@ -41,12 +41,10 @@ def light_stage(plan: BuildPlan, number: int, groups: tuple[LayerGroup, ...]) ->
     own ``COPY --link``. Nothing else of the stage reaches the image, so its other files
     keep the times they got."""
     venv = shlex.quote(plan.config.venv)
-    every_file = requirement_files(plan)
-    files = {group.name: [f for f in every_file if f.layer == group.name] for group in groups}
     steps = [*seed_exports(plan), *secret_exports(plan), make_venv(plan), f"cd {venv}"]
     steps.append(f"mkdir -p {HEAVY_MOUNT}")
     for group in groups:
-        steps += _light_layer_steps(plan, group, files[group.name])
+        steps += _light_layer_steps(plan, group, layer_files(group))
     mounts = [uv_cache_mount(), *seed_mounts(plan), *secret_mounts(plan)]
     return "\n".join(
         [
@@ -57,7 +55,9 @@ def light_stage(plan: BuildPlan, number: int, groups: tuple[LayerGroup, ...]) ->
     )
 
 
-def _light_layer_steps(plan: BuildPlan, group: LayerGroup, files: list[HeavyFile]) -> list[str]:
+def _light_layer_steps(
+    plan: BuildPlan, group: LayerGroup, files: tuple[HeavyFile, ...]
+) -> list[str]:
     """One light layer's install in a light stage's venv, with the epoch of its own wheels
     (so its bytes do not depend on its stage mates), and what it added moved to its own
     directory under LAYER_DIR; the venv is left as ``uv venv`` made it for the next."""

@@ -29,21 +29,20 @@ def heavy_files(plan: BuildPlan) -> tuple[HeavyFile, ...]:
     order: ``heavy-<n>.txt``, or ``layer-<group>-<n>.txt`` with layer groups."""
     if not plan.layers:
         return _requirement_files(plan.heavy, "heavy", None)
-    files: list[HeavyFile] = []
-    for group in plan.layers:
-        selected = tuple(choice.selected for choice in group.packages)
-        files += _requirement_files(selected, f"layer-{group.name}", group.name)
-    return tuple(files)
+    return tuple(file for group in plan.layers for file in layer_files(group))
 
 
 def requirement_files(plan: BuildPlan) -> tuple[HeavyFile, ...]:
     """Every requirements file a build reads: the heavy ones (:func:`heavy_files`), then
     one per light layer and index, ``layer-<group>-<n>.txt``."""
-    files = list(heavy_files(plan))
-    for group in plan.light_layers:
-        selected = tuple(choice.selected for choice in group.packages)
-        files += _requirement_files(selected, f"layer-{group.name}", group.name)
-    return tuple(files)
+    light = tuple(file for group in plan.light_layers for file in layer_files(group))
+    return heavy_files(plan) + light
+
+
+def layer_files(group: LayerGroup) -> tuple[HeavyFile, ...]:
+    """The files of one layer group, ``layer-<group>-<n>.txt``: the ones its stage reads."""
+    selected = tuple(choice.selected for choice in group.packages)
+    return _requirement_files(selected, f"layer-{group.name}", group.name)
 
 
 def _requirement_files(
