@@ -144,25 +144,6 @@ def light_warm_request(app: BuildRequest) -> BuildRequest:
     )
 
 
-# The app build's flags that reach buildx as the user gave them; the step decides whether
-# the image is loaded, pushed, exported and pulled.
-APP_FLAGS_AS_GIVEN = (
-    "tags",
-    "target",
-    "build_args",
-    "no_cache",
-    "ssh",
-    "labels",
-    "cache_from",
-    "cache_to",
-    "provenance",
-    "sbom",
-    "attests",
-    "annotations",
-    "call",
-)
-
-
 def app_request(
     plan: BuildPlan,
     options: BuildOptions,
@@ -179,6 +160,9 @@ def app_request(
     return BuildRequest(
         context=plan.project_dir,
         file=str(dockerfile or work / "Dockerfile"),
+        tags=options.tags,
+        target=options.target,
+        build_args=options.build_args,
         # The frontend resolves every stage it parses, the replaced base stage too, so
         # the heavy context goes along although nothing reads it.
         build_contexts=(
@@ -189,6 +173,11 @@ def app_request(
         platforms=(plan.target.platform,),
         load=step.load,
         push=step.push,
+        no_cache=options.no_cache,
+        ssh=options.ssh,
+        labels=options.labels,
+        cache_from=options.cache_from,
+        cache_to=options.cache_to,
         # buildx: "local and tar exporters are incompatible with image ID file"
         iidfile=str(iidfile)
         if iidfile and not evaluates and not any(makes_no_image(o) for o in step.outputs)
@@ -196,6 +185,10 @@ def app_request(
         metadata_file=None if evaluates else options.metadata_file,
         outputs=step.outputs,
         pull=step.pull,
-        **{name: getattr(options, name) for name in APP_FLAGS_AS_GIVEN},
+        provenance=options.provenance,
+        sbom=options.sbom,
+        attests=options.attests,
+        annotations=options.annotations,
+        call=options.call,
         **_run_flags(plan, options),
     )
