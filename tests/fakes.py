@@ -427,6 +427,17 @@ class FakeReport:
         return [m for k, m in self.messages if k == kind]
 
 
+def recording_docker(tmp_path: Path, monkeypatch, script: str, **env: str) -> Path:
+    """:func:`docker_on_path` for a stand-in that appends each command line it gets to
+    ``$CALLS``; ``env`` sets the other variables it reads. Returns the calls file."""
+    docker_on_path(tmp_path, monkeypatch, script)
+    calls = tmp_path / "calls"
+    monkeypatch.setenv("CALLS", str(calls))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return calls
+
+
 def docker_on_path(tmp_path: Path, monkeypatch, script: str) -> Path:
     """Put ``script`` first on PATH as ``docker`` (a stand-in the real engine code runs);
     returns the script's path."""

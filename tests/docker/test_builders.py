@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.fakes import docker_on_path
+from tests.fakes import recording_docker
 from uvbuild.docker.builders import TTL_SECONDS, BuilderCache, contradicts, state_key
 from uvbuild.docker.engine import Engine
 from uvbuild.docker.facts.values import BuilderInfo
@@ -118,10 +118,7 @@ esac
 
 @pytest.fixture
 def cached_docker(tmp_path, monkeypatch, docker_home):
-    docker_on_path(tmp_path, monkeypatch, CACHED_DOCKER)
-    monkeypatch.setenv("CALLS", str(tmp_path / "calls"))
-    monkeypatch.setenv("BUILDER_SAYS", "default")
-    return tmp_path / "calls"
+    return recording_docker(tmp_path, monkeypatch, CACHED_DOCKER, BUILDER_SAYS="default")
 
 
 def inspects(calls) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import docker_on_path
+from tests.fakes import recording_docker
 from uvbuild.docker.engine import Engine
 from uvbuild.docker.facts.faults import FIX_CLI
 from uvbuild.errors import BuildFailed, ConfigError, EngineUnavailable
@@ -92,9 +92,7 @@ esac
 
 @pytest.fixture
 def builder_docker(tmp_path, monkeypatch):
-    docker_on_path(tmp_path, monkeypatch, BUILDER_DOCKER)
-    monkeypatch.setenv("CALLS", str(tmp_path / "calls"))
-    return tmp_path / "calls"
+    return recording_docker(tmp_path, monkeypatch, BUILDER_DOCKER)
 
 
 def test_check_is_one_buildx_inspect_and_keeps_the_platforms(builder_docker):

@@ -410,10 +410,10 @@ def _light_choice(selected: SelectedPackage, threshold: int) -> HeavyChoice:
 #: work in one RUN. A RUN costs about 0.3 to 0.6 s of container start, snapshot and tool
 #: start-up on top of its installs (measured on the docker driver: ten 2 MB layers in a
 #: stage each made a small cold build 14.7 s against 8.2 s without them); a stage's COPY
-#: of an unchanged layer stays
-#: cached by its content when the stage reruns for a stage mate, so the bytes a bump makes
-#: new are still its own layer's, and the price of sharing a stage is reinstalling the
-#: stage mates (about a quarter of the light layers) in time only.
+#: of an unchanged layer stays cached by its content when the stage reruns for a stage
+#: mate, so the bytes a bump makes new are still its own layer's, and the price of sharing
+#: a stage is reinstalling the stage mates (about a quarter of the light layers) in time
+#: only.
 LIGHT_STAGES = 4
 
 

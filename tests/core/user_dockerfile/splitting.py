@@ -24,5 +24,13 @@ def refusal(text: str, build_args=None) -> str:
     return message
 
 
+def assert_refused_at(text: str, start: str) -> None:
+    """``text`` is refused with a line that starts with ``start`` and ends with the way
+    forward every refusal of a split gives."""
+    message = refusal(text)
+    assert message.startswith(start), message
+    assert message.endswith(f"{WAY_OUT} (on a stage named `uvbuild-system`), {GENERATED}")
+
+
 def one_stage(*lines: str) -> str:
     return "\n".join(["FROM debian:bookworm", *lines]) + "\n"

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.user_dockerfile.splitting import GENERATED, WAY_OUT, one_stage, refusal, split
+from tests.core.user_dockerfile.splitting import (
+    GENERATED,
+    WAY_OUT,
+    assert_refused_at,
+    one_stage,
+    refusal,
+    split,
+)
 
 # uv issue #9324, as its author wrote it (the apt line shortened)
 UV_9324 = """\
@@ -313,9 +320,7 @@ def test_docker_frontends_are_accepted_and_kept(syntax):
     ],
 )
 def test_refusals_name_the_line_and_the_way_out(text, start):
-    message = refusal(text)
-    assert message.startswith(start), message
-    assert message.endswith(f"{WAY_OUT} (on a stage named `uvbuild-system`), {GENERATED}")
+    assert_refused_at(text, start)
 
 
 def test_no_sync_at_all():

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.user_dockerfile.splitting import GENERATED, WAY_OUT, one_stage, refusal, split
+from tests.core.user_dockerfile.splitting import (
+    assert_refused_at,
+    one_stage,
+    split,
+)
 
 # -- sync flags ------------------------------------------------------------------------------
 
@@ -136,6 +140,4 @@ def test_venv(lines, venv):
     ],
 )
 def test_sync_refusals_name_the_line_and_the_way_out(text, start):
-    message = refusal(text)
-    assert message.startswith(start), message
-    assert message.endswith(f"{WAY_OUT} (on a stage named `uvbuild-system`), {GENERATED}")
+    assert_refused_at(text, start)

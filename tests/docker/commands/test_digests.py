@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes import docker_on_path
+from tests.fakes import recording_docker
 from uvbuild.docker.engine import Engine
 from uvbuild.errors import EngineUnavailable
 
@@ -39,9 +39,7 @@ esac
 
 @pytest.fixture
 def digest_docker(tmp_path, monkeypatch):
-    docker_on_path(tmp_path, monkeypatch, DIGEST_DOCKER)
-    monkeypatch.setenv("CALLS", str(tmp_path / "calls"))
-    return tmp_path / "calls"
+    return recording_docker(tmp_path, monkeypatch, DIGEST_DOCKER)
 
 
 def test_image_digest_prefers_the_engine_then_the_registry(digest_docker):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes import docker_on_path
+from tests.fakes import recording_docker
 from uvbuild.docker.engine import Engine
 from uvbuild.docker.facts.faults import FIX_ENGINE
 from uvbuild.errors import ConfigError, EngineUnavailable
@@ -35,10 +35,7 @@ esac
 
 @pytest.fixture
 def inspecting_docker(tmp_path, monkeypatch):
-    docker_on_path(tmp_path, monkeypatch, INSPECTING_DOCKER)
-    monkeypatch.setenv("CALLS", str(tmp_path / "calls"))
-    monkeypatch.setenv("KEY", "k" * 64)
-    return tmp_path / "calls"
+    return recording_docker(tmp_path, monkeypatch, INSPECTING_DOCKER, KEY="k" * 64)
 
 
 def test_image_labels_answers_existence_and_labels_in_one_call(inspecting_docker):

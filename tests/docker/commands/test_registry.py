@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes import docker_on_path
+from tests.fakes import recording_docker
 from uvbuild.docker.engine import Engine
 
 REGISTRY_DOCKER = """#!/bin/sh
@@ -23,10 +23,7 @@ esac
 
 @pytest.fixture
 def registry_docker(tmp_path, monkeypatch):
-    docker_on_path(tmp_path, monkeypatch, REGISTRY_DOCKER)
-    monkeypatch.setenv("CALLS", str(tmp_path / "calls"))
-    monkeypatch.setenv("KEY", "k" * 64)
-    return tmp_path / "calls"
+    return recording_docker(tmp_path, monkeypatch, REGISTRY_DOCKER, KEY="k" * 64)
 
 
 def test_registry_image_carries_the_config_labels(registry_docker):
